@@ -1,0 +1,39 @@
+// Configuration from the environment, read in one place.
+import path from 'node:path';
+
+export interface Config {
+  /** External PostgreSQL; when absent the embedded default runs under dataDir. */
+  databaseUrl: string | undefined;
+  /** EventStoreDB connection string; when absent events are kept in PostgreSQL. */
+  eventstoreUrl: string | undefined;
+  dataDir: string;
+  /** Largest accepted upload, in bytes. */
+  maxFileBytes: number;
+  /** RowReceived events appended per transaction. */
+  readBatchRows: number;
+  /** Rows decided per processor transaction. */
+  processBatchRows: number;
+  port: number;
+}
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`${name} must be a positive whole number, got "${raw}"`);
+  }
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    eventstoreUrl: env.EVENTSTORE_URL || undefined,
+    dataDir: path.resolve(env.CAREOS_DATA_DIR || '.data'),
+    maxFileBytes: positiveInt('CAREOS_MAX_FILE_BYTES', 512 * 1024 * 1024),
+    readBatchRows: positiveInt('CAREOS_READ_BATCH', 5000),
+    processBatchRows: positiveInt('CAREOS_PROCESS_BATCH', 5000),
+    port: positiveInt('PORT', 3000),
+  };
+}

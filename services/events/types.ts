@@ -1,0 +1,138 @@
+// The event contract of the importer: every event type, its data and its metadata.
+// Stored names are a contract: each type has one JSON Schema per version in schemas/
+// (e.g. schemas/RowReceived.v1.json); an incompatible change is a new version.
+
+export type SourceName = 'nana' | 'careos' | 'careshop';
+export const SOURCES: readonly SourceName[] = ['nana', 'careos', 'careshop'];
+
+/** Who caused an event, when, and for which import and row. */
+export interface EventMetadata {
+  /** User (or system task) that caused the event. */
+  by: string;
+  /** ISO-8601 instant. For processor output this is the time of the causing RowReceived, so re-deciding is byte-identical. */
+  at: string;
+  importId: string;
+  /** 1 = first record after the header; absent for import-level events. */
+  row?: number;
+  /** Event schema version. */
+  v: 1;
+}
+
+export interface RowReason {
+  field: string;
+  code: string;
+  message: string;
+}
+
+export type ImportStatus = 'In progress' | 'Success' | 'Failed';
+
+export interface ImportStartedData {
+  importId: string;
+  source: SourceName;
+  fileName: string;
+  /** Path of the durable copy of the upload, relative to the data directory. */
+  storedFile: string;
+  sizeBytes: number;
+  /** Header as written in the file (trimmed), in file order. */
+  columns: string[];
+}
+
+export interface RowReceivedData {
+  importId: string;
+  source: SourceName;
+  row: number;
+  /** The raw record: canonical (lower-case) column name → value exactly as in the file. */
+  record: Record<string, string>;
+}
+
+export interface ImportFileReadData {
+  importId: string;
+  totalRows: number;
+}
+
+export interface ProfileCreatedData {
+  careosId: string;
+  source: SourceName;
+  importId: string;
+  row: number;
+  firstname: string;
+  lastname: string;
+  gender: 'F' | 'M' | null;
+  dateOfBirth: string | null;
+  emails: string[];
+  phones: string[];
+  companies: string[];
+}
+
+export interface RelationLinkedData {
+  careosId: string;
+  source: SourceName;
+  originalIds: string[];
+  importId: string;
+  row: number;
+}
+
+export interface RelationUnlinkedData {
+  /** The profile the original id was linked to until now. */
+  careosId: string;
+  source: SourceName;
+  originalId: string;
+  /** The profile it is linked to instead. */
+  relinkedTo: string;
+  importId: string;
+  row: number;
+}
+
+export interface RowRejectedData {
+  importId: string;
+  source: SourceName;
+  row: number;
+  record: Record<string, string>;
+  reasons: RowReason[];
+}
+
+export interface ImportProgressedData {
+  importId: string;
+  processedRows: number;
+  importedRows: number;
+  rejectedRows: number;
+}
+
+export interface ImportCompletedData {
+  importId: string;
+  status: 'Success' | 'Failed';
+  totalRows: number;
+  importedRows: number;
+  rejectedRows: number;
+}
+
+export type ImporterEvent =
+  | { type: 'ImportStarted'; data: ImportStartedData; metadata: EventMetadata }
+  | { type: 'RowReceived'; data: RowReceivedData; metadata: EventMetadata }
+  | { type: 'ImportFileRead'; data: ImportFileReadData; metadata: EventMetadata }
+  | { type: 'ProfileCreated'; data: ProfileCreatedData; metadata: EventMetadata }
+  | { type: 'RelationLinked'; data: RelationLinkedData; metadata: EventMetadata }
+  | { type: 'RelationUnlinked'; data: RelationUnlinkedData; metadata: EventMetadata }
+  | { type: 'RowRejected'; data: RowRejectedData; metadata: EventMetadata }
+  | { type: 'ImportProgressed'; data: ImportProgressedData; metadata: EventMetadata }
+  | { type: 'ImportCompleted'; data: ImportCompletedData; metadata: EventMetadata };
+
+export type EventType = ImporterEvent['type'];
+export const EVENT_TYPES: readonly EventType[] = [
+  'ImportStarted', 'RowReceived', 'ImportFileRead', 'ProfileCreated', 'RelationLinked',
+  'RelationUnlinked', 'RowRejected', 'ImportProgressed', 'ImportCompleted',
+];
+
+export type EventOf<T extends EventType> = Extract<ImporterEvent, { type: T }>;
+
+export function assertNever(x: never): never {
+  throw new Error(`unhandled case: ${JSON.stringify(x)}`);
+}
+
+/** Stream names. One stream per import keeps index inserts sequential. */
+export const streams = {
+  /** ImportStarted, RowReceived × N (revision = row number), ImportFileRead. */
+  import: (importId: string) => `import-${importId}`,
+  /** Everything the processor decided for an import's rows, in row order. */
+  outcome: (importId: string) => `outcome-${importId}`,
+};

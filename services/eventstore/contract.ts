@@ -1,0 +1,205 @@
+// The event store contract: one suite, run against every adapter (postgres.int.test.ts,
+// eventstoredb.int.test.ts). An adapter that passes it can carry the importer.
+import crypto from 'node:crypto';
+import type pg from 'pg';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { EventStore, NewEvent, RecordedEvent } from './types.ts';
+import { START, WrongExpectedRevision, comparePositions } from './types.ts';
+
+export interface ContractContext {
+  store: EventStore;
+  /** PostgreSQL the adapter commits its callbacks to. */
+  pool: pg.Pool;
+  cleanup(): Promise<void>;
+}
+
+function events(n: number, type = 'Thing', size = 10): NewEvent[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: crypto.randomUUID(),
+    type,
+    data: { n: i, text: 'x'.repeat(size), quote: 'back\\slash "quote"\ttab\nline' },
+    metadata: { by: 'contract', at: '2026-01-01T00:00:00.000Z' },
+  }));
+}
+
+function uniqueStream(prefix: string): string {
+  return `${prefix}-${crypto.randomBytes(6).toString('hex')}`;
+}
+
+async function readAllOf(store: EventStore, streamIds: string[]): Promise<RecordedEvent[]> {
+  const found: RecordedEvent[] = [];
+  let after = START;
+  for (;;) {
+    const page = await store.readAll(after, { maxCount: 500 });
+    if (page.length === 0) return found;
+    for (const event of page) if (streamIds.includes(event.streamId)) found.push(event);
+    after = page[page.length - 1]!.position;
+  }
+}
+
+export function eventStoreContract(name: string, open: () => Promise<ContractContext>) {
+  const test = suite<{ ctx?: ContractContext }>(`event store contract › ${name}`, {});
+  test.before.each(async (context) => {
+    context.ctx = await open();
+  });
+  test.after.each(async (context) => {
+    await context.ctx?.cleanup();
+  });
+
+  test('appends to a new stream and reads it back in order from revision 0', async ({ ctx }) => {
+    const { store } = ctx!;
+    const stream = uniqueStream('import');
+    const written = events(5);
+    const result = await store.append({ streamId: stream, events: written, expectedRevision: 'no_stream' });
+    assert.is(result.nextExpectedRevision, 4n);
+    const read = await store.readStream(stream);
+    assert.equal(read.map((e) => e.id), written.map((e) => e.id));
+    assert.equal(read.map((e) => e.revision), [0n, 1n, 2n, 3n, 4n]);
+    assert.equal(read[2]!.data, written[2]!.data);
+    assert.equal(read[2]!.metadata, written[2]!.metadata);
+    assert.is(await store.streamRevision(stream), 4n);
+    const tail = await store.readStream(stream, { fromRevision: 3n });
+    assert.equal(tail.map((e) => e.revision), [3n, 4n]);
+  });
+
+  test('reports no revision for a stream that does not exist', async ({ ctx }) => {
+    assert.is(await ctx!.store.streamRevision(uniqueStream('missing')), null);
+    assert.equal(await ctx!.store.readStream(uniqueStream('missing')), []);
+  });
+
+  test('refuses an append whose expected revision is not the stream revision', async ({ ctx }) => {
+    const { store } = ctx!;
+    const stream = uniqueStream('import');
+    await store.append({ streamId: stream, events: events(2), expectedRevision: 'no_stream' });
+    for (const expected of ['no_stream', 0n, 5n] as const) {
+      try {
+        await store.append({ streamId: stream, events: events(1), expectedRevision: expected });
+        assert.unreachable(`append with expected ${String(expected)} should fail`);
+      } catch (error) {
+        assert.instance(error, WrongExpectedRevision);
+      }
+    }
+    assert.is(await store.streamRevision(stream), 1n);
+  });
+
+  test('re-appending the same event ids at the same expected revision writes nothing', async ({ ctx }) => {
+    const { store } = ctx!;
+    const stream = uniqueStream('import');
+    const first = events(3);
+    const second = events(2);
+    await store.append({ streamId: stream, events: first, expectedRevision: 'no_stream' });
+    const once = await store.append({ streamId: stream, events: second, expectedRevision: 2n });
+    const again = await store.append({ streamId: stream, events: second, expectedRevision: 2n });
+    const firstAgain = await store.append({ streamId: stream, events: first, expectedRevision: 'no_stream' });
+    assert.is(again.nextExpectedRevision, 4n);
+    assert.is(comparePositions(once.position, again.position), 0);
+    assert.is(firstAgain.nextExpectedRevision, 2n);
+    const read = await store.readStream(stream);
+    assert.is(read.length, 5);
+  });
+
+  test('other events at a stale expected revision are refused, not added', async ({ ctx }) => {
+    const { store } = ctx!;
+    const stream = uniqueStream('import');
+    await store.append({ streamId: stream, events: events(3), expectedRevision: 'no_stream' });
+    try {
+      await store.append({ streamId: stream, events: events(3), expectedRevision: 'no_stream' });
+      assert.unreachable('should fail');
+    } catch (error) {
+      assert.instance(error, WrongExpectedRevision);
+    }
+    assert.is((await store.readStream(stream)).length, 3);
+  });
+
+  test('readAll returns every stream in global order, strictly after a position, filtered by type', async ({ ctx }) => {
+    const { store } = ctx!;
+    const a = uniqueStream('a');
+    const b = uniqueStream('b');
+    const ra = await store.append({ streamId: a, events: events(3, 'Alpha'), expectedRevision: 'no_stream' });
+    await store.append({ streamId: b, events: events(2, 'Beta'), expectedRevision: 'no_stream' });
+    await store.append({ streamId: a, events: events(1, 'Beta'), expectedRevision: 2n });
+    const all = await readAllOf(store, [a, b]);
+    assert.equal(all.map((e) => `${e.streamId === a ? 'a' : 'b'}${e.revision}`), ['a0', 'a1', 'a2', 'b0', 'b1', 'a3']);
+    for (let i = 1; i < all.length; i++) assert.ok(comparePositions(all[i - 1]!.position, all[i]!.position) < 0);
+    const after = await store.readAll(ra.position, { maxCount: 100 });
+    const mine = after.filter((e) => e.streamId === a || e.streamId === b);
+    assert.equal(mine.map((e) => `${e.streamId === a ? 'a' : 'b'}${e.revision}`), ['b0', 'b1', 'a3']);
+    const betas = (await store.readAll(START, { maxCount: 10_000, types: ['Beta'] })).filter((e) => e.streamId === a || e.streamId === b);
+    assert.equal(betas.map((e) => e.type), ['Beta', 'Beta', 'Beta']);
+    const page = await store.readAll(START, { maxCount: 2 });
+    assert.is(page.length, 2);
+  });
+
+  test('appendMany appends to several streams and runs the commit callback', async ({ ctx }) => {
+    const { store, pool } = ctx!;
+    await pool.query('create table if not exists contract_state (k text primary key, v text)');
+    const a = uniqueStream('a');
+    const b = uniqueStream('b');
+    const results = await store.appendMany(
+      [
+        { streamId: a, events: events(2), expectedRevision: 'no_stream' },
+        { streamId: b, events: events(1), expectedRevision: 'no_stream' },
+      ],
+      async (client) => {
+        await client.query('insert into contract_state (k, v) values ($1, $2)', [a, 'done']);
+      },
+    );
+    assert.equal(results.map((r) => r.nextExpectedRevision), [1n, 0n]);
+    const { rows } = await pool.query('select v from contract_state where k = $1', [a]);
+    assert.equal(rows, [{ v: 'done' }]);
+  });
+
+  test('a retry after a failed commit callback leaves every event exactly once', async ({ ctx }) => {
+    const { store, pool } = ctx!;
+    await pool.query('create table if not exists contract_state (k text primary key, v text)');
+    const stream = uniqueStream('outcome');
+    const batch = events(4);
+    try {
+      await store.appendMany([{ streamId: stream, events: batch, expectedRevision: 'no_stream' }], async () => {
+        throw new Error('crash before the checkpoint');
+      });
+      assert.unreachable('should fail');
+    } catch (error) {
+      assert.is((error as Error).message, 'crash before the checkpoint');
+    }
+    await store.appendMany([{ streamId: stream, events: batch, expectedRevision: 'no_stream' }], async (client) => {
+      await client.query('insert into contract_state (k, v) values ($1, $2)', [stream, 'ok']);
+    });
+    const read = await store.readStream(stream);
+    assert.equal(read.map((e) => e.id), batch.map((e) => e.id));
+  });
+
+  test('an append larger than 1 MiB is stored whole and in order', async ({ ctx }) => {
+    const { store } = ctx!;
+    const stream = uniqueStream('import');
+    const big = events(600, 'Big', 4000);
+    const result = await store.append({ streamId: stream, events: big, expectedRevision: 'no_stream' });
+    assert.is(result.nextExpectedRevision, 599n);
+    const again = await store.append({ streamId: stream, events: big, expectedRevision: 'no_stream' });
+    assert.is(again.nextExpectedRevision, 599n);
+    const read = await store.readStream(stream);
+    assert.equal(read.map((e) => e.id), big.map((e) => e.id));
+  });
+
+  test('subscribeToAll delivers events appended after it started', async ({ ctx }) => {
+    const { store } = ctx!;
+    const stream = uniqueStream('live');
+    const existing = await store.readAll(START, { maxCount: 1_000_000 });
+    const from = existing.length ? existing[existing.length - 1]!.position : START;
+    const controller = new AbortController();
+    const seen: RecordedEvent[] = [];
+    const done = (async () => {
+      for await (const batch of store.subscribeToAll(from, { maxCount: 100, signal: controller.signal, idleMs: 20 })) {
+        seen.push(...batch.filter((e) => e.streamId === stream));
+        if (seen.length >= 3) controller.abort();
+      }
+    })();
+    await store.append({ streamId: stream, events: events(2), expectedRevision: 'no_stream' });
+    await store.append({ streamId: stream, events: events(1), expectedRevision: 1n });
+    await done;
+    assert.equal(seen.map((e) => e.revision), [0n, 1n, 2n]);
+  });
+
+  return test;
+}

@@ -1,0 +1,60 @@
+// The PostgreSQL adapter against the shared contract, and the late-commit guarantee.
+import crypto from 'node:crypto';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createTestDatabase } from '../../test/support/db.ts';
+import { eventStoreContract } from './contract.ts';
+import { PostgresEventStore } from './postgres.ts';
+import { START, type NewEvent, type Position, type RecordedEvent } from './types.ts';
+
+eventStoreContract('postgres', async () => {
+  const db = await createTestDatabase();
+  const store = await PostgresEventStore.create(db.pool);
+  return { store, pool: db.pool, cleanup: db.drop };
+}).run();
+
+function events(n: number): NewEvent[] {
+  return Array.from({ length: n }, (_, i) => ({ id: crypto.randomUUID(), type: 'Thing', data: { i }, metadata: {} }));
+}
+
+test('postgres store › a subscriber never skips events that a concurrent writer commits late', async () => {
+  const db = await createTestDatabase();
+  try {
+    const store = await PostgresEventStore.create(db.pool);
+    let releaseEarly!: () => void;
+    const early = new Promise<void>((resolve) => (releaseEarly = resolve));
+    let earlyHasWritten!: () => void;
+    const written = new Promise<void>((resolve) => (earlyHasWritten = resolve));
+    // The early writer takes its positions first and holds its transaction open.
+    const earlyAppend = store.appendMany([{ streamId: 'early', events: events(3), expectedRevision: 'no_stream' }], async () => {
+      earlyHasWritten();
+      await early;
+    });
+    await written;
+    // The late writer takes later positions and commits first.
+    await store.append({ streamId: 'late', events: events(2), expectedRevision: 'no_stream' });
+
+    const seen: RecordedEvent[] = [];
+    let checkpoint: Position = START;
+    const readOnce = async () => {
+      const page = await store.readAll(checkpoint, { maxCount: 100 });
+      seen.push(...page);
+      if (page.length) checkpoint = page[page.length - 1]!.position;
+    };
+    await readOnce();
+    assert.equal(seen.map((e) => e.streamId), [], 'nothing is delivered past a writer that is still open');
+
+    releaseEarly();
+    await earlyAppend;
+    await readOnce();
+    assert.equal(
+      seen.map((e) => `${e.streamId}${e.revision}`),
+      ['early0', 'early1', 'early2', 'late0', 'late1'],
+      'both writers are delivered, each transaction in one piece, in transaction order',
+    );
+  } finally {
+    await db.drop();
+  }
+});
+
+test.run();

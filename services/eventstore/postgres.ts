@@ -1,0 +1,275 @@
+// The default event store: events kept in the same PostgreSQL as the read models.
+//
+// Late commits: positions come from a sequence, handed out before commit, so commits land out
+// of order. Every event records its writing transaction's id (xid8) and readers only read events
+// of transactions older than the oldest one still running (pg_snapshot_xmin), in
+// (transaction id, position) order. Everything below that horizon is final, so a checkpoint
+// (commit = xid, prepare = position) can never be overtaken by a late commit.
+//
+// Streams: (stream_id, revision) is unique; revision = previous + 1 is checked inside the
+// appending transaction, and the unique index turns a racing writer into WrongExpectedRevision.
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type {
+  AppendResult, EventStore, ExpectedRevision, NewEvent, Position, ReadAllOptions, RecordedEvent,
+  StreamAppend, SubscribeOptions,
+} from './types.ts';
+import { WrongExpectedRevision } from './types.ts';
+
+export const EVENT_STORE_DDL = `
+create sequence if not exists es_position as bigint;
+create table if not exists es_events (
+  transaction_id xid8 not null default pg_current_xact_id(),
+  position bigint not null default nextval('es_position'),
+  stream_id text not null,
+  revision bigint not null,
+  event_id uuid not null,
+  type text not null,
+  data json not null,
+  metadata json not null,
+  primary key (transaction_id, position)
+);
+create unique index if not exists es_events_stream_revision on es_events (stream_id, revision);
+`;
+
+/** Appends of at most this many events use one multi-row INSERT; larger ones use COPY. */
+const COPY_THRESHOLD = 64;
+
+/** COPY text format: backslash is the escape character; JSON never holds raw tabs or newlines. */
+function copyText(value: string): string {
+  return value.includes('\\') ? value.replace(/\\/g, '\\\\') : value;
+}
+
+interface EventRow {
+  transaction_id: string;
+  position: number;
+  stream_id: string;
+  revision: number;
+  event_id: string;
+  type: string;
+  data: unknown;
+  metadata: unknown;
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    type: row.type,
+    streamId: row.stream_id,
+    revision: BigInt(row.revision),
+    position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) },
+    data: row.data,
+    metadata: row.metadata,
+  };
+}
+
+async function currentRevision(client: pg.ClientBase, streamId: string): Promise<bigint | null> {
+  const { rows } = await client.query<{ revision: number | null }>(
+    'select max(revision) as revision from es_events where stream_id = $1',
+    [streamId],
+  );
+  const revision = rows[0]?.revision;
+  return revision === null || revision === undefined ? null : BigInt(revision);
+}
+
+/** When the events are already stored right after `expected`, returns where; else null. */
+async function alreadyAppended(
+  client: pg.ClientBase,
+  streamId: string,
+  expected: bigint | 'no_stream',
+  events: NewEvent[],
+): Promise<AppendResult | null> {
+  if (events.length === 0) return null;
+  const first = expected === 'no_stream' ? 0n : expected + 1n;
+  const { rows } = await client.query<{ event_id: string; revision: number; transaction_id: string; position: number }>(
+    `select event_id, revision, transaction_id::text, position from es_events
+      where stream_id = $1 and revision >= $2 and revision < $3 order by revision`,
+    [streamId, String(first), String(first + BigInt(events.length))],
+  );
+  if (rows.length !== events.length) return null;
+  for (let i = 0; i < rows.length; i++) if (rows[i]!.event_id !== events[i]!.id) return null;
+  const last = rows[rows.length - 1]!;
+  return {
+    nextExpectedRevision: BigInt(last.revision),
+    position: { commit: BigInt(last.transaction_id), prepare: BigInt(last.position) },
+  };
+}
+
+async function insertEvents(client: pg.ClientBase, streamId: string, firstRevision: bigint, events: NewEvent[]): Promise<void> {
+  if (events.length <= COPY_THRESHOLD) {
+    const values: unknown[] = [];
+    const tuples: string[] = [];
+    events.forEach((event, i) => {
+      const n = i * 6;
+      tuples.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6})`);
+      values.push(streamId, String(firstRevision + BigInt(i)), event.id, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata));
+    });
+    await client.query(
+      `insert into es_events (stream_id, revision, event_id, type, data, metadata) values ${tuples.join(', ')}`,
+      values,
+    );
+    return;
+  }
+  const stream = client.query(copyFrom('copy es_events (stream_id, revision, event_id, type, data, metadata) from stdin'));
+  const streamText = copyText(streamId);
+  function* lines(): Generator<string> {
+    let chunk = '';
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      chunk += `${streamText}\t${firstRevision + BigInt(i)}\t${event.id}\t${event.type}\t${copyText(JSON.stringify(event.data))}\t${copyText(JSON.stringify(event.metadata))}\n`;
+      if (chunk.length > 1 << 20) {
+        yield chunk;
+        chunk = '';
+      }
+    }
+    if (chunk) yield chunk;
+  }
+  await pipeline(Readable.from(lines()), stream);
+}
+
+async function appendInTransaction(client: pg.ClientBase, append: StreamAppend): Promise<AppendResult> {
+  const { streamId, events, expectedRevision } = append;
+  const current = await currentRevision(client, streamId);
+  const matches =
+    (expectedRevision === 'no_stream' && current === null) ||
+    (typeof expectedRevision === 'bigint' && current === expectedRevision);
+  if (!matches && expectedRevision !== 'any') {
+    const done = await alreadyAppended(client, streamId, expectedRevision, events);
+    if (done) return done;
+    throw new WrongExpectedRevision(streamId, expectedRevision, current);
+  }
+  const first = current === null ? 0n : current + 1n;
+  if (events.length === 0) {
+    return { nextExpectedRevision: current ?? -1n, position: await lastPositionOfStream(client, streamId) };
+  }
+  try {
+    await client.query('savepoint es_append');
+    await insertEvents(client, streamId, first, events);
+    await client.query('release savepoint es_append');
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') {
+      // A concurrent writer took these revisions first.
+      await client.query('rollback to savepoint es_append');
+      throw new WrongExpectedRevision(streamId, expectedRevision, await currentRevision(client, streamId));
+    }
+    throw error;
+  }
+  const { rows } = await client.query<{ xid: string; position: number }>(
+    "select pg_current_xact_id()::text as xid, currval('es_position') as position",
+  );
+  return {
+    nextExpectedRevision: first + BigInt(events.length) - 1n,
+    position: { commit: BigInt(rows[0]!.xid), prepare: BigInt(rows[0]!.position) },
+  };
+}
+
+async function lastPositionOfStream(client: pg.ClientBase, streamId: string): Promise<Position> {
+  const { rows } = await client.query<{ transaction_id: string; position: number }>(
+    'select transaction_id::text, position from es_events where stream_id = $1 order by revision desc limit 1',
+    [streamId],
+  );
+  const row = rows[0];
+  return row ? { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) } : { commit: 0n, prepare: 0n };
+}
+
+export class PostgresEventStore implements EventStore {
+  readonly kind = 'postgres' as const;
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  static async create(pool: pg.Pool): Promise<PostgresEventStore> {
+    await migrateEventStore(pool);
+    return new PostgresEventStore(pool);
+  }
+
+  async append(append: StreamAppend): Promise<AppendResult> {
+    const [result] = await this.appendMany([append]);
+    return result!;
+  }
+
+  async appendMany(appends: StreamAppend[], commit?: (client: pg.PoolClient) => Promise<void>): Promise<AppendResult[]> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      const results: AppendResult[] = [];
+      for (const append of appends) results.push(await appendInTransaction(client, append));
+      if (commit) await commit(client);
+      await client.query('commit');
+      return results;
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async readStream(streamId: string, options: { fromRevision?: bigint; maxCount?: number } = {}): Promise<RecordedEvent[]> {
+    const { rows } = await this.pool.query<EventRow>(
+      `select transaction_id::text, position, stream_id, revision, event_id, type, data, metadata
+         from es_events where stream_id = $1 and revision >= $2 order by revision limit $3`,
+      [streamId, String(options.fromRevision ?? 0n), options.maxCount ?? 2147483647],
+    );
+    return rows.map(toRecorded);
+  }
+
+  async streamRevision(streamId: string): Promise<bigint | null> {
+    return currentRevision(this.pool as unknown as pg.ClientBase, streamId);
+  }
+
+  async readAll(after: Position, options: ReadAllOptions): Promise<RecordedEvent[]> {
+    const params: unknown[] = [String(after.commit), String(after.prepare), options.maxCount];
+    let typeFilter = '';
+    if (options.types) {
+      params.push(options.types);
+      typeFilter = 'and type = any($4::text[])';
+    }
+    const { rows } = await this.pool.query<EventRow>(
+      `select transaction_id::text, position, stream_id, revision, event_id, type, data, metadata
+         from es_events
+        where (transaction_id, position) > ($1::xid8, $2::bigint)
+          and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ${typeFilter}
+        order by transaction_id, position
+        limit $3`,
+      params,
+    );
+    return rows.map(toRecorded);
+  }
+
+  async *subscribeToAll(after: Position, options: SubscribeOptions): AsyncIterable<RecordedEvent[]> {
+    let position = after;
+    let idle = 10;
+    while (!options.signal?.aborted) {
+      const batch = await this.readAll(position, options);
+      if (batch.length > 0) {
+        idle = 10;
+        position = batch[batch.length - 1]!.position;
+        yield batch;
+        continue;
+      }
+      await new Promise((resolve) => setTimeout(resolve, idle));
+      idle = Math.min(idle * 2, options.idleMs ?? 250);
+    }
+  }
+
+  async close(): Promise<void> {
+    // The pool belongs to the composition root.
+  }
+}
+
+export async function migrateEventStore(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    // DDL from several processes at once would race on the catalog; serialise it.
+    await client.query('select pg_advisory_lock(7261001)');
+    await client.query(EVENT_STORE_DDL);
+  } finally {
+    await client.query('select pg_advisory_unlock(7261001)').catch(() => undefined);
+    client.release();
+  }
+}
+
+export type { ExpectedRevision };
