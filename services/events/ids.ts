@@ -1,0 +1,37 @@
+// Identifiers. Everything a decision produces is derived from its input (UUIDv5), so deciding a
+// row twice yields byte-identical events; only roots (an import) get time-ordered random ids.
+import crypto from 'node:crypto';
+
+const NAMESPACE = Buffer.from('5b0c9e1e8f2a4c7d9a6e3f1b2c4d5e6f', 'hex');
+
+function format(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** RFC 9562 UUIDv5 (SHA-1) of name in the importer's namespace. */
+export function uuidV5(name: string): string {
+  const hash = crypto.createHash('sha1').update(NAMESPACE).update(name).digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  return format(hash.subarray(0, 16));
+}
+
+/** RFC 9562 UUIDv7: time-ordered, so imports sort by start. */
+export function uuidV7(now = Date.now()): string {
+  const bytes = crypto.randomBytes(16);
+  bytes.writeUIntBE(now, 0, 6);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  return format(bytes);
+}
+
+/** Id of the event of `kind` that row `row` of import `importId` produced (kind: 'received', 'profile', 'link', 'unlink:<id>', ...). */
+export function eventId(importId: string, row: number, kind: string): string {
+  return uuidV5(`${importId}/${row}/${kind}`);
+}
+
+/** CareOS id of the profile created by row `row` of import `importId`. */
+export function newCareosId(importId: string, row: number): string {
+  return uuidV5(`profile/${importId}/${row}`);
+}
