@@ -99,6 +99,18 @@ export function eventStoreContract(name: string, open: () => Promise<ContractCon
     assert.is(read.length, 5);
   });
 
+  test('a retry whose head is already stored appends only the rest', async ({ ctx }) => {
+    const { store } = ctx!;
+    const stream = uniqueStream('outcome');
+    const batch = events(5);
+    await store.append({ streamId: stream, events: batch.slice(0, 3), expectedRevision: 'no_stream' });
+    const result = await store.append({ streamId: stream, events: batch, expectedRevision: 'no_stream' });
+    assert.is(result.nextExpectedRevision, 4n);
+    const shorter = await store.append({ streamId: stream, events: batch.slice(0, 2), expectedRevision: 'no_stream' });
+    assert.is(shorter.nextExpectedRevision, 1n);
+    assert.equal((await store.readStream(stream)).map((e) => e.id), batch.map((e) => e.id));
+  });
+
   test('other events at a stale expected revision are refused, not added', async ({ ctx }) => {
     const { store } = ctx!;
     const stream = uniqueStream('import');

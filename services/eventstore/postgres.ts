@@ -74,26 +74,33 @@ async function currentRevision(client: pg.ClientBase, streamId: string): Promise
   return revision === null || revision === undefined ? null : BigInt(revision);
 }
 
-/** When the events are already stored right after `expected`, returns where; else null. */
-async function alreadyAppended(
+/**
+ * Idempotency beyond the expected revision: compares the events already stored right after
+ * `expected` with the ones being appended. When they are the same ids (a retry after a crash),
+ * returns how many of them are stored; any other event there means a real conflict (null).
+ */
+async function storedPrefix(
   client: pg.ClientBase,
   streamId: string,
   expected: bigint | 'no_stream',
   events: NewEvent[],
-): Promise<AppendResult | null> {
+): Promise<{ count: number; last: AppendResult | null } | null> {
   if (events.length === 0) return null;
   const first = expected === 'no_stream' ? 0n : expected + 1n;
   const { rows } = await client.query<{ event_id: string; revision: number; transaction_id: string; position: number }>(
     `select event_id, revision, transaction_id::text, position from es_events
-      where stream_id = $1 and revision >= $2 and revision < $3 order by revision`,
-    [streamId, String(first), String(first + BigInt(events.length))],
+      where stream_id = $1 and revision >= $2 order by revision limit $3`,
+    [streamId, String(first), events.length],
   );
-  if (rows.length !== events.length) return null;
+  if (rows.length === 0) return null;
   for (let i = 0; i < rows.length; i++) if (rows[i]!.event_id !== events[i]!.id) return null;
   const last = rows[rows.length - 1]!;
   return {
-    nextExpectedRevision: BigInt(last.revision),
-    position: { commit: BigInt(last.transaction_id), prepare: BigInt(last.position) },
+    count: rows.length,
+    last: {
+      nextExpectedRevision: BigInt(last.revision),
+      position: { commit: BigInt(last.transaction_id), prepare: BigInt(last.position) },
+    },
   };
 }
 
@@ -130,15 +137,18 @@ async function insertEvents(client: pg.ClientBase, streamId: string, firstRevisi
 }
 
 async function appendInTransaction(client: pg.ClientBase, append: StreamAppend): Promise<AppendResult> {
-  const { streamId, events, expectedRevision } = append;
+  const { streamId, expectedRevision } = append;
+  let { events } = append;
   const current = await currentRevision(client, streamId);
   const matches =
     (expectedRevision === 'no_stream' && current === null) ||
     (typeof expectedRevision === 'bigint' && current === expectedRevision);
   if (!matches && expectedRevision !== 'any') {
-    const done = await alreadyAppended(client, streamId, expectedRevision, events);
-    if (done) return done;
-    throw new WrongExpectedRevision(streamId, expectedRevision, current);
+    const prefix = await storedPrefix(client, streamId, expectedRevision, events);
+    if (!prefix) throw new WrongExpectedRevision(streamId, expectedRevision, current);
+    if (prefix.count === events.length) return prefix.last!;
+    // A retry of a longer append: its head is stored, write the rest.
+    events = events.slice(prefix.count);
   }
   const first = current === null ? 0n : current + 1n;
   if (events.length === 0) {
@@ -189,13 +199,13 @@ export class PostgresEventStore implements EventStore {
     return result!;
   }
 
-  async appendMany(appends: StreamAppend[], commit?: (client: pg.PoolClient) => Promise<void>): Promise<AppendResult[]> {
+  async appendMany(appends: StreamAppend[], commit?: (client: pg.PoolClient, results: AppendResult[]) => Promise<void>): Promise<AppendResult[]> {
     const client = await this.pool.connect();
     try {
       await client.query('begin');
       const results: AppendResult[] = [];
       for (const append of appends) results.push(await appendInTransaction(client, append));
-      if (commit) await commit(client);
+      if (commit) await commit(client, results);
       await client.query('commit');
       return results;
     } catch (error) {

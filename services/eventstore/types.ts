@@ -83,7 +83,7 @@ export interface EventStore {
    * EventStoreDB adapter: appends first (each idempotent), then `commit` in its own
    * PostgreSQL transaction; a crash in between is healed by re-deciding and re-appending.
    */
-  appendMany(appends: StreamAppend[], commit?: (client: pg.PoolClient) => Promise<void>): Promise<AppendResult[]>;
+  appendMany(appends: StreamAppend[], commit?: (client: pg.PoolClient, results: AppendResult[]) => Promise<void>): Promise<AppendResult[]>;
   /** Events of one stream from a revision on, in order. */
   readStream(streamId: string, options?: { fromRevision?: bigint; maxCount?: number }): Promise<RecordedEvent[]>;
   /** Revision of the stream's last event, or null when the stream does not exist. */

@@ -1,0 +1,87 @@
+// Read model: the relation table. Links are never overwritten: an unlink sets the row inactive
+// and records when, by whom and in which import; the new pair is a new row. So the table answers
+// "which relations were active at any past moment" (linked_at <= t < coalesce(unlinked_at, ∞)).
+import type pg from 'pg';
+import { copyRows, type CopyValue } from './copy.ts';
+import type { PositionedEvent, Projection } from './types.ts';
+
+interface PendingLink {
+  row: CopyValue[];
+  active: boolean;
+}
+
+const UNLINK_COLUMNS = 4; // unlinked_at, unlinked_by, unlinked_import_id, unlinked_row
+
+export const relationProjection: Projection = {
+  name: 'relation',
+  tables: ['relation'],
+  ddl: `
+    create table if not exists relation (
+      original_source text not null,
+      original_id text not null,
+      care_os_id text not null,
+      active boolean not null,
+      linked_at timestamptz not null,
+      linked_by text not null,
+      linked_import_id text not null,
+      linked_row integer not null,
+      unlinked_at timestamptz,
+      unlinked_by text,
+      unlinked_import_id text,
+      unlinked_row integer,
+      linked_commit bigint not null,
+      linked_prepare bigint not null
+    );
+    create index if not exists relation_original on relation (original_source, original_id);
+    create index if not exists relation_care_os on relation (care_os_id);
+  `,
+  handles: ['RelationLinked', 'RelationUnlinked'],
+  async apply(client: pg.ClientBase, events: readonly PositionedEvent[]) {
+    // Links made in this batch are kept in memory so that a later unlink in the same batch
+    // changes the pending row; unlinks of older rows become one UPDATE.
+    const pending = new Map<string, PendingLink>();
+    const inserts: PendingLink[] = [];
+    const unlinks: { source: string; originalId: string; careosId: string; at: string; by: string; importId: string; row: number }[] = [];
+    for (const event of events) {
+      if (event.type === 'RelationLinked') {
+        const d = event.data;
+        for (const originalId of d.originalIds) {
+          const link: PendingLink = {
+            active: true,
+            row: [d.source, originalId, d.careosId, true, event.metadata.at, event.metadata.by, d.importId, d.row, null, null, null, null, event.position.commit, event.position.prepare],
+          };
+          pending.set(`${d.source}\u0000${originalId}`, link);
+          inserts.push(link);
+        }
+      } else if (event.type === 'RelationUnlinked') {
+        const d = event.data;
+        const key = `${d.source}\u0000${d.originalId}`;
+        const link = pending.get(key);
+        if (link && link.active && link.row[2] === d.careosId) {
+          link.active = false;
+          link.row[3] = false;
+          link.row.splice(8, UNLINK_COLUMNS, event.metadata.at, event.metadata.by, d.importId, d.row);
+          pending.delete(key);
+        } else {
+          unlinks.push({ source: d.source, originalId: d.originalId, careosId: d.careosId, at: event.metadata.at, by: event.metadata.by, importId: d.importId, row: d.row });
+        }
+      }
+    }
+    if (unlinks.length) {
+      await client.query(
+        `update relation r set active = false, unlinked_at = u.at, unlinked_by = u.by, unlinked_import_id = u.import_id, unlinked_row = u.row
+           from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::int[])
+                as u(source, original_id, careos_id, at, by, import_id, row)
+          where r.original_source = u.source and r.original_id = u.original_id and r.care_os_id = u.careos_id and r.active`,
+        [
+          unlinks.map((u) => u.source), unlinks.map((u) => u.originalId), unlinks.map((u) => u.careosId),
+          unlinks.map((u) => u.at), unlinks.map((u) => u.by), unlinks.map((u) => u.importId), unlinks.map((u) => u.row),
+        ],
+      );
+    }
+    await copyRows(client, 'relation', [
+      'original_source', 'original_id', 'care_os_id', 'active', 'linked_at', 'linked_by', 'linked_import_id', 'linked_row',
+      'unlinked_at', 'unlinked_by', 'unlinked_import_id', 'unlinked_row', 'linked_commit', 'linked_prepare',
+    ], inserts.map((link) => link.row));
+  },
+};

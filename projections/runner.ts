@@ -1,0 +1,132 @@
+// Runs the projections: reads the events they handle after their checkpoints and applies each
+// batch to every projection in one transaction, together with each projection's checkpoint.
+// A checkpoint only moves from the value this runner read (optimistic), so two runners can never
+// both apply a batch. Any projection can be dropped and rebuilt from the events.
+import type pg from 'pg';
+import { toImporterEvent } from '../services/events/schemas.ts';
+import type { EventType } from '../services/events/types.ts';
+import type { EventStore, Position } from '../services/eventstore/types.ts';
+import { START, comparePositions } from '../services/eventstore/types.ts';
+import { withTransaction } from '../services/db/pool.ts';
+import { errorLogProjection } from './error-log.ts';
+import { importLogProjection } from './import-log.ts';
+import { profileProjection } from './profile.ts';
+import { relationProjection } from './relation.ts';
+import type { PositionedEvent, Projection } from './types.ts';
+
+export const PROJECTIONS: readonly Projection[] = [profileProjection, relationProjection, importLogProjection, errorLogProjection];
+
+export class CheckpointConflict extends Error {
+  constructor(name: string) {
+    super(`checkpoint of ${name} moved under this runner (another runner is active)`);
+    this.name = 'CheckpointConflict';
+  }
+}
+
+const CHECKPOINT_DDL = `
+  create table if not exists projection_checkpoint (
+    name text primary key,
+    position_commit bigint not null,
+    position_prepare bigint not null
+  );
+`;
+
+export async function migrateProjections(pool: pg.Pool, projections: readonly Projection[] = PROJECTIONS): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    await client.query('select pg_advisory_xact_lock(7261002)');
+    await client.query(CHECKPOINT_DDL);
+    for (const projection of projections) {
+      await client.query(projection.ddl);
+      await client.query(
+        'insert into projection_checkpoint (name, position_commit, position_prepare) values ($1, 0, 0) on conflict (name) do nothing',
+        [projection.name],
+      );
+    }
+  });
+}
+
+export async function readCheckpoints(db: pg.Pool | pg.ClientBase): Promise<Map<string, Position>> {
+  const { rows } = await db.query<{ name: string; position_commit: number; position_prepare: number }>(
+    'select name, position_commit::text as position_commit, position_prepare::text as position_prepare from projection_checkpoint',
+  );
+  return new Map(rows.map((r) => [r.name, { commit: BigInt(r.position_commit), prepare: BigInt(r.position_prepare) }]));
+}
+
+export class ProjectionRunner {
+  private checkpoints: Map<string, Position> | null = null;
+  private readonly types: EventType[];
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly pool: pg.Pool,
+    private readonly projections: readonly Projection[] = PROJECTIONS,
+    private readonly batchSize = 10_000,
+  ) {
+    this.types = [...new Set(projections.flatMap((p) => p.handles))];
+  }
+
+  /** The lowest checkpoint: every projection has applied everything up to here. */
+  async position(): Promise<Position> {
+    const checkpoints = await this.loadCheckpoints();
+    let lowest: Position | null = null;
+    for (const projection of this.projections) {
+      const position = checkpoints.get(projection.name) ?? START;
+      if (!lowest || comparePositions(position, lowest) < 0) lowest = position;
+    }
+    return lowest ?? START;
+  }
+
+  private async loadCheckpoints(): Promise<Map<string, Position>> {
+    if (!this.checkpoints) this.checkpoints = await readCheckpoints(this.pool);
+    return this.checkpoints;
+  }
+
+  /** Applies one batch; returns the number of events read (0 = caught up for now). */
+  async step(): Promise<number> {
+    const from = await this.position();
+    const stored = await this.store.readAll(from, { maxCount: this.batchSize, types: this.types });
+    if (stored.length === 0) return 0;
+    const events: PositionedEvent[] = stored.map((e) => ({ ...toImporterEvent(e), position: e.position }) as PositionedEvent);
+    const last = stored[stored.length - 1]!.position;
+    const checkpoints = await this.loadCheckpoints();
+    try {
+      await withTransaction(this.pool, async (client) => {
+        for (const projection of this.projections) {
+          const previous = checkpoints.get(projection.name) ?? START;
+          const mine = events.filter((e) => comparePositions(e.position, previous) > 0 && projection.handles.includes(e.type));
+          await projection.apply(client, mine);
+          const { rowCount } = await client.query(
+            `update projection_checkpoint set position_commit = $2, position_prepare = $3
+              where name = $1 and position_commit = $4 and position_prepare = $5`,
+            [projection.name, String(last.commit), String(last.prepare), String(previous.commit), String(previous.prepare)],
+          );
+          if (rowCount !== 1) throw new CheckpointConflict(projection.name);
+        }
+      });
+    } catch (error) {
+      this.checkpoints = null;
+      throw error;
+    }
+    for (const projection of this.projections) checkpoints.set(projection.name, last);
+    return stored.length;
+  }
+
+  /** Runs until nothing is left to read right now. */
+  async catchUp(): Promise<void> {
+    while ((await this.step()) > 0);
+  }
+
+  /** Drops every read model and rebuilds it from the event store, in one transaction. */
+  async rebuild(): Promise<void> {
+    await withTransaction(this.pool, async (client) => {
+      await client.query('select pg_advisory_xact_lock(7261002)');
+      for (const projection of this.projections) {
+        for (const table of projection.tables) await client.query(`drop table if exists ${table}`);
+        await client.query(projection.ddl);
+        await client.query('update projection_checkpoint set position_commit = 0, position_prepare = 0 where name = $1', [projection.name]);
+      }
+    });
+    this.checkpoints = null;
+    await this.catchUp();
+  }
+}

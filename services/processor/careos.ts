@@ -1,0 +1,71 @@
+// Profiles that already exist in CareOS, loaded so that BI's careos_cus_id mapping and the
+// phone duplicate check see them. Same field rules as Nana; an existing careos_cus_id is refused.
+import { eventId } from '../events/ids.ts';
+import {
+  checkDateOfBirth, checkEmails, checkGender, checkPhones, checkRequiredText,
+} from './fields.ts';
+import { ReasonCollector, outcomeMetadata, rejected, type SourceRules } from './rules.ts';
+
+export interface CareosRow {
+  careosId: string;
+  firstname: string;
+  lastname: string;
+  gender: 'F' | 'M' | null;
+  dateOfBirth: string | null;
+  emails: string[];
+  phones: string[];
+}
+
+export const careos: SourceRules<CareosRow> = {
+  name: 'careos',
+  label: 'CareOS',
+  columns: [
+    { name: 'careos_cus_id', requiredInHeader: true },
+    { name: 'firstname', requiredInHeader: true },
+    { name: 'lastname', requiredInHeader: true },
+    { name: 'phone', requiredInHeader: true },
+    { name: 'email', requiredInHeader: true },
+    { name: 'gender', requiredInHeader: true },
+    { name: 'date_of_birth', requiredInHeader: true },
+  ],
+
+  check(record, today) {
+    const c = new ReasonCollector();
+    const row: CareosRow = {
+      careosId: c.take(checkRequiredText('careos_cus_id', record.careos_cus_id ?? '')),
+      firstname: c.take(checkRequiredText('firstname', record.firstname ?? '')),
+      lastname: c.take(checkRequiredText('lastname', record.lastname ?? '')),
+      gender: c.take(checkGender(record.gender ?? '')),
+      dateOfBirth: c.take(checkDateOfBirth(record.date_of_birth ?? '', today)),
+      emails: c.take(checkEmails(record.email ?? '')),
+      phones: c.take(checkPhones(record.phone ?? '', { required: true })),
+    };
+    return c.reasons.length ? { ok: false, reasons: c.reasons } : { ok: true, value: row };
+  },
+
+  decide(row, received, state) {
+    if (state.profileExists(row.careosId)) {
+      return rejected(received, [{
+        field: 'careos_cus_id',
+        code: 'duplicate-careos-id',
+        message: `careos_cus_id "${row.careosId}" already exists in CareOS; a profile is loaded only once`,
+      }]);
+    }
+    const { importId, source, row: rowNumber } = received.data;
+    return {
+      imported: true,
+      events: [{
+        id: eventId(importId, rowNumber, 'profile'),
+        event: {
+          type: 'ProfileCreated',
+          data: {
+            careosId: row.careosId, source, importId, row: rowNumber,
+            firstname: row.firstname, lastname: row.lastname, gender: row.gender, dateOfBirth: row.dateOfBirth,
+            emails: row.emails, phones: row.phones, companies: [],
+          },
+          metadata: outcomeMetadata(received),
+        },
+      }],
+    };
+  },
+};

@@ -1,0 +1,98 @@
+// What every source's rules share: the shape of a source, of a checked row and of a decision,
+// and the linking rule (rule 2): an original id already active on the profile stays as it is,
+// one active on another profile is unlinked there and linked here.
+import type { EventMetadata, ImporterEvent, RowReason, RowReceivedData, SourceName } from '../events/types.ts';
+import { eventId } from '../events/ids.ts';
+import type { DecisionState } from './state.ts';
+
+export interface ColumnSpec {
+  name: string;
+  /** The header must carry this column (its value may still be optional). */
+  requiredInHeader: boolean;
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; reasons: RowReason[] };
+
+export interface DecidedEvent {
+  id: string;
+  event: ImporterEvent;
+}
+
+export interface RowDecision {
+  imported: boolean;
+  events: DecidedEvent[];
+}
+
+export interface ReceivedRow {
+  data: RowReceivedData;
+  metadata: EventMetadata;
+}
+
+export interface SourceRules<Row> {
+  name: SourceName;
+  /** Shown to admins. */
+  label: string;
+  columns: readonly ColumnSpec[];
+  /** Pure, stateless: trims and validates every field; `today` is yyyy-mm-dd. */
+  check(record: Record<string, string>, today: string): Checked<Row>;
+  /** Pure: the events this valid row causes, given everything decided before it. */
+  decide(row: Row, received: ReceivedRow, state: DecisionState): RowDecision;
+}
+
+/** Metadata of an event the processor emits for a received row: same author, same instant. */
+export function outcomeMetadata(received: ReceivedRow): EventMetadata {
+  return { by: received.metadata.by, at: received.metadata.at, importId: received.data.importId, row: received.data.row, v: 1 };
+}
+
+export function rejected(received: ReceivedRow, reasons: RowReason[]): RowDecision {
+  const { importId, source, row, record } = received.data;
+  return {
+    imported: false,
+    events: [
+      {
+        id: eventId(importId, row, 'rejected'),
+        event: { type: 'RowRejected', data: { importId, source, row, record, reasons }, metadata: outcomeMetadata(received) },
+      },
+    ],
+  };
+}
+
+/** Rule 2: link every original id to careosId, unlinking it from another profile first. */
+export function linkEvents(received: ReceivedRow, careosId: string, originalIds: readonly string[], state: DecisionState): DecidedEvent[] {
+  const { importId, source, row } = received.data;
+  const metadata = outcomeMetadata(received);
+  const events: DecidedEvent[] = [];
+  const toLink: string[] = [];
+  for (const originalId of originalIds) {
+    const current = state.activeLink(source, originalId);
+    if (current === careosId) continue;
+    if (current !== undefined) {
+      events.push({
+        id: eventId(importId, row, `unlink:${originalId}`),
+        event: { type: 'RelationUnlinked', data: { careosId: current, source, originalId, relinkedTo: careosId, importId, row }, metadata },
+      });
+    }
+    toLink.push(originalId);
+  }
+  if (toLink.length > 0) {
+    events.push({
+      id: eventId(importId, row, 'link'),
+      event: { type: 'RelationLinked', data: { careosId, source, originalIds: toLink, importId, row }, metadata },
+    });
+  }
+  return events;
+}
+
+/** Collects reasons of several checks; returns the values only when none failed. */
+export class ReasonCollector {
+  readonly reasons: RowReason[] = [];
+  take<T>(checked: { value: T; reasons: readonly RowReason[] }): T {
+    if (checked.reasons.length) this.reasons.push(...checked.reasons);
+    return checked.value;
+  }
+}
+
+/** yyyy-mm-dd of an ISO instant (UTC+7, Thailand, where the admins work). */
+export function bangkokDate(isoInstant: string): string {
+  return new Date(Date.parse(isoInstant) + 7 * 3600_000).toISOString().slice(0, 10);
+}

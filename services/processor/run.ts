@@ -1,0 +1,354 @@
+// The processor: reads ImportStarted / RowReceived / ImportFileRead in global order, decides each
+// row with its source's rules and appends the outcome to the import's outcome stream.
+//
+// Exactly once: decisions are pure (ids derived from import + row, time taken from the received
+// row), the outcome append and the processor's checkpoint + counters commit together (PostgreSQL
+// store) or append-then-commit with idempotent re-append (EventStoreDB). The checkpoint moves only
+// from the value read (optimistic).
+//
+// Never deciding from lagging state: the state comes from the profile and relation read models,
+// read in one snapshot together with their checkpoints, plus an in-memory overlay of every
+// outcome this processor appended that those checkpoints have not reached yet. After a restart
+// the overlay is empty, so the processor first waits until the projections reach its last output.
+import type pg from 'pg';
+import { toImporterEvent } from '../events/schemas.ts';
+import { eventId } from '../events/ids.ts';
+import type { EventMetadata, ImporterEvent, RowReceivedData, SourceName } from '../events/types.ts';
+import { streams } from '../events/types.ts';
+import type { EventStore, NewEvent, Position, StreamAppend } from '../eventstore/types.ts';
+import { START, comparePositions } from '../eventstore/types.ts';
+import { readCheckpoints } from '../../projections/runner.ts';
+import { checkRow, decideRow } from './decide.ts';
+import type { Checked, DecidedEvent } from './rules.ts';
+import { InMemoryState } from './state.ts';
+
+export const PROCESSOR_DDL = `
+  create table if not exists processor_checkpoint (
+    name text primary key,
+    position_commit bigint not null,
+    position_prepare bigint not null,
+    last_output_commit bigint not null,
+    last_output_prepare bigint not null
+  );
+  insert into processor_checkpoint values ('processor', 0, 0, 0, 0) on conflict (name) do nothing;
+  create table if not exists processor_import (
+    import_id text primary key,
+    source text not null,
+    started_by text not null,
+    total_rows integer,
+    processed_rows integer not null,
+    imported_rows integer not null,
+    rejected_rows integer not null,
+    outcome_revision bigint,
+    completed boolean not null
+  );
+`;
+
+const INPUT_TYPES = ['ImportStarted', 'RowReceived', 'ImportFileRead'] as const;
+export const PROGRESS_EVERY_ROWS = 10_000;
+
+function progressEvent(progress: ImportProgress, rowMetadata: EventMetadata): DecidedEvent {
+  return {
+    id: eventId(progress.importId, progress.processedRows, 'progress'),
+    event: {
+      type: 'ImportProgressed',
+      data: { importId: progress.importId, processedRows: progress.processedRows, importedRows: progress.importedRows, rejectedRows: progress.rejectedRows },
+      metadata: { ...rowMetadata, v: 1 },
+    },
+  };
+}
+
+interface ImportProgress {
+  importId: string;
+  source: SourceName;
+  startedBy: string;
+  totalRows: number | null;
+  processedRows: number;
+  importedRows: number;
+  rejectedRows: number;
+  /** Revision of the last event in the import's outcome stream; null = no stream yet. */
+  outcomeRevision: bigint | null;
+  completed: boolean;
+}
+
+interface OverlayBatch {
+  last: Position;
+  events: ImporterEvent[];
+}
+
+export class CheckpointMoved extends Error {
+  constructor() {
+    super('the processor checkpoint moved under this processor (another processor is active)');
+    this.name = 'CheckpointMoved';
+  }
+}
+
+export interface ProcessorOptions {
+  batchSize: number;
+  /** Overlay batches kept before waiting for the projections to catch up. */
+  maxOverlay?: number;
+  /** Stateless row checks, e.g. on a worker thread; defaults to this thread. */
+  checkRows?: (rows: ReceivedRowInput[]) => Promise<Checked<unknown>[]>;
+}
+
+export type ReceivedRowInput = { data: RowReceivedData; metadata: EventMetadata };
+
+export async function migrateProcessor(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('select pg_advisory_lock(7261001)');
+    await client.query(PROCESSOR_DDL);
+  } finally {
+    await client.query('select pg_advisory_unlock(7261001)').catch(() => undefined);
+    client.release();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export class Processor {
+  private checkpoint: Position | null = null;
+  private lastOutput: Position = START;
+  private readonly imports = new Map<string, ImportProgress>();
+  private overlay: OverlayBatch[] = [];
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly pool: pg.Pool,
+    private readonly options: ProcessorOptions,
+  ) {}
+
+  private async loadCheckpoint(): Promise<Position> {
+    if (this.checkpoint) return this.checkpoint;
+    const { rows } = await this.pool.query<Record<string, string>>(
+      `select position_commit::text, position_prepare::text, last_output_commit::text, last_output_prepare::text
+         from processor_checkpoint where name = 'processor'`,
+    );
+    const row = rows[0]!;
+    this.checkpoint = { commit: BigInt(row.position_commit!), prepare: BigInt(row.position_prepare!) };
+    this.lastOutput = { commit: BigInt(row.last_output_commit!), prepare: BigInt(row.last_output_prepare!) };
+    this.overlay = [];
+    this.imports.clear();
+    return this.checkpoint;
+  }
+
+  private async loadImports(importIds: string[]): Promise<void> {
+    const missing = importIds.filter((id) => !this.imports.has(id));
+    if (!missing.length) return;
+    const { rows } = await this.pool.query<{
+      import_id: string; source: SourceName; started_by: string; total_rows: number | null; processed_rows: number;
+      imported_rows: number; rejected_rows: number; outcome_revision: string | null; completed: boolean;
+    }>('select *, outcome_revision::text as outcome_revision from processor_import where import_id = any($1)', [missing]);
+    for (const r of rows) {
+      this.imports.set(r.import_id, {
+        importId: r.import_id, source: r.source, startedBy: r.started_by, totalRows: r.total_rows,
+        processedRows: r.processed_rows, importedRows: r.imported_rows, rejectedRows: r.rejected_rows,
+        outcomeRevision: r.outcome_revision === null ? null : BigInt(r.outcome_revision), completed: r.completed,
+      });
+    }
+  }
+
+  /** Waits until the read models this processor decides from include all its earlier output. */
+  private async waitForProjections(): Promise<Position> {
+    for (;;) {
+      const checkpoints = await readCheckpoints(this.pool);
+      const profile = checkpoints.get('profile') ?? START;
+      const relation = checkpoints.get('relation') ?? START;
+      const lowest = comparePositions(profile, relation) < 0 ? profile : relation;
+      this.overlay = this.overlay.filter((batch) => comparePositions(batch.last, lowest) > 0);
+      const caughtUp = comparePositions(lowest, this.lastOutput) >= 0;
+      // With an overlay the state is complete without waiting; it is only bounded in size.
+      if (caughtUp || (this.overlay.length > 0 && this.overlay.length <= (this.options.maxOverlay ?? 4))) return lowest;
+      await sleep(5);
+    }
+  }
+
+  /** Loads the decision state for a batch: one query per kind, in one snapshot with the checkpoints. */
+  private async loadState(phones: string[], careosIds: string[], links: { source: string; originalId: string }[]): Promise<InMemoryState> {
+    const state = new InMemoryState();
+    const client = await this.pool.connect();
+    let from: { profile: Position; relation: Position };
+    try {
+      await client.query('begin isolation level repeatable read read only');
+      const checkpoints = await readCheckpoints(client);
+      from = { profile: checkpoints.get('profile') ?? START, relation: checkpoints.get('relation') ?? START };
+      const owners = await client.query<{ phone: string; careos_id: string }>(
+        `select pp.phone, pp.careos_id from profile_phone pp join profile p using (careos_id)
+          where pp.phone = any($1::text[]) order by p.created_commit, p.created_prepare`,
+        [phones],
+      );
+      for (const r of owners.rows) state.addPhone(r.phone, r.careos_id);
+      const existing = await client.query<{ careos_id: string }>('select careos_id from profile where careos_id = any($1::text[])', [careosIds]);
+      for (const r of existing.rows) state.addProfile(r.careos_id);
+      if (links.length) {
+        const active = await client.query<{ original_source: string; original_id: string; care_os_id: string }>(
+          `select r.original_source, r.original_id, r.care_os_id
+             from unnest($1::text[], $2::text[]) as k(source, original_id)
+             join relation r on r.original_source = k.source and r.original_id = k.original_id and r.active`,
+          [links.map((l) => l.source), links.map((l) => l.originalId)],
+        );
+        for (const r of active.rows) state.setLink(r.original_source, r.original_id, r.care_os_id);
+      }
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    // Replaying a batch that the projections have partly applied is harmless: the state's
+    // updates are idempotent and replayed in order, so the final state is the same.
+    const lowest = comparePositions(from.profile, from.relation) < 0 ? from.profile : from.relation;
+    for (const batch of this.overlay) {
+      if (comparePositions(batch.last, lowest) <= 0) continue;
+      for (const event of batch.events) state.apply(event);
+    }
+    return state;
+  }
+
+  /** Decides one batch. Returns the number of input events consumed (0 = nothing new). */
+  async step(): Promise<number> {
+    const checkpoint = await this.loadCheckpoint();
+    const stored = await this.store.readAll(checkpoint, { maxCount: this.options.batchSize, types: INPUT_TYPES });
+    if (stored.length === 0) return 0;
+    await this.waitForProjections();
+    const input = stored.map((e) => toImporterEvent(e));
+    const importIds = [...new Set(input.map((e) => e.metadata.importId))];
+    await this.loadImports(importIds);
+
+    const rows: ReceivedRowInput[] = [];
+    for (const event of input) if (event.type === 'RowReceived') rows.push({ data: event.data, metadata: event.metadata });
+    const checked = this.options.checkRows ? await this.options.checkRows(rows) : rows.map((row) => checkRow(row));
+
+    // Everything the batch's valid rows may look up, in one query per kind.
+    const phones = new Set<string>();
+    const careosIds = new Set<string>();
+    const links = new Map<string, { source: string; originalId: string }>();
+    checked.forEach((result, i) => {
+      if (!result.ok) return;
+      const value = result.value as { phones?: string[]; careosId?: string | null; nanaIds?: string[] };
+      for (const phone of value.phones ?? []) phones.add(phone);
+      if (value.careosId) careosIds.add(value.careosId);
+      const source = rows[i]!.data.source;
+      for (const originalId of value.nanaIds ?? []) links.set(`${source}\u0000${originalId}`, { source, originalId });
+    });
+    const state = await this.loadState([...phones], [...careosIds], [...links.values()]);
+
+    const outcomes = new Map<string, DecidedEvent[]>();
+    const touched = new Set<ImportProgress>();
+    const emit = (importId: string, decided: DecidedEvent) => {
+      let list = outcomes.get(importId);
+      if (!list) outcomes.set(importId, (list = []));
+      list.push(decided);
+    };
+    let rowIndex = 0;
+    for (const event of input) {
+      const importId = event.metadata.importId;
+      switch (event.type) {
+        case 'ImportStarted': {
+          if (!this.imports.has(importId)) {
+            this.imports.set(importId, {
+              importId, source: event.data.source, startedBy: event.metadata.by, totalRows: null, processedRows: 0,
+              importedRows: 0, rejectedRows: 0, outcomeRevision: null, completed: false,
+            });
+          }
+          touched.add(this.imports.get(importId)!);
+          break;
+        }
+        case 'RowReceived': {
+          const progress = this.imports.get(importId);
+          if (!progress) throw new Error(`RowReceived for import ${importId} before its ImportStarted`);
+          const decision = decideRow(rows[rowIndex]!, checked[rowIndex]!, state);
+          rowIndex++;
+          for (const decided of decision.events) {
+            state.apply(decided.event);
+            emit(importId, decided);
+          }
+          progress.processedRows++;
+          if (decision.imported) progress.importedRows++;
+          else progress.rejectedRows++;
+          touched.add(progress);
+          // Progress marks sit at fixed row counts, so the outcome stream is a pure function of
+          // the rows whatever the batch boundaries (a re-decided batch appends the same events).
+          if (progress.processedRows % PROGRESS_EVERY_ROWS === 0) emit(importId, progressEvent(progress, event.metadata));
+          break;
+        }
+        case 'ImportFileRead': {
+          const progress = this.imports.get(importId);
+          if (!progress) throw new Error(`ImportFileRead for import ${importId} before its ImportStarted`);
+          progress.totalRows = event.data.totalRows;
+          touched.add(progress);
+          if (!progress.completed && progress.processedRows === progress.totalRows) {
+            progress.completed = true;
+            emit(importId, {
+              id: eventId(importId, 0, 'completed'),
+              event: {
+                type: 'ImportCompleted',
+                data: {
+                  importId, status: progress.rejectedRows > 0 ? 'Failed' : 'Success', totalRows: progress.totalRows,
+                  importedRows: progress.importedRows, rejectedRows: progress.rejectedRows,
+                },
+                metadata: { by: event.metadata.by, at: event.metadata.at, importId, v: 1 },
+              },
+            });
+          }
+          break;
+        }
+        default:
+          throw new Error(`the processor does not read ${event.type}`);
+      }
+    }
+
+    const batchEnd = stored[stored.length - 1]!;
+    const appends: StreamAppend[] = [];
+    const appendedImports: ImportProgress[] = [];
+    for (const [importId, decided] of outcomes) {
+      const progress = this.imports.get(importId)!;
+      appends.push({
+        streamId: streams.outcome(importId),
+        expectedRevision: progress.outcomeRevision ?? 'no_stream',
+        events: decided.map(({ id, event }): NewEvent => ({ id, type: event.type, data: event.data, metadata: event.metadata })),
+      });
+      appendedImports.push(progress);
+    }
+    const next = batchEnd.position;
+    let lastOutput = this.lastOutput;
+    try {
+      await this.store.appendMany(appends, async (client, results) => {
+        for (const result of results) if (comparePositions(result.position, lastOutput) > 0) lastOutput = result.position;
+        results.forEach((result, i) => (appendedImports[i]!.outcomeRevision = result.nextExpectedRevision));
+        const snapshot = [...touched];
+        await client.query(
+          `insert into processor_import (import_id, source, started_by, total_rows, processed_rows, imported_rows, rejected_rows, outcome_revision, completed)
+           select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::int[], $8::bigint[], $9::boolean[])
+           on conflict (import_id) do update set total_rows = excluded.total_rows, processed_rows = excluded.processed_rows,
+             imported_rows = excluded.imported_rows, rejected_rows = excluded.rejected_rows,
+             outcome_revision = excluded.outcome_revision, completed = excluded.completed`,
+          [
+            snapshot.map((p) => p.importId), snapshot.map((p) => p.source), snapshot.map((p) => p.startedBy), snapshot.map((p) => p.totalRows),
+            snapshot.map((p) => p.processedRows), snapshot.map((p) => p.importedRows), snapshot.map((p) => p.rejectedRows),
+            snapshot.map((p) => (p.outcomeRevision === null ? null : String(p.outcomeRevision))), snapshot.map((p) => p.completed),
+          ],
+        );
+        const { rowCount } = await client.query(
+          `update processor_checkpoint set position_commit = $1, position_prepare = $2, last_output_commit = $3, last_output_prepare = $4
+            where name = 'processor' and position_commit = $5 and position_prepare = $6`,
+          [next.commit, next.prepare, lastOutput.commit, lastOutput.prepare, checkpoint.commit, checkpoint.prepare].map(String),
+        );
+        if (rowCount !== 1) throw new CheckpointMoved();
+      });
+    } catch (error) {
+      // Counters in memory may be ahead of what committed: reload everything.
+      this.checkpoint = null;
+      throw error;
+    }
+    this.checkpoint = next;
+    this.lastOutput = lastOutput;
+    const decidedEvents: ImporterEvent[] = [];
+    for (const decided of outcomes.values()) for (const { event } of decided) decidedEvents.push(event);
+    this.overlay.push({ last: lastOutput, events: decidedEvents });
+    return stored.length;
+  }
+}
