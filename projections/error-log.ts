@@ -28,3 +28,18 @@ export const errorLogProjection: Projection = {
     await copyRows(client, 'error_log', ['import_id', 'row_number', 'source', 'record', 'reasons', 'rejected_at'], rows);
   },
 };
+
+export interface ErrorView {
+  row: number;
+  record: Record<string, string>;
+  reasons: { field: string; code: string; message: string }[];
+}
+
+/** Rejected rows of an import, in row order. */
+export async function errorsOf(db: pg.Pool, importId: string): Promise<ErrorView[]> {
+  const { rows } = await db.query<{ row_number: number; record: Record<string, string>; reasons: ErrorView['reasons'] }>(
+    'select row_number, record, reasons from error_log where import_id = $1 order by row_number',
+    [importId],
+  );
+  return rows.map((r) => ({ row: r.row_number, record: r.record, reasons: r.reasons }));
+}

@@ -64,3 +64,51 @@ export const importLogProjection: Projection = {
     }
   },
 };
+
+export interface ImportView {
+  importId: string;
+  fileName: string;
+  source: string;
+  importedBy: string;
+  importDate: string;
+  lastUpdate: string;
+  status: 'In progress' | 'Success' | 'Failed';
+  totalRows: number | null;
+  processedRows: number;
+  importedRows: number;
+  rejectedRows: number;
+  columns: string[];
+}
+
+type ImportRow = {
+  import_id: string; file_name: string; source: string; imported_by: string; import_date: Date; last_update: Date;
+  status: ImportView['status']; total_rows: number | null; processed_rows: number; imported_rows: number; rejected_rows: number; columns: string[];
+};
+
+function toView(r: ImportRow): ImportView {
+  return {
+    importId: r.import_id, fileName: r.file_name, source: r.source, importedBy: r.imported_by,
+    importDate: r.import_date.toISOString(), lastUpdate: r.last_update.toISOString(), status: r.status,
+    totalRows: r.total_rows, processedRows: r.processed_rows, importedRows: r.imported_rows, rejectedRows: r.rejected_rows, columns: r.columns,
+  };
+}
+
+/** The import log, newest first. */
+export async function listImports(db: pg.Pool, options: { limit?: number; offset?: number } = {}): Promise<ImportView[]> {
+  const { rows } = await db.query<ImportRow>(
+    'select * from import_log order by import_date desc, import_id desc limit $1 offset $2',
+    [options.limit ?? 1000, options.offset ?? 0],
+  );
+  return rows.map(toView);
+}
+
+export async function getImport(db: pg.Pool, importId: string): Promise<ImportView | null> {
+  const { rows } = await db.query<ImportRow>('select * from import_log where import_id = $1', [importId]);
+  return rows[0] ? toView(rows[0]) : null;
+}
+
+/** Imports whose file has not been read to its end (a reader crashed or is still reading). */
+export async function unreadImports(db: pg.Pool): Promise<string[]> {
+  const { rows } = await db.query<{ import_id: string }>("select import_id from import_log where total_rows is null order by import_date");
+  return rows.map((r) => r.import_id);
+}

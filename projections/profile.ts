@@ -51,3 +51,42 @@ export const profileProjection: Projection = {
     await copyRows(client, 'profile_phone', ['phone', 'careos_id'], phones);
   },
 };
+
+export interface ProfileView {
+  careosId: string;
+  firstname: string;
+  lastname: string;
+  gender: 'F' | 'M' | null;
+  dateOfBirth: string | null;
+  emails: string[];
+  phones: string[];
+  companies: string[];
+}
+
+/** Profiles by E.164 phone or CareOS id (or all, oldest first). */
+export async function findProfiles(db: pg.Pool, filter: { phoneE164?: string; careosId?: string; limit?: number }): Promise<ProfileView[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.phoneE164 !== undefined) {
+    params.push(filter.phoneE164);
+    where.push(`careos_id in (select careos_id from profile_phone where phone = $${params.length})`);
+  }
+  if (filter.careosId !== undefined) {
+    params.push(filter.careosId);
+    where.push(`careos_id = $${params.length}`);
+  }
+  params.push(filter.limit ?? 1000);
+  const { rows } = await db.query<{
+    careos_id: string; firstname: string; lastname: string; gender: 'F' | 'M' | null; date_of_birth: string | null;
+    emails: string[]; phones: string[]; companies: string[];
+  }>(
+    `select careos_id, firstname, lastname, gender, to_char(date_of_birth, 'YYYY-MM-DD') as date_of_birth, emails, phones, companies
+       from profile ${where.length ? `where ${where.join(' and ')}` : ''}
+      order by created_commit, created_prepare limit $${params.length}`,
+    params,
+  );
+  return rows.map((r) => ({
+    careosId: r.careos_id, firstname: r.firstname, lastname: r.lastname, gender: r.gender, dateOfBirth: r.date_of_birth,
+    emails: r.emails, phones: r.phones, companies: r.companies,
+  }));
+}

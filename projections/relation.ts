@@ -85,3 +85,43 @@ export const relationProjection: Projection = {
     ], inserts.map((link) => link.row));
   },
 };
+
+export interface RelationView {
+  careosId: string;
+  originalId: string;
+  source: string;
+  active: boolean;
+  linkedAt: string;
+  unlinkedAt: string | null;
+  importId: string;
+}
+
+/** Full history, oldest first, by CareOS id or by source + original id. */
+export async function relationHistory(db: pg.Pool, filter: { careosId?: string; source?: string; originalId?: string }): Promise<RelationView[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.careosId !== undefined) {
+    params.push(filter.careosId);
+    where.push(`care_os_id = $${params.length}`);
+  }
+  if (filter.source !== undefined) {
+    params.push(filter.source);
+    where.push(`original_source = $${params.length}`);
+  }
+  if (filter.originalId !== undefined) {
+    params.push(filter.originalId);
+    where.push(`original_id = $${params.length}`);
+  }
+  const { rows } = await db.query<{
+    care_os_id: string; original_id: string; original_source: string; active: boolean; linked_at: Date; unlinked_at: Date | null; linked_import_id: string;
+  }>(
+    `select care_os_id, original_id, original_source, active, linked_at, unlinked_at, linked_import_id
+       from relation ${where.length ? `where ${where.join(' and ')}` : ''}
+      order by linked_commit, linked_prepare, original_id`,
+    params,
+  );
+  return rows.map((r) => ({
+    careosId: r.care_os_id, originalId: r.original_id, source: r.original_source, active: r.active,
+    linkedAt: r.linked_at.toISOString(), unlinkedAt: r.unlinked_at ? r.unlinked_at.toISOString() : null, importId: r.linked_import_id,
+  }));
+}

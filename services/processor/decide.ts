@@ -1,5 +1,5 @@
 // The processor's pure core: a received row and the state before it → the row's decision.
-import type { SourceName } from '../events/types.ts';
+import type { RowReason, SourceName } from '../events/types.ts';
 import { careos } from './careos.ts';
 import { nana } from './nana.ts';
 import { bangkokDate, rejected, type Checked, type ReceivedRow, type RowDecision, type SourceRules } from './rules.ts';
@@ -17,9 +17,30 @@ export function rulesFor(source: string): SourceRules<unknown> {
   return rules;
 }
 
+/** A record whose shape does not fit the header: unparsable, too few or too many values. */
+function shapeReasons(record: Record<string, string>, rules: SourceRules<unknown>): RowReason[] {
+  if (record._unparsable !== undefined) {
+    return [{ field: 'row', code: 'unparsable', message: `from this row on the file is not valid CSV: ${record._unparsable}` }];
+  }
+  const reasons: RowReason[] = [];
+  const extra = Object.keys(record).filter((key) => key.startsWith('_extra'));
+  if (extra.length) {
+    reasons.push({ field: 'row', code: 'extra-values', message: `row has ${extra.length} value(s) more than the header has columns (quote values that contain commas)` });
+  }
+  for (const column of rules.columns) {
+    if (column.requiredInHeader && record[column.name] === undefined) {
+      reasons.push({ field: column.name, code: 'missing-value', message: `row ends before column ${column.name}: it has fewer values than the header` });
+    }
+  }
+  return reasons;
+}
+
 /** Stateless half of a decision (field validation); may run anywhere, e.g. in a worker thread. */
 export function checkRow(received: ReceivedRow): Checked<unknown> {
-  return rulesFor(received.data.source).check(received.data.record, bangkokDate(received.metadata.at));
+  const rules = rulesFor(received.data.source);
+  const shape = shapeReasons(received.data.record, rules);
+  if (shape.length) return { ok: false, reasons: shape };
+  return rules.check(received.data.record, bangkokDate(received.metadata.at));
 }
 
 /** Stateful half: decides a checked row against everything decided before it. */

@@ -1,0 +1,179 @@
+// Composition root: wires configuration, PostgreSQL, the event store, the processor and the
+// projections, and runs the engine: one leader process (a PostgreSQL advisory lock) runs the
+// processor and the projection runner and picks up imports whose reader stopped; every other
+// process (a second CLI, the console while a CLI imports) appends and waits.
+import type pg from 'pg';
+import type { Config } from './config.ts';
+import { createPool, resolveDatabaseUrl } from './db/pool.ts';
+import type { SourceName } from './events/types.ts';
+import { PostgresEventStore, migrateEventStore } from './eventstore/postgres.ts';
+import type { EventStore } from './eventstore/types.ts';
+import { readImport, startImport, type ReaderOptions } from './importer/reader.ts';
+import { Processor, migrateProcessor, type ProcessorOptions } from './processor/run.ts';
+import { ProjectionRunner, migrateProjections } from '../projections/runner.ts';
+import { getImport, unreadImports, type ImportView } from '../projections/import-log.ts';
+
+const LEADER_LOCK = 7261003;
+
+export interface App {
+  config: Config;
+  pool: pg.Pool;
+  store: EventStore;
+  projections: ProjectionRunner;
+  processor: Processor;
+  readerOptions: ReaderOptions;
+  close(): Promise<void>;
+}
+
+async function openEventStore(config: Config, pool: pg.Pool): Promise<EventStore> {
+  if (config.eventstoreUrl) {
+    const { EventStoreDbStore } = await import('./eventstore/eventstoredb.ts');
+    return new EventStoreDbStore(config.eventstoreUrl, pool);
+  }
+  await migrateEventStore(pool);
+  return new PostgresEventStore(pool);
+}
+
+export async function openApp(config: Config, overrides: { processor?: Partial<ProcessorOptions> } = {}): Promise<App> {
+  const pool = createPool(await resolveDatabaseUrl(config), 8);
+  const store = await openEventStore(config, pool);
+  await migrateProcessor(pool);
+  await migrateProjections(pool);
+  const projections = new ProjectionRunner(store, pool);
+  const processor = new Processor(store, pool, { batchSize: config.processBatchRows, ...overrides.processor });
+  return {
+    config, pool, store, projections, processor,
+    readerOptions: { dataDir: config.dataDir, maxFileBytes: config.maxFileBytes, batchRows: config.readBatchRows },
+    async close() {
+      await store.close();
+      await pool.end();
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface EngineEvents {
+  onError?: (where: string, error: unknown) => void;
+}
+
+/** The background work of a process: leader election, processor, projections, resumed readers. */
+export class Engine {
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private leaderClient: pg.PoolClient | null = null;
+  private readonly reading = new Set<string>();
+
+  constructor(private readonly app: App, private readonly events: EngineEvents = {}) {}
+
+  get isLeader(): boolean {
+    return this.leaderClient !== null;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loops = [this.leadLoop()];
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.allSettled(this.loops);
+    if (this.leaderClient) {
+      await this.leaderClient.query('select pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
+      this.leaderClient.release();
+      this.leaderClient = null;
+    }
+  }
+
+  private report(where: string, error: unknown): void {
+    if (this.events.onError) this.events.onError(where, error);
+    else console.error(`careos: ${where}: ${(error as Error).message}`);
+  }
+
+  private async leadLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        const client = await this.app.pool.connect();
+        const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [LEADER_LOCK]);
+        if (rows[0]!.locked) {
+          this.leaderClient = client;
+          await Promise.all([this.processLoop(), this.projectLoop(), this.resumeLoop()]);
+          return;
+        }
+        client.release();
+      } catch (error) {
+        this.report('leader election', error);
+      }
+      await sleep(250);
+    }
+  }
+
+  private async processLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        if ((await this.app.processor.step()) === 0) await sleep(10);
+      } catch (error) {
+        this.report('processor', error);
+        await sleep(500);
+      }
+    }
+  }
+
+  private async projectLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        if ((await this.app.projections.step()) === 0) await sleep(10);
+      } catch (error) {
+        this.report('projections', error);
+        await sleep(500);
+      }
+    }
+  }
+
+  /** Picks up imports whose file was not read to its end (a crashed reader), every second. */
+  private async resumeLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        for (const importId of await unreadImports(this.app.pool)) {
+          if (this.reading.has(importId)) continue;
+          this.reading.add(importId);
+          readImport(this.app.store, this.app.pool, importId, this.app.readerOptions)
+            .catch((error) => this.report(`reading import ${importId}`, error))
+            .finally(() => this.reading.delete(importId));
+        }
+      } catch (error) {
+        this.report('resume', error);
+      }
+      for (let i = 0; i < 20 && this.running; i++) await sleep(50);
+    }
+  }
+}
+
+export interface ImportRequest {
+  filePath: string;
+  fileName: string;
+  source: SourceName;
+  by: string;
+}
+
+/** Starts an import and reads its file in this process (unless another reader already is). */
+export async function importFile(app: App, request: ImportRequest): Promise<string> {
+  const importId = await startImport(app.store, request, app.readerOptions);
+  return importId;
+}
+
+export async function readFile(app: App, importId: string): Promise<void> {
+  await readImport(app.store, app.pool, importId, app.readerOptions);
+}
+
+/** Waits until the import log shows the import finished (every read model has caught up with it). */
+export async function waitForImport(app: App, importId: string, pollMs = 25): Promise<ImportView> {
+  for (;;) {
+    const view = await getImport(app.pool, importId);
+    if (view && view.status !== 'In progress') return view;
+    await sleep(pollMs);
+  }
+}

@@ -1,0 +1,242 @@
+// `careos` — the command line. Other tools and people script against these exact output shapes.
+// Exit codes: 0 done (rejected rows included), 1 failure, 2 file refused or bad usage.
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.ts';
+import { stopEmbedded } from '../db/embedded.ts';
+import { AppError, FileRefused, ValidationError } from '../errors.ts';
+import { SOURCES, type SourceName } from '../events/types.ts';
+import { checkPhones } from '../processor/fields.ts';
+import { Engine, importFile, openApp, readFile, waitForImport, type App } from '../app.ts';
+import { listImports, getImport } from '../../projections/import-log.ts';
+import { errorsOf } from '../../projections/error-log.ts';
+import { findProfiles } from '../../projections/profile.ts';
+import { relationHistory } from '../../projections/relation.ts';
+
+const USAGE = `usage:
+  careos import FILE --source nana|careos [--by NAME] [--json]
+  careos resume [--json]                    finish imports a crash interrupted
+  careos imports [--json]
+  careos errors IMPORT_ID [--format json|csv]
+  careos profiles [--phone P | --careos-id ID] [--json]
+  careos relations [--careos-id ID | --source S --original-id ID] [--json]
+  careos stats --json
+  careos rebuild
+  careos db stop                            stop the embedded PostgreSQL`;
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function csvCell(value: string): string {
+  return /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+function table(rows: Record<string, unknown>[]): string {
+  if (!rows.length) return '(none)';
+  const keys = Object.keys(rows[0]!);
+  const cells = rows.map((r) => keys.map((k) => (Array.isArray(r[k]) ? (r[k] as unknown[]).join(', ') : String(r[k] ?? ''))));
+  const widths = keys.map((k, i) => Math.max(k.length, ...cells.map((c) => c[i]!.length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(keys), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+async function withApp<T>(work: (app: App) => Promise<T>): Promise<T> {
+  const app = await openApp(loadConfig());
+  try {
+    return await work(app);
+  } finally {
+    await app.close();
+  }
+}
+
+/** Runs the engine (processor + projections, when this process leads) around some work. */
+async function withEngine<T>(app: App, work: (engine: Engine) => Promise<T>): Promise<T> {
+  const engine = new Engine(app);
+  engine.start();
+  try {
+    return await work(engine);
+  } finally {
+    await engine.stop();
+  }
+}
+
+async function cmdImport(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: { source: { type: 'string' }, by: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  const file = positionals[0];
+  if (!file) throw new ValidationError('import needs a FILE');
+  const source = values.source as SourceName | undefined;
+  if (!source || !SOURCES.includes(source)) throw new ValidationError(`--source must be one of: nana, careos (got ${source ?? 'nothing'})`);
+  const by = values.by ?? os.userInfo().username;
+  return withApp(async (app) => {
+    const importId = await importFile(app, { filePath: file, fileName: path.basename(file), source, by });
+    if (!values.json) out(`import ${importId} started: ${path.basename(file)} (${source}) by ${by}`);
+    const view = await withEngine(app, async () => {
+      await readFile(app, importId);
+      return waitForImport(app, importId);
+    });
+    const summary = { importId, status: view.status, totalRows: view.totalRows ?? 0, importedRows: view.importedRows, rejectedRows: view.rejectedRows };
+    if (values.json) out(JSON.stringify(summary));
+    else out(`${view.status}: ${summary.totalRows} rows, ${summary.importedRows} imported, ${summary.rejectedRows} rejected${summary.rejectedRows ? ` (careos errors ${importId})` : ''}`);
+    return 0;
+  });
+}
+
+async function cmdResume(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
+  return withApp((app) =>
+    withEngine(app, async () => {
+      await app.projections.catchUp();
+      const pending = (await listImports(app.pool, { limit: 100_000 })).filter((i) => i.status === 'In progress');
+      const finished = [];
+      for (const item of pending) {
+        const view = await waitForImport(app, item.importId);
+        finished.push({ importId: view.importId, status: view.status, totalRows: view.totalRows ?? 0, importedRows: view.importedRows, rejectedRows: view.rejectedRows });
+      }
+      if (values.json) out(JSON.stringify(finished));
+      else out(finished.length ? table(finished) : 'nothing to resume');
+      return 0;
+    }),
+  );
+}
+
+async function cmdImports(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
+  return withApp(async (app) => {
+    const imports = await listImports(app.pool, { limit: 100_000 });
+    const shaped = imports.map((i) => ({
+      importId: i.importId, status: i.status, importDate: i.importDate, lastUpdate: i.lastUpdate, fileName: i.fileName,
+      source: i.source, importedBy: i.importedBy, totalRows: i.totalRows, importedRows: i.importedRows, rejectedRows: i.rejectedRows,
+    }));
+    out(values.json ? JSON.stringify(shaped) : table(shaped));
+    return 0;
+  });
+}
+
+async function cmdErrors(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string', default: 'json' } } });
+  const importId = positionals[0];
+  if (!importId) throw new ValidationError('errors needs an IMPORT_ID');
+  if (values.format !== 'json' && values.format !== 'csv') throw new ValidationError(`--format must be json or csv (got ${values.format})`);
+  return withApp(async (app) => {
+    const view = await getImport(app.pool, importId);
+    if (!view) throw new ValidationError(`no import ${importId} (see careos imports)`);
+    const errors = await errorsOf(app.pool, importId);
+    if (values.format === 'json') {
+      out(JSON.stringify(errors));
+      return 0;
+    }
+    // The original columns, as in the uploaded header, plus the reasons: ready to fix and upload again.
+    const canonical = view.columns.map((c) => c.toLowerCase());
+    out([...view.columns, 'errors'].map(csvCell).join(','));
+    for (const error of errors) {
+      const cells = canonical.map((c) => csvCell(error.record[c] ?? ''));
+      cells.push(csvCell(error.reasons.map((r) => r.message).join('; ')));
+      out(cells.join(','));
+    }
+    return 0;
+  });
+}
+
+async function cmdProfiles(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args, options: { phone: { type: 'string' }, 'careos-id': { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  let phoneE164: string | undefined;
+  if (values.phone !== undefined) {
+    const checked = checkPhones(values.phone, { required: true });
+    if (checked.reasons.length || checked.value.length !== 1) throw new ValidationError(checked.reasons[0]?.message ?? `--phone takes one number (got "${values.phone}")`);
+    phoneE164 = checked.value[0];
+  }
+  return withApp(async (app) => {
+    const profiles = await findProfiles(app.pool, { phoneE164, careosId: values['careos-id'], limit: 1_000_000 });
+    out(values.json ? JSON.stringify(profiles) : table(profiles as unknown as Record<string, unknown>[]));
+    return 0;
+  });
+}
+
+async function cmdRelations(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { 'careos-id': { type: 'string' }, source: { type: 'string' }, 'original-id': { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  if (values['original-id'] !== undefined && values.source === undefined) throw new ValidationError('--original-id needs --source');
+  return withApp(async (app) => {
+    const relations = await relationHistory(app.pool, { careosId: values['careos-id'], source: values.source, originalId: values['original-id'] });
+    out(values.json ? JSON.stringify(relations) : table(relations as unknown as Record<string, unknown>[]));
+    return 0;
+  });
+}
+
+async function cmdStats(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
+  return withApp(async (app) => {
+    const { rows } = await app.pool.query<Record<string, number>>(`
+      select (select count(*) from profile)::int as profiles,
+             (select count(*) from relation where active)::int as "relationsActive",
+             (select count(*) from relation where not active)::int as "relationsInactive",
+             (select count(*) from import_log)::int as imports,
+             (select count(*) from error_log)::int as "rejectedRows"`);
+    const stats = rows[0]!;
+    out(values.json ? JSON.stringify(stats) : table([stats]));
+    return 0;
+  });
+}
+
+async function cmdRebuild(): Promise<number> {
+  return withApp(async (app) => {
+    // Rebuilding while another process projects would race it; the leader lock keeps it alone.
+    const client = await app.pool.connect();
+    try {
+      const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(7261003) as locked');
+      if (!rows[0]!.locked) throw new AppError('another careos process is running the importer; stop it and run rebuild again', 409, 'Conflict');
+      const started = Date.now();
+      await app.projections.rebuild();
+      out(`rebuilt every read model from the event store in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      await client.query('select pg_advisory_unlock(7261003)');
+    } finally {
+      client.release();
+    }
+    return 0;
+  });
+}
+
+async function cmdDb(args: string[]): Promise<number> {
+  if (args[0] !== 'stop') throw new ValidationError('db takes: stop');
+  const config = loadConfig();
+  if (config.databaseUrl) throw new ValidationError('DATABASE_URL is set: the embedded PostgreSQL is not in use');
+  out((await stopEmbedded(config.dataDir)) ? 'embedded PostgreSQL stopped' : 'embedded PostgreSQL was not running');
+  return 0;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  import: cmdImport, resume: cmdResume, imports: cmdImports, errors: cmdErrors, profiles: cmdProfiles,
+  relations: cmdRelations, stats: cmdStats, rebuild: cmdRebuild, db: cmdDb,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  const run = command ? COMMANDS[command] : undefined;
+  if (!run) {
+    process.stderr.write(`${USAGE}\n`);
+    return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+  }
+  try {
+    return await run(args);
+  } catch (error) {
+    if (error instanceof FileRefused) {
+      process.stderr.write(`refused: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof ValidationError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`careos: ${(error as Error).message}\n${USAGE}\n`);
+      return 2;
+    }
+    process.stderr.write(`careos: ${(error as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,135 @@
+// Starting an import and reading its file into RowReceived events.
+//
+// Resumable: rows go to the import's own stream with an expected revision, and row N is stream
+// revision N (ImportStarted is revision 0). After a crash the reader asks the stream where it
+// stopped and continues after it; a duplicate append fails loudly instead of doubling rows.
+// One reader per import at a time (an advisory lock), so resuming never races a live reader.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse';
+import type pg from 'pg';
+import { checkEvent } from '../events/schemas.ts';
+import { eventId, uuidV7 } from '../events/ids.ts';
+import type { EventMetadata, ImportStartedData, RowReceivedData, SourceName } from '../events/types.ts';
+import { streams } from '../events/types.ts';
+import type { EventStore, NewEvent } from '../eventstore/types.ts';
+import { checkFile, storeUpload } from './files.ts';
+
+export interface StartImport {
+  filePath: string;
+  fileName: string;
+  source: SourceName;
+  by: string;
+}
+
+export interface ReaderOptions {
+  dataDir: string;
+  maxFileBytes: number;
+  batchRows: number;
+  now?: () => Date;
+}
+
+/** Checks the file, stores it durably and appends ImportStarted. Throws FileRefused. */
+export async function startImport(store: EventStore, request: StartImport, options: ReaderOptions): Promise<string> {
+  const checked = checkFile(request.filePath, request.fileName, request.source, options.maxFileBytes);
+  const now = options.now ?? (() => new Date());
+  const importId = uuidV7(now().getTime());
+  const storedFile = await storeUpload(request.filePath, request.fileName, options.dataDir, importId);
+  const data: ImportStartedData = {
+    importId, source: request.source, fileName: path.basename(request.fileName), storedFile,
+    sizeBytes: checked.sizeBytes, columns: checked.columns,
+  };
+  const metadata: EventMetadata = { by: request.by, at: now().toISOString(), importId, v: 1 };
+  checkEvent('ImportStarted', data, metadata);
+  await store.append({
+    streamId: streams.import(importId),
+    expectedRevision: 'no_stream',
+    events: [{ id: eventId(importId, 0, 'started'), type: 'ImportStarted', data, metadata }],
+  });
+  return importId;
+}
+
+const READER_LOCK = 7261100;
+
+/** Runs work while holding the import's reader lock; returns false when another reader holds it. */
+async function withReaderLock(pool: pg.Pool, importId: string, work: () => Promise<void>): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as locked', [READER_LOCK, importId]);
+    if (!rows[0]!.locked) return false;
+    try {
+      await work();
+    } finally {
+      await client.query('select pg_advisory_unlock($1, hashtext($2))', [READER_LOCK, importId]);
+    }
+    return true;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Reads the stored file of an import into RowReceived events, from where it stopped, and ends
+ * with ImportFileRead. Returns false when another process is reading it right now.
+ */
+export async function readImport(store: EventStore, pool: pg.Pool, importId: string, options: ReaderOptions): Promise<boolean> {
+  return withReaderLock(pool, importId, async () => {
+    const streamId = streams.import(importId);
+    const [started] = await store.readStream(streamId, { maxCount: 1 });
+    if (!started || started.type !== 'ImportStarted') throw new Error(`import ${importId} has no ImportStarted event`);
+    checkEvent(started.type, started.data, started.metadata);
+    const { source, storedFile, columns } = started.data as ImportStartedData;
+    const by = (started.metadata as EventMetadata).by;
+    let revision = (await store.streamRevision(streamId))!;
+    const [last] = await store.readStream(streamId, { fromRevision: revision, maxCount: 1 });
+    if (last?.type === 'ImportFileRead') return;
+    const alreadyRead = Number(revision); // rows 1..revision are in the stream
+    const canonical = columns.map((c) => c.toLowerCase());
+    const now = options.now ?? (() => new Date());
+
+    let batch: NewEvent[] = [];
+    let row = 0;
+    const flush = async () => {
+      if (!batch.length) return;
+      const result = await store.append({ streamId, expectedRevision: revision, events: batch });
+      revision = result.nextExpectedRevision;
+      batch = [];
+    };
+    let batchAt = now().toISOString();
+    const push = (record: Record<string, string>) => {
+      row++;
+      if (row <= alreadyRead) return false;
+      if (batch.length === 0) batchAt = now().toISOString();
+      const data: RowReceivedData = { importId, source, row, record };
+      const metadata: EventMetadata = { by, at: batchAt, importId, row, v: 1 };
+      batch.push({ id: eventId(importId, row, 'received'), type: 'RowReceived', data, metadata });
+      return batch.length >= options.batchRows;
+    };
+
+    const parser = fs.createReadStream(path.join(options.dataDir, storedFile), { highWaterMark: 1 << 20 }).pipe(
+      parse({ bom: true, from_line: 2, relax_column_count: true, skip_empty_lines: true }),
+    );
+    let parseError: Error | null = null;
+    try {
+      for await (const values of parser as AsyncIterable<string[]>) {
+        const record: Record<string, string> = {};
+        const n = Math.min(values.length, canonical.length);
+        for (let i = 0; i < n; i++) record[canonical[i]!] = values[i]!;
+        for (let i = canonical.length; i < values.length; i++) record[`_extra${i - canonical.length + 1}`] = values[i]!;
+        if (push(record)) await flush();
+      }
+    } catch (error) {
+      // The rest of the file cannot be read as CSV (e.g. a quote never closed): it becomes one
+      // rejected row, so every part of the file is accounted for.
+      parseError = error as Error;
+    }
+    if (parseError) push({ _unparsable: parseError.message });
+    await flush();
+    const metadata: EventMetadata = { by, at: now().toISOString(), importId, v: 1 };
+    await store.append({
+      streamId,
+      expectedRevision: revision,
+      events: [{ id: eventId(importId, 0, 'file-read'), type: 'ImportFileRead', data: { importId, totalRows: row }, metadata }],
+    });
+  });
+}
