@@ -54,6 +54,19 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to walk down to the data
+ * directory: give every ancestor that lacks it the traverse bit (o+x, not read).
+ */
+function makeReachableForPostgres(dataDir: string): void {
+  fs.chmodSync(dataDir, 0o755);
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    const mode = fs.statSync(dir).mode;
+    if (!(mode & 0o001)) fs.chmodSync(dir, (mode & 0o7777) | 0o001);
+    if (path.dirname(dir) === dir) break;
+  }
+}
+
 /** Reads PostgreSQL's own lock file: pid on line 1, port on line 4. */
 function readPostmasterPid(pgDir: string): { pid: number; port: number } | null {
   try {
@@ -202,7 +215,7 @@ async function createDatabaseIfMissing(credentials: Credentials, port: number): 
  */
 export async function ensureEmbedded(dataDir: string): Promise<EmbeddedServer> {
   fs.mkdirSync(dataDir, { recursive: true });
-  if (isRoot()) fs.chmodSync(dataDir, 0o755);
+  if (isRoot()) makeReachableForPostgres(dataDir);
   const pgDir = path.join(dataDir, 'pg');
   return withDirLock(path.join(dataDir, '.pg-lock'), async () => {
     const credentials = await initialiseIfNeeded(dataDir, pgDir);
