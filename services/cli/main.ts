@@ -8,6 +8,7 @@ import { stopEmbedded } from '../db/embedded.ts';
 import { AppError, FileRefused, ValidationError } from '../errors.ts';
 import { SOURCES, type SourceName } from '../events/types.ts';
 import { checkPhones } from '../processor/fields.ts';
+import { checkFile } from '../importer/files.ts';
 import { Engine, importFile, openApp, readFile, waitForImport, type App } from '../app.ts';
 import { listImports, getImport } from '../../projections/import-log.ts';
 import { errorsOf } from '../../projections/error-log.ts';
@@ -72,6 +73,9 @@ async function cmdImport(args: string[]): Promise<number> {
   const source = values.source as SourceName | undefined;
   if (!source || !SOURCES.includes(source)) throw new ValidationError(`--source must be one of: nana, careos (got ${source ?? 'nothing'})`);
   const by = values.by ?? os.userInfo().username;
+  // Refuse a bad file before anything starts (not even the database): answers at once.
+  const config = loadConfig();
+  checkFile(file, path.basename(file), source, config.maxFileBytes);
   return withApp(async (app) => {
     const importId = await importFile(app, { filePath: file, fileName: path.basename(file), source, by });
     if (!values.json) out(`import ${importId} started: ${path.basename(file)} (${source}) by ${by}`);

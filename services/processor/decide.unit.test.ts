@@ -93,7 +93,7 @@ function types(decision: RowDecision): string[] {
 
 function eventOf<T extends ImporterEvent['type']>(decision: RowDecision, type: T): EventOf<T> {
   const found = decision.events.find((decided) => decided.event.type === type);
-  if (!found) throw new assert.Assertion({ message: `expected a ${type} event, got ${types(decision).join(', ') || 'none'}` });
+  if (!found) throw new Error(`expected a ${type} event, got ${types(decision).join(', ') || 'none'}`);
   return found.event as EventOf<T>;
 }
 

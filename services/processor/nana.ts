@@ -73,7 +73,7 @@ export const nana: SourceRules<NanaRow> = {
           return rejected(received, [{
             field: 'phone',
             code: 'duplicate-phone',
-            message: `phone ${phone} already belongs to CareOS profile ${owners[0]} (set force_create to Y to create a new profile anyway, or put that id in careos_cus_id to link)`,
+            message: `phone "${(received.data.record.phone ?? '').trim()}" (${phone}) already belongs to CareOS profile ${owners[0]} (set force_create to Y to create a new profile anyway, or put that id in careos_cus_id to link)`,
           }]);
         }
       }

@@ -1,0 +1,206 @@
+// The door of an import: which files are refused before any row is read, each with a one-line
+// reason, and which are let in. Real files under the OS temp dir; no database.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FileRefused } from '../errors.ts';
+import type { SourceName } from '../events/types.ts';
+import { checkFile, storeUpload } from './files.ts';
+
+const NANA_HEADER = 'careos_cus_id,nana_cus_id,gender,firstname,lastname,email,date_of_birth,phone,company_name,force_create';
+const NANA_ROW = ',n5003,M,Wichai,Boonmee,wichai@example.com,1979-11-30,089-555-0101,,';
+const CAREOS_HEADER = 'careos_cus_id,firstname,lastname,phone,email,gender,date_of_birth';
+const MAX_BYTES = 1024 * 1024;
+const HEAD_BYTES = 64 * 1024;
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-files-'));
+let fileCount = 0;
+
+function write(name: string, content: string | Buffer): string {
+  const dir = path.join(root, String(++fileCount));
+  fs.mkdirSync(dir);
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+/** A file of rows long enough that its head (what checkFile reads) ends before `tail`. */
+function longFile(tail: Buffer): Buffer {
+  const lines = [NANA_HEADER];
+  while (lines.join('\n').length < HEAD_BYTES + 1000) lines.push(NANA_ROW);
+  return Buffer.concat([Buffer.from(`${lines.join('\n')}\n`), tail]);
+}
+
+/** The reason checkFile refuses the file with (fails when it is accepted). */
+function refusal(file: string, options: { name?: string; source?: SourceName; maxBytes?: number } = {}): string {
+  const name = options.name ?? path.basename(file);
+  try {
+    checkFile(file, name, options.source ?? 'nana', options.maxBytes ?? MAX_BYTES);
+  } catch (error) {
+    assert.instance(error, FileRefused);
+    const refused = error as FileRefused;
+    assert.is(refused.fileName, name);
+    assert.is(refused.message, `${name}: ${refused.reason}`, 'the message names the file, then the reason');
+    assert.not.match(refused.message, /[\r\n]/, 'the reason is one line');
+    return refused.reason;
+  }
+  assert.unreachable(`${name} was accepted`);
+  return '';
+}
+
+async function storeRefusal(file: string, dataDir: string): Promise<string> {
+  try {
+    await storeUpload(file, path.basename(file), dataDir, 'import-1');
+  } catch (error) {
+    assert.instance(error, FileRefused);
+    assert.not.match((error as Error).message, /[\r\n]/, 'the reason is one line');
+    return (error as FileRefused).reason;
+  }
+  assert.unreachable('the upload was stored');
+  return '';
+}
+
+test.after(() => {
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+test('file check › accepts a CSV whose header has every column of its source', () => {
+  const file = write('nana.csv', `${NANA_HEADER}\n${NANA_ROW}\n`);
+  const checked = checkFile(file, 'nana.csv', 'nana', MAX_BYTES);
+  assert.equal(checked.columns, NANA_HEADER.split(','));
+  assert.equal(checked.canonical, NANA_HEADER.split(','));
+  assert.is(checked.sizeBytes, fs.statSync(file).size);
+});
+
+test('file check › refuses a file over the size limit, saying both sizes', () => {
+  const file = write('big.csv', `${NANA_HEADER}\n${NANA_ROW}\n`);
+  const size = fs.statSync(file).size;
+  const reason = refusal(file, { maxBytes: 100 });
+  assert.is(reason, `file is ${size} bytes, over the 100 bytes limit`);
+});
+
+test('file check › accepts a file of exactly the size limit', () => {
+  const file = write('exact.csv', `${NANA_HEADER}\n`);
+  checkFile(file, 'exact.csv', 'nana', fs.statSync(file).size);
+});
+
+test('file check › refuses a file whose name is not .csv, whatever it holds', () => {
+  const file = write('nana.txt', `${NANA_HEADER}\n${NANA_ROW}\n`);
+  assert.match(refusal(file), 'not a CSV file');
+  assert.match(refusal(write('nana', `${NANA_HEADER}\n`)), 'not a CSV file');
+});
+
+test('file check › accepts the .csv extension in any case', () => {
+  const file = write('NANA.CSV', `${NANA_HEADER}\n`);
+  checkFile(file, 'NANA.CSV', 'nana', MAX_BYTES);
+});
+
+test('file check › refuses a .csv holding binary data (NUL bytes)', () => {
+  const file = write('export.csv', Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(16), Buffer.from(NANA_HEADER)]));
+  assert.is(refusal(file), 'not a CSV file: it holds binary data');
+});
+
+test('file check › refuses a UTF-16 export, which holds NUL bytes', () => {
+  const file = write('utf16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${NANA_HEADER}\n`, 'utf16le')]));
+  assert.match(refusal(file), 'not a CSV file');
+});
+
+test('file check › refuses an empty file', () => {
+  assert.is(refusal(write('empty.csv', '')), 'file is empty (expected a header line and rows)');
+});
+
+test('file check › refuses a header missing a required column, naming it', () => {
+  const header = NANA_HEADER.replace(',force_create', '');
+  const reason = refusal(write('missing.csv', `${header}\n`));
+  assert.match(reason, 'header is missing required column force_create');
+});
+
+test('file check › refuses a header missing several columns, naming each', () => {
+  const reason = refusal(write('missing2.csv', 'careos_cus_id,nana_cus_id,firstname,lastname,phone\n'));
+  assert.match(reason, 'missing required columns gender, email, date_of_birth, company_name, force_create');
+});
+
+test('file check › refuses a header with an unknown column, naming it', () => {
+  const reason = refusal(write('unknown.csv', `${NANA_HEADER},nickname\n`));
+  assert.match(reason, 'header has unknown column "nickname"');
+  assert.match(reason, 'accepted for Nana');
+});
+
+test("file check › refuses another source's file (a CareOS baseline imported as Nana)", () => {
+  const reason = refusal(write('baseline.csv', `${CAREOS_HEADER}\nC0100001,Kanya,Rattanakul,0817771111,,F,\n`));
+  assert.match(reason, 'header is missing required column');
+  assert.match(reason, 'nana_cus_id');
+});
+
+test('file check › refuses a header that repeats a column', () => {
+  assert.match(refusal(write('repeat.csv', `${NANA_HEADER},Phone\n`)), 'header repeats column "phone"');
+});
+
+test('file check › trims header names, ignores their case and a UTF-8 byte order mark', () => {
+  const header = NANA_HEADER.split(',').map((name, i) => (i % 2 ? ` ${name.toUpperCase()} ` : `${name[0]!.toUpperCase()}${name.slice(1)}`)).join(',');
+  const file = write('bom.csv', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`${header}\r\n${NANA_ROW}\r\n`)]));
+  const checked = checkFile(file, 'bom.csv', 'nana', MAX_BYTES);
+  assert.equal(checked.canonical, NANA_HEADER.split(','));
+  assert.equal(checked.columns, header.split(',').map((name) => name.trim()), 'columns are kept as written, trimmed');
+  assert.ok(!checked.columns[0]!.startsWith('\ufeff'), 'the byte order mark is not part of the first column');
+});
+
+test('file check › accepts a header whose names are quoted', () => {
+  const header = NANA_HEADER.split(',').map((name) => `"${name}"`).join(',');
+  assert.equal(checkFile(write('quoted.csv', `${header}\n`), 'quoted.csv', 'nana', MAX_BYTES).canonical, NANA_HEADER.split(','));
+});
+
+test('file check › refuses text that is not UTF-8 in the head of the file', () => {
+  // "Wichai" then a TIS-620 (Thai Windows) encoded name: bytes that are not valid UTF-8.
+  const file = write('tis620.csv', Buffer.concat([Buffer.from(`${NANA_HEADER}\n,n5004,,`), Buffer.from([0xb9, 0xc0, 0xd2]), Buffer.from(',x,,,+66895550102,,\n')]));
+  assert.is(refusal(file), 'not decodable text: the file must be UTF-8 encoded');
+});
+
+test('file check › accepts a multi-byte character cut by the end of the head', () => {
+  // Place "ภา" (3 bytes each) so that the head's last byte is inside a character.
+  const lines = [NANA_HEADER];
+  while (lines.join('\n').length < HEAD_BYTES - 200) lines.push(NANA_ROW);
+  let text = `${lines.join('\n')}\n,n9999,,`;
+  text += 'x'.repeat(HEAD_BYTES - 1 - Buffer.byteLength(text));
+  text += 'ภา,ศรี,,,+66895550102,,\n';
+  const buffer = Buffer.from(text);
+  assert.is(buffer[HEAD_BYTES - 1], 0xe0, 'the head ends on the first byte of a Thai character');
+  checkFile(write('cut.csv', buffer), 'cut.csv', 'nana', MAX_BYTES);
+});
+
+test('file store › refuses text that is not UTF-8 deeper in the file, storing nothing', async () => {
+  const file = write('deep.csv', longFile(Buffer.concat([Buffer.from(',n9999,,'), Buffer.from([0xc3, 0x28]), Buffer.from(',x,,,+66895550102,,\n')])));
+  checkFile(file, 'deep.csv', 'nana', MAX_BYTES); // the head is fine
+  const dataDir = path.join(root, 'data-deep');
+  assert.is(await storeRefusal(file, dataDir), 'not decodable text: the file must be UTF-8 encoded');
+  assert.equal(fs.readdirSync(path.join(dataDir, 'uploads')), [], 'neither the upload nor a partial copy is left');
+});
+
+test('file store › refuses a file that ends inside a character', async () => {
+  const file = write('cut-end.csv', longFile(Buffer.from([0xe0, 0xb8])));
+  const dataDir = path.join(root, 'data-cut-end');
+  assert.is(await storeRefusal(file, dataDir), 'not decodable text: the file ends inside a character');
+  assert.equal(fs.readdirSync(path.join(dataDir, 'uploads')), []);
+});
+
+test('file store › refuses NUL bytes deeper in the file, storing nothing', async () => {
+  const file = write('deep-nul.csv', longFile(Buffer.from(',n9999,,a\u0000b,x,,,+66895550102,,\n')));
+  checkFile(file, 'deep-nul.csv', 'nana', MAX_BYTES);
+  const dataDir = path.join(root, 'data-nul');
+  assert.is(await storeRefusal(file, dataDir), 'not a CSV file: it holds binary data');
+  assert.equal(fs.readdirSync(path.join(dataDir, 'uploads')), []);
+});
+
+test('file store › stores an accepted upload byte for byte under the import id', async () => {
+  const content = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), longFile(Buffer.from(',n5004,,นภา,ศรีสวัสดิ์,,,+66895550102,,\n'))]);
+  const file = write('good.csv', content);
+  const dataDir = path.join(root, 'data-good');
+  const stored = await storeUpload(file, 'good.csv', dataDir, 'import-7');
+  assert.is(stored, path.join('uploads', 'import-7.csv'));
+  assert.ok(fs.readFileSync(path.join(dataDir, stored)).equals(content));
+  assert.equal(fs.readdirSync(path.join(dataDir, 'uploads')), ['import-7.csv']);
+});
+
+test.run();
