@@ -8,7 +8,9 @@ import { createPool, resolveDatabaseUrl } from './db/pool.ts';
 import type { SourceName } from './events/types.ts';
 import { PostgresEventStore, migrateEventStore } from './eventstore/postgres.ts';
 import type { EventStore } from './eventstore/types.ts';
-import { readImport, startImport, type ReaderOptions } from './importer/reader.ts';
+import { Worker } from 'node:worker_threads';
+import { startImport, type ReaderOptions } from './importer/reader.ts';
+import type { ReaderThreadInput } from './importer/reader-thread.ts';
 import { Processor, migrateProcessor, type ProcessorOptions } from './processor/run.ts';
 import { ProjectionRunner, migrateProjections } from '../projections/runner.ts';
 import { getImport, unreadImports, type ImportView } from '../projections/import-log.ts';
@@ -17,6 +19,8 @@ const LEADER_LOCK = 7261003;
 
 export interface App {
   config: Config;
+  /** The PostgreSQL actually used (DATABASE_URL or the embedded server). */
+  databaseUrl: string;
   pool: pg.Pool;
   store: EventStore;
   projections: ProjectionRunner;
@@ -35,14 +39,15 @@ async function openEventStore(config: Config, pool: pg.Pool): Promise<EventStore
 }
 
 export async function openApp(config: Config, overrides: { processor?: Partial<ProcessorOptions> } = {}): Promise<App> {
-  const pool = createPool(await resolveDatabaseUrl(config), 8);
+  const databaseUrl = await resolveDatabaseUrl(config);
+  const pool = createPool(databaseUrl, 8);
   const store = await openEventStore(config, pool);
   await migrateProcessor(pool);
   await migrateProjections(pool);
   const projections = new ProjectionRunner(store, pool);
   const processor = new Processor(store, pool, { batchSize: config.processBatchRows, ...overrides.processor });
   return {
-    config, pool, store, projections, processor,
+    config, databaseUrl, pool, store, projections, processor,
     readerOptions: { dataDir: config.dataDir, maxFileBytes: config.maxFileBytes, batchRows: config.readBatchRows },
     async close() {
       await store.close();
@@ -140,7 +145,7 @@ export class Engine {
         for (const importId of await unreadImports(this.app.pool)) {
           if (this.reading.has(importId)) continue;
           this.reading.add(importId);
-          readImport(this.app.store, this.app.pool, importId, this.app.readerOptions)
+          readFile(this.app, importId)
             .catch((error) => this.report(`reading import ${importId}`, error))
             .finally(() => this.reading.delete(importId));
         }
@@ -165,8 +170,30 @@ export async function importFile(app: App, request: ImportRequest): Promise<stri
   return importId;
 }
 
-export async function readFile(app: App, importId: string): Promise<void> {
-  await readImport(app.store, app.pool, importId, app.readerOptions);
+/**
+ * Reads an import's stored file into RowReceived events on a worker thread (see
+ * reader-thread.ts). Resolves when the file is read, or at once when another reader has it.
+ */
+export function readFile(app: App, importId: string): Promise<void> {
+  const input: ReaderThreadInput = {
+    databaseUrl: app.databaseUrl, eventstoreUrl: app.config.eventstoreUrl, importId, options: app.readerOptions,
+  };
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./importer/reader-thread.js', import.meta.url), { workerData: input });
+    let settled = false;
+    worker.on('message', (message: { ok: boolean; message?: string; stack?: string }) => {
+      settled = true;
+      if (message.ok) resolve();
+      else reject(Object.assign(new Error(message.message), { stack: message.stack }));
+    });
+    worker.on('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    worker.on('exit', (code) => {
+      if (!settled) reject(new Error(`reader thread for import ${importId} stopped (exit ${code})`));
+    });
+  });
 }
 
 /** Waits until the import log shows the import finished (every read model has caught up with it). */

@@ -57,4 +57,28 @@ test('postgres store › a subscriber never skips events that a concurrent write
   }
 });
 
+test('postgres store › global order follows transaction ids numerically, across 999 → 1000', async () => {
+  const db = await createTestDatabase();
+  try {
+    const store = await PostgresEventStore.create(db.pool);
+    // Burn transaction ids (one committed transaction each) up to just below the next power of ten.
+    const { rows } = await db.pool.query<{ x: string }>('select pg_current_xact_id()::text as x');
+    const current = Number(rows[0]!.x);
+    const boundary = 10 ** String(current + 4).length;
+    await db.pool.query(`do $$ begin for i in 1..${boundary - current - 4} loop perform pg_current_xact_id(); commit; end loop; end $$`);
+    const streamsWritten: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const streamId = `s${i}`;
+      await store.append({ streamId, events: events(1), expectedRevision: 'no_stream' });
+      streamsWritten.push(streamId);
+    }
+    const all = await store.readAll(START, { maxCount: 100 });
+    const xids = all.map((e) => e.position.commit);
+    assert.ok(xids.some((x) => x < BigInt(boundary)) && xids.some((x) => x >= BigInt(boundary)), `events straddle xid ${boundary}: ${xids.join(', ')}`);
+    assert.equal(all.map((e) => e.streamId), streamsWritten);
+  } finally {
+    await db.drop();
+  }
+});
+
 test.run();

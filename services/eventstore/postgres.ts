@@ -242,7 +242,8 @@ export class PostgresEventStore implements EventStore {
         where (transaction_id, position) > ($1::xid8, $2::bigint)
           and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
           ${typeFilter}
-        order by transaction_id, position
+        -- qualified: a bare name would sort by the text column of the select list ('1000' < '999')
+        order by es_events.transaction_id, es_events.position
         limit $3`,
       params,
     );

@@ -11,11 +11,11 @@
 // outcome this processor appended that those checkpoints have not reached yet. After a restart
 // the overlay is empty, so the processor first waits until the projections reach its last output.
 import type pg from 'pg';
-import { toImporterEvent } from '../events/schemas.ts';
+import { checkEvent, toImporterEvent } from '../events/schemas.ts';
 import { eventId } from '../events/ids.ts';
 import type { EventMetadata, ImporterEvent, RowReceivedData, SourceName } from '../events/types.ts';
 import { streams } from '../events/types.ts';
-import type { EventStore, NewEvent, Position, StreamAppend } from '../eventstore/types.ts';
+import type { EventStore, NewEvent, Position, RecordedEvent, StreamAppend } from '../eventstore/types.ts';
 import { START, comparePositions } from '../eventstore/types.ts';
 import { readCheckpoints } from '../../projections/runner.ts';
 import { checkRow, decideRow } from './decide.ts';
@@ -71,9 +71,37 @@ interface ImportProgress {
   completed: boolean;
 }
 
+/**
+ * The net effect of one appended batch on the decision state, indexed by key, so that loading a
+ * later batch's state costs a few map lookups per key instead of replaying every event.
+ */
 interface OverlayBatch {
   last: Position;
-  events: ImporterEvent[];
+  profiles: Set<string>;
+  /** phone → profiles created with it in this batch, in order. */
+  phones: Map<string, string[]>;
+  /** source\0originalId → profile it is actively linked to after the batch; null = unlinked. */
+  links: Map<string, string | null>;
+}
+
+function overlayOf(last: Position, events: ImporterEvent[]): OverlayBatch {
+  const batch: OverlayBatch = { last, profiles: new Set(), phones: new Map(), links: new Map() };
+  for (const event of events) {
+    if (event.type === 'ProfileCreated') {
+      batch.profiles.add(event.data.careosId);
+      for (const phone of event.data.phones) {
+        const owners = batch.phones.get(phone);
+        if (owners) owners.push(event.data.careosId);
+        else batch.phones.set(phone, [event.data.careosId]);
+      }
+    } else if (event.type === 'RelationLinked') {
+      for (const originalId of event.data.originalIds) batch.links.set(`${event.data.source}\u0000${originalId}`, event.data.careosId);
+    } else if (event.type === 'RelationUnlinked') {
+      const key = `${event.data.source}\u0000${event.data.originalId}`;
+      if (batch.links.get(key) === undefined || batch.links.get(key) === event.data.careosId) batch.links.set(key, null);
+    }
+  }
+  return batch;
 }
 
 export class CheckpointMoved extends Error {
@@ -113,6 +141,8 @@ export class Processor {
   private lastOutput: Position = START;
   private readonly imports = new Map<string, ImportProgress>();
   private overlay: OverlayBatch[] = [];
+  /** The next input batch, read while the current one is decided and committed. */
+  private prefetched: { from: Position; events: Promise<RecordedEvent[]> } | null = null;
 
   constructor(
     private readonly store: EventStore,
@@ -182,14 +212,20 @@ export class Processor {
       for (const r of owners.rows) state.addPhone(r.phone, r.careos_id);
       const existing = await client.query<{ careos_id: string }>('select careos_id from profile where careos_id = any($1::text[])', [careosIds]);
       for (const r of existing.rows) state.addProfile(r.careos_id);
-      if (links.length) {
-        const active = await client.query<{ original_source: string; original_id: string; care_os_id: string }>(
-          `select r.original_source, r.original_id, r.care_os_id
-             from unnest($1::text[], $2::text[]) as k(source, original_id)
-             join relation r on r.original_source = k.source and r.original_id = k.original_id and r.active`,
-          [links.map((l) => l.source), links.map((l) => l.originalId)],
+      // Per source, `original_id = any(...)` keeps to the (original_source, original_id) index;
+      // a join against unnest() lets the planner scan the whole relation table every batch.
+      const bySource = new Map<string, string[]>();
+      for (const link of links) {
+        let ids = bySource.get(link.source);
+        if (!ids) bySource.set(link.source, (ids = []));
+        ids.push(link.originalId);
+      }
+      for (const [source, ids] of bySource) {
+        const active = await client.query<{ original_id: string; care_os_id: string }>(
+          'select original_id, care_os_id from relation where original_source = $1 and original_id = any($2::text[]) and active',
+          [source, ids],
         );
-        for (const r of active.rows) state.setLink(r.original_source, r.original_id, r.care_os_id);
+        for (const r of active.rows) state.setLink(source, r.original_id, r.care_os_id);
       }
       await client.query('commit');
     } catch (error) {
@@ -198,12 +234,21 @@ export class Processor {
     } finally {
       client.release();
     }
-    // Replaying a batch that the projections have partly applied is harmless: the state's
-    // updates are idempotent and replayed in order, so the final state is the same.
+    // A batch the projections have partly applied is applied again as a whole: its net effect
+    // per key is the same whichever part of it the read models already show.
     const lowest = comparePositions(from.profile, from.relation) < 0 ? from.profile : from.relation;
     for (const batch of this.overlay) {
       if (comparePositions(batch.last, lowest) <= 0) continue;
-      for (const event of batch.events) state.apply(event);
+      for (const careosId of careosIds) if (batch.profiles.has(careosId)) state.addProfile(careosId);
+      for (const phone of phones) {
+        const owners = batch.phones.get(phone);
+        if (owners) for (const owner of owners) state.addPhone(phone, owner);
+      }
+      for (const link of links) {
+        const target = batch.links.get(`${link.source}\u0000${link.originalId}`);
+        if (target === null) state.removeLink(link.source, link.originalId);
+        else if (target !== undefined) state.setLink(link.source, link.originalId, target);
+      }
     }
     return state;
   }
@@ -211,8 +256,19 @@ export class Processor {
   /** Decides one batch. Returns the number of input events consumed (0 = nothing new). */
   async step(): Promise<number> {
     const checkpoint = await this.loadCheckpoint();
-    const stored = await this.store.readAll(checkpoint, { maxCount: this.options.batchSize, types: INPUT_TYPES });
+    const prefetched = this.prefetched;
+    this.prefetched = null;
+    const stored =
+      prefetched && comparePositions(prefetched.from, checkpoint) === 0
+        ? await prefetched.events
+        : await this.store.readAll(checkpoint, { maxCount: this.options.batchSize, types: INPUT_TYPES });
     if (stored.length === 0) return 0;
+    const batchEnd = stored[stored.length - 1]!;
+    if (stored.length === this.options.batchSize) {
+      const events = this.store.readAll(batchEnd.position, { maxCount: this.options.batchSize, types: INPUT_TYPES });
+      events.catch(() => undefined); // a failed prefetch is simply read again
+      this.prefetched = { from: batchEnd.position, events };
+    }
     await this.waitForProjections();
     const input = stored.map((e) => toImporterEvent(e));
     const importIds = [...new Set(input.map((e) => e.metadata.importId))];
@@ -301,7 +357,6 @@ export class Processor {
       }
     }
 
-    const batchEnd = stored[stored.length - 1]!;
     const appends: StreamAppend[] = [];
     const appendedImports: ImportProgress[] = [];
     for (const [importId, decided] of outcomes) {
@@ -309,7 +364,10 @@ export class Processor {
       appends.push({
         streamId: streams.outcome(importId),
         expectedRevision: progress.outcomeRevision ?? 'no_stream',
-        events: decided.map(({ id, event }): NewEvent => ({ id, type: event.type, data: event.data, metadata: event.metadata })),
+        events: decided.map(({ id, event }): NewEvent => {
+          checkEvent(event.type, event.data, event.metadata);
+          return { id, type: event.type, data: event.data, metadata: event.metadata };
+        }),
       });
       appendedImports.push(progress);
     }
@@ -348,7 +406,7 @@ export class Processor {
     this.lastOutput = lastOutput;
     const decidedEvents: ImporterEvent[] = [];
     for (const decided of outcomes.values()) for (const { event } of decided) decidedEvents.push(event);
-    this.overlay.push({ last: lastOutput, events: decidedEvents });
+    this.overlay.push(overlayOf(lastOutput, decidedEvents));
     return stored.length;
   }
 }

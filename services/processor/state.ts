@@ -36,6 +36,10 @@ export class InMemoryState implements DecisionState {
     this.links.set(linkKey(source, originalId), careosId);
   }
 
+  removeLink(source: string, originalId: string): void {
+    this.links.delete(linkKey(source, originalId));
+  }
+
   profileExists(careosId: string): boolean {
     return this.profiles.has(careosId);
   }
