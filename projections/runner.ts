@@ -111,9 +111,15 @@ export class ProjectionRunner {
     return stored.length;
   }
 
-  /** Runs until nothing is left to read right now. */
+  /** Runs until nothing is left to read right now (tolerating another runner doing the same). */
   async catchUp(): Promise<void> {
-    while ((await this.step()) > 0);
+    for (;;) {
+      try {
+        if ((await this.step()) === 0) return;
+      } catch (error) {
+        if (!(error instanceof CheckpointConflict)) throw error;
+      }
+    }
   }
 
   /** Drops every read model and rebuilds it from the event store, in one transaction. */

@@ -8,9 +8,10 @@ import { createPool, resolveDatabaseUrl } from './db/pool.ts';
 import type { SourceName } from './events/types.ts';
 import { PostgresEventStore, migrateEventStore } from './eventstore/postgres.ts';
 import type { EventStore } from './eventstore/types.ts';
-import { Worker } from 'node:worker_threads';
+import { startThread } from './threads/spawn.ts';
 import { startImport, type ReaderOptions } from './importer/reader.ts';
 import type { ReaderThreadInput } from './importer/reader-thread.ts';
+import type { ProjectionThreadInput } from '../projections/thread.ts';
 import { Processor, migrateProcessor, type ProcessorOptions } from './processor/run.ts';
 import { ProjectionRunner, migrateProjections } from '../projections/runner.ts';
 import { getImport, unreadImports, type ImportView } from '../projections/import-log.ts';
@@ -127,14 +128,26 @@ export class Engine {
     }
   }
 
+  /** Projections run on their own thread; this resolves when the engine stops. */
   private async projectLoop(): Promise<void> {
+    const input: ProjectionThreadInput = { databaseUrl: this.app.databaseUrl, eventstoreUrl: this.app.config.eventstoreUrl };
     while (this.running) {
-      try {
-        if ((await this.app.projections.step()) === 0) await sleep(10);
-      } catch (error) {
-        this.report('projections', error);
-        await sleep(500);
+      const worker = startThread(new URL('../projections/thread.ts', import.meta.url), input);
+      worker.on('message', (message: { error?: string }) => {
+        if (message.error) this.report('projections', new Error(message.error));
+      });
+      const exited = new Promise<number>((resolve) => worker.on('exit', resolve));
+      worker.on('error', (error) => this.report('projections', error));
+      while (this.running) {
+        const done = await Promise.race([exited.then(() => true), sleep(50).then(() => false)]);
+        if (done) break;
       }
+      if (!this.running) {
+        worker.postMessage('stop');
+        await exited;
+        return;
+      }
+      await sleep(500); // the thread died: start it again
     }
   }
 
@@ -179,7 +192,7 @@ export function readFile(app: App, importId: string): Promise<void> {
     databaseUrl: app.databaseUrl, eventstoreUrl: app.config.eventstoreUrl, importId, options: app.readerOptions,
   };
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./importer/reader-thread.js', import.meta.url), { workerData: input });
+    const worker = startThread(new URL('./importer/reader-thread.ts', import.meta.url), input);
     let settled = false;
     worker.on('message', (message: { ok: boolean; message?: string; stack?: string }) => {
       settled = true;

@@ -92,9 +92,10 @@ async function cmdImport(args: string[]): Promise<number> {
 
 async function cmdResume(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
-  return withApp((app) =>
-    withEngine(app, async () => {
-      await app.projections.catchUp();
+  return withApp(async (app) => {
+    // The import log must show every import started before the crash.
+    await app.projections.catchUp();
+    return withEngine(app, async () => {
       const pending = (await listImports(app.pool, { limit: 100_000 })).filter((i) => i.status === 'In progress');
       const finished = [];
       for (const item of pending) {
@@ -104,8 +105,8 @@ async function cmdResume(args: string[]): Promise<number> {
       if (values.json) out(JSON.stringify(finished));
       else out(finished.length ? table(finished) : 'nothing to resume');
       return 0;
-    }),
-  );
+    });
+  });
 }
 
 async function cmdImports(args: string[]): Promise<number> {

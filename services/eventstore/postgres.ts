@@ -27,8 +27,10 @@ create table if not exists es_events (
   revision bigint not null,
   event_id uuid not null,
   type text not null,
-  data json not null,
-  metadata json not null,
+  -- JSON text, checked against schemas/ by the application when written and when read;
+  -- stored as text so PostgreSQL does not parse it a second time (query it with data::jsonb).
+  data text not null,
+  metadata text not null,
   primary key (transaction_id, position)
 );
 create unique index if not exists es_events_stream_revision on es_events (stream_id, revision);
@@ -49,8 +51,8 @@ interface EventRow {
   revision: number;
   event_id: string;
   type: string;
-  data: unknown;
-  metadata: unknown;
+  data: string;
+  metadata: string;
 }
 
 function toRecorded(row: EventRow): RecordedEvent {
@@ -60,8 +62,8 @@ function toRecorded(row: EventRow): RecordedEvent {
     streamId: row.stream_id,
     revision: BigInt(row.revision),
     position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) },
-    data: row.data,
-    metadata: row.metadata,
+    data: JSON.parse(row.data),
+    metadata: JSON.parse(row.metadata),
   };
 }
 

@@ -14,7 +14,7 @@ export interface ReaderThreadInput {
   options: ReaderOptions;
 }
 
-const input = workerData as ReaderThreadInput;
+const input = (workerData as { input: ReaderThreadInput }).input;
 const pool = createPool(input.databaseUrl, 2);
 let store: EventStore | null = null;
 try {

@@ -1,0 +1,867 @@
+// The benchmark: `npm run bench -- [--rows N] [--keep] [--profile]` (default 1,000,000 rows).
+//
+// Generates a CareOS baseline and a Nana file (bench/generate.ts), imports both end to end in a
+// fresh data directory with the embedded PostgreSQL, exactly as `careos import` does, and times
+// the Nana import from importFile to waitForImport. Where the time went is read from outside the
+// services (stream revision, processor counters, import log, pg_stat_activity samples, CPU of
+// Node and of PostgreSQL), so the benchmark needs no hooks in the code it measures. Two anchors
+// put the number in context: raw COPY of the same file (the physical floor) and a naive
+// row-by-row importer. Results: a markdown table on stdout, bench/results/latest.{json,md}.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parse } from 'csv-parse';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { Engine, importFile, openApp, readFile, waitForImport, type App } from '../services/app.ts';
+import { loadConfig, type Config } from '../services/config.ts';
+import { stopEmbedded } from '../services/db/embedded.ts';
+import { resolveDatabaseUrl } from '../services/db/pool.ts';
+import { eventId } from '../services/events/ids.ts';
+import { checkEvent } from '../services/events/schemas.ts';
+import { streams, type SourceName } from '../services/events/types.ts';
+import { checkPhones } from '../services/processor/fields.ts';
+import { nana } from '../services/processor/nana.ts';
+import { bangkokDate } from '../services/processor/rules.ts';
+import { generateBenchmarkFiles, type GeneratedFiles } from './generate.ts';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const NAIVE_ROWS = 20_000;
+const IN_PROCESS_ROWS = 100_000;
+const SAMPLE_MS = 100;
+const MB = 1024 * 1024;
+
+export interface BenchmarkOptions {
+  rows: number;
+  /** The importer's data directory (embedded PostgreSQL, uploads). Deleted first unless keep. */
+  dataDir: string;
+  /** Where the generated CSV files go; defaults to the data directory's parent. */
+  filesDir?: string;
+  /** Keep an existing data directory and leave the embedded server running at the end. */
+  keep?: boolean;
+  /** Write bench/results/latest.{json,md}. */
+  write?: boolean;
+  resultsDir?: string;
+  /** Progress lines; silent when absent. */
+  log?: (line: string) => void;
+  /** CPU-profile the Nana import (this process): a .cpuprofile in filesDir and a summary in the results. */
+  profile?: boolean;
+}
+
+export interface CpuProfileSummary {
+  file: string;
+  /** Self time by where the code lives (package, services file, GC, idle…), in seconds. */
+  byArea: { area: string; seconds: number; share: number }[];
+  /** The functions with the most self time. */
+  byFunction: { fn: string; seconds: number; share: number }[];
+}
+
+export interface StageTiming {
+  stage: string;
+  /** Seconds since importFile was called. */
+  endsAt: number;
+  seconds: number;
+  rowsPerSecond: number | null;
+}
+
+export interface ProgressSample {
+  /** Seconds since importFile was called. */
+  at: number;
+  /** RowReceived events in the import stream. */
+  received: number;
+  /** Rows the processor has decided (processor_import). */
+  decided: number;
+  /** Rows the read models show (import log, moved every 10,000 rows and at the end). */
+  projected: number;
+  rssMB: number;
+}
+
+export interface BenchmarkResult {
+  date: string;
+  rows: number;
+  /** The code measured: HEAD and whether tracked files differ from it. */
+  git: { commit: string; dirty: boolean } | null;
+  machine: { cores: number; cpu: string; totalMemoryMB: number; node: string; postgres: string; platform: string };
+  config: { eventStore: string; readBatchRows: number; processBatchRows: number };
+  files: { nanaBytes: number; bytesPerRow: number; baselineRows: number; generateSeconds: number };
+  baseline: { seconds: number; rowsPerSecond: number; status: string; totalRows: number; importedRows: number; rejectedRows: number };
+  endToEnd: { seconds: number; rowsPerSecond: number };
+  import: {
+    importId: string;
+    status: string;
+    totalRows: number;
+    importedRows: number;
+    rejectedRows: number;
+    rejectionsByCode: Record<string, number>;
+    expected: { imported: number; rejected: number };
+    matchesExpected: boolean;
+  };
+  stages: StageTiming[];
+  progress: ProgressSample[];
+  cpu: { wallSeconds: number; nodeSeconds: number; nodeEventLoopUtilization: number; postgresSeconds: number | null };
+  memory: { peakRssMB: number; maxRssMB: number };
+  database: { sizeMB: number; sizeAfterAnchorsMB: number; largestTables: { table: string; MB: number }[] };
+  anchors: {
+    copy: { rows: number; seconds: number; rowsPerSecond: number };
+    naive: { rows: number; seconds: number; rowsPerSecond: number };
+    /** copy rows/s ÷ end-to-end rows/s: how far from the physical floor. */
+    ratioToCopy: number;
+    /** end-to-end rows/s ÷ naive rows/s: how much better than row-by-row. */
+    ratioToNaive: number;
+  };
+  inProcess: {
+    rows: number;
+    csvParseMicrosPerRow: number;
+    checkMicrosPerRow: number;
+    checkPhonesMicrosPerRow: number;
+    jsonRoundTripMicrosPerRow: number;
+    eventIdMicrosPerRow: number;
+    schemaCheckMicrosPerRow: number;
+  };
+  /**
+   * pg_stat_activity sampled every 100 ms: the average number of active importer sessions (parallel
+   * workers included) per statement and wait event; 1.0 = one session busy with it all the time.
+   */
+  postgresActivity: { statement: string; wait: string; avgSessions: number }[];
+  /** With --profile: where Node's main thread spent the import. */
+  cpuProfile?: CpuProfileSummary;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+// --- measuring from outside --------------------------------------------------------------------
+
+/** Peak resident set size of this process, sampled every 100 ms. */
+class RssSampler {
+  peak = process.memoryUsage().rss;
+  private readonly timer: NodeJS.Timeout;
+  constructor() {
+    this.timer = setInterval(() => this.sample(), SAMPLE_MS);
+  }
+  sample(): number {
+    const rss = process.memoryUsage().rss;
+    if (rss > this.peak) this.peak = rss;
+    return rss;
+  }
+  stop(): void {
+    clearInterval(this.timer);
+    this.sample();
+  }
+}
+
+let clockTicks: number | null = null;
+
+function ticksPerSecond(): number {
+  if (clockTicks === null) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/**
+ * CPU seconds used so far by the embedded PostgreSQL: the postmaster, its live children (backends,
+ * WAL writer, checkpointer…) and, through the postmaster's cutime, children that have exited.
+ * Linux only (/proc); null elsewhere.
+ */
+function postgresCpuSeconds(dataDir: string): number | null {
+  if (process.platform !== 'linux') return null;
+  let postmaster: number;
+  try {
+    postmaster = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return null;
+  }
+  let ticks = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // Fields after "pid (comm) ": state ppid … utime(14) stime(15) cutime(16) cstime(17).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pid = Number(entry);
+    const cpu = (i: number) => Number(fields[i - 3]);
+    if (pid === postmaster) ticks += cpu(14) + cpu(15) + cpu(16) + cpu(17);
+    else if (Number(fields[1]) === postmaster) ticks += cpu(14) + cpu(15);
+  }
+  return ticks / ticksPerSecond();
+}
+
+/** Statement text short enough to group samples by: whitespace collapsed, first 60 characters. */
+function statementKey(query: string): string {
+  return query.replace(/\s+/g, ' ').trim().slice(0, 60);
+}
+
+interface WatchedImport {
+  importId: string;
+  timeline: ProgressSample[];
+  activity: Map<string, number>;
+  activitySamples: number;
+  /** Seconds (since start) of the first sample where the processor had decided every row. */
+  allDecidedAt: number | null;
+  firstDecidedAt: number | null;
+}
+
+/**
+ * Polls an import every 100 ms on its own connection (so it never takes one from the importer's
+ * pool): rows appended to its stream, rows the processor decided, rows the read models show, and
+ * what the importer's PostgreSQL sessions are doing.
+ */
+function watchImport(monitor: pg.Client, app: App, watch: { importId: string; rows: number; started: number }, rss: RssSampler, log?: (line: string) => void) {
+  const { importId, rows, started } = watch;
+  const watched: WatchedImport = { importId, timeline: [], activity: new Map(), activitySamples: 0, allDecidedAt: null, firstDecidedAt: null };
+  let running = true;
+  let lastLog = 0;
+  const sampleOnce = async () => {
+    const at = (performance.now() - started) / 1000;
+    const { rows: counts } = await monitor.query<{ decided: number | null; total: number | null; projected: number | null }>(
+      `select (select processed_rows from processor_import where import_id = $1) as decided,
+              (select total_rows from processor_import where import_id = $1) as total,
+              (select processed_rows from import_log where import_id = $1) as projected`,
+      [importId],
+    );
+    // Row N is stream revision N (ImportStarted is 0); ImportFileRead, one past the last row, is not a row.
+    const revision = app.store.kind === 'postgres'
+      ? (await monitor.query<{ revision: number | null }>('select max(revision) as revision from es_events where stream_id = $1', [streams.import(importId)])).rows[0]?.revision ?? null
+      : await app.store.streamRevision(streams.import(importId));
+    const received = revision === null ? 0 : Math.min(Number(revision), rows);
+    const decided = counts[0]?.decided ?? 0;
+    const total = counts[0]?.total ?? null;
+    const projected = counts[0]?.projected ?? 0;
+    const { rows: activity } = await monitor.query<{ query: string; wait: string | null }>(
+      `select query, wait_event_type || ':' || wait_event as wait from pg_stat_activity
+        where state = 'active' and application_name = 'careos-importer' and datname = current_database()`,
+    );
+    watched.timeline.push({ at: round(at), received, decided, projected, rssMB: round(rss.sample() / MB, 0) });
+    if (decided > 0 && watched.firstDecidedAt === null) watched.firstDecidedAt = at;
+    if (total !== null && decided >= total && watched.allDecidedAt === null) watched.allDecidedAt = at;
+    watched.activitySamples++;
+    for (const r of activity) {
+      const key = `${statementKey(r.query)}\u0000${r.wait ?? 'CPU'}`;
+      watched.activity.set(key, (watched.activity.get(key) ?? 0) + 1);
+    }
+    if (log && at - lastLog >= 5) {
+      lastLog = at;
+      log(`  ${at.toFixed(0).padStart(5)} s  received ${received.toLocaleString('en-US')}  decided ${decided.toLocaleString('en-US')}  projected ${projected.toLocaleString('en-US')}  peak rss ${(rss.peak / MB).toFixed(0)} MB`);
+    }
+  };
+  const loop = (async () => {
+    while (running) {
+      try {
+        await sampleOnce();
+      } catch (error) {
+        log?.(`monitor: ${(error as Error).message}`);
+      }
+      await sleep(SAMPLE_MS);
+    }
+  })();
+  return {
+    async stop(): Promise<WatchedImport> {
+      if (!running) return watched;
+      running = false;
+      await loop;
+      await sampleOnce().catch(() => undefined); // the finished state, for the timeline
+      return watched;
+    },
+  };
+}
+
+// --- the import, end to end --------------------------------------------------------------------
+
+interface ImportRun {
+  importId: string;
+  seconds: number;
+  storedAt: number;
+  readAt: number;
+  finalAt: number;
+  view: Awaited<ReturnType<typeof waitForImport>>;
+  watched: WatchedImport;
+}
+
+/** What `careos import` does: importFile, then (engine running) readFile and waitForImport. */
+async function runImport(
+  app: App, monitor: pg.Client, file: { path: string; rows: number; source: SourceName }, rss: RssSampler, log?: (line: string) => void,
+): Promise<ImportRun> {
+  const started = performance.now();
+  const since = () => (performance.now() - started) / 1000;
+  const importId = await importFile(app, { filePath: file.path, fileName: path.basename(file.path), source: file.source, by: 'bench' });
+  const storedAt = since();
+  const watcher = watchImport(monitor, app, { importId, rows: file.rows, started }, rss, log);
+  try {
+    await readFile(app, importId);
+    const readAt = since();
+    const view = await waitForImport(app, importId);
+    const finalAt = since();
+    return { importId, seconds: finalAt, storedAt, readAt, finalAt, view, watched: await watcher.stop() };
+  } finally {
+    await watcher.stop();
+  }
+}
+
+// --- anchors -----------------------------------------------------------------------------------
+
+const NANA_COLUMNS = nana.columns.map((c) => c.name);
+
+/** The physical floor: COPY of the same file into an unindexed table of text columns. */
+async function copyAnchor(client: pg.PoolClient, file: string): Promise<{ rows: number; seconds: number; rowsPerSecond: number }> {
+  await client.query(`create table bench_anchor.nana_copy (${NANA_COLUMNS.map((c) => `${c} text`).join(', ')})`);
+  const started = performance.now();
+  await pipeline(
+    fs.createReadStream(file, { highWaterMark: 1 << 20 }),
+    client.query(copyFrom(`copy bench_anchor.nana_copy (${NANA_COLUMNS.join(', ')}) from stdin (format csv, header)`)),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const { rows } = await client.query<{ n: number }>('select count(*)::int as n from bench_anchor.nana_copy');
+  return { rows: rows[0]!.n, seconds: round(seconds, 3), rowsPerSecond: Math.round(rows[0]!.n / seconds) };
+}
+
+/**
+ * The naive importer: per row csv-parse, the same field checks, a select-by-phone duplicate
+ * check and one INSERT, each statement its own transaction (autocommit).
+ */
+async function naiveAnchor(client: pg.PoolClient, file: string, limit: number): Promise<{ rows: number; seconds: number; rowsPerSecond: number }> {
+  await client.query(`
+    create table bench_anchor.naive_profile (
+      id bigserial primary key, careos_id text, nana_ids text[] not null, firstname text not null, lastname text not null,
+      gender text, date_of_birth date, emails text[] not null, phones text[] not null, companies text[] not null, force_create boolean not null
+    );
+    create index on bench_anchor.naive_profile using gin (phones);
+    create table bench_anchor.naive_error (id bigserial primary key, row_number integer not null, record jsonb not null, reasons jsonb not null);
+  `);
+  const today = bangkokDate(new Date().toISOString());
+  const started = performance.now();
+  let row = 0;
+  const parser = fs.createReadStream(file).pipe(parse({ bom: true, columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), relax_column_count: true, to_line: limit + 1 }));
+  for await (const record of parser as AsyncIterable<Record<string, string>>) {
+    row++;
+    const checked = nana.check(record, today);
+    if (!checked.ok) {
+      await client.query('insert into bench_anchor.naive_error (row_number, record, reasons) values ($1, $2, $3)', [row, record, JSON.stringify(checked.reasons)]);
+      continue;
+    }
+    const value = checked.value;
+    if (value.careosId === null && !value.forceCreate) {
+      const owner = await client.query('select id from bench_anchor.naive_profile where phones && $1::text[] limit 1', [value.phones]);
+      if (owner.rowCount) {
+        await client.query('insert into bench_anchor.naive_error (row_number, record, reasons) values ($1, $2, $3)', [
+          row, record, JSON.stringify([{ field: 'phone', code: 'duplicate-phone' }]),
+        ]);
+        continue;
+      }
+    }
+    await client.query(
+      `insert into bench_anchor.naive_profile (careos_id, nana_ids, firstname, lastname, gender, date_of_birth, emails, phones, companies, force_create)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [value.careosId, value.nanaIds, value.firstname, value.lastname, value.gender, value.dateOfBirth, value.emails, value.phones, value.companies, value.forceCreate],
+    );
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { rows: row, seconds: round(seconds, 3), rowsPerSecond: Math.round(row / seconds) };
+}
+
+// --- in-process costs --------------------------------------------------------------------------
+
+/** The reader's csv-parse settings, on the first `limit` rows: parse only. */
+async function csvParseOnly(file: string, limit: number): Promise<{ rows: number; seconds: number }> {
+  const started = performance.now();
+  let rows = 0;
+  const parser = fs.createReadStream(file, { highWaterMark: 1 << 20 }).pipe(
+    parse({ bom: true, from_line: 2, to_line: limit + 1, relax_column_count: true, skip_empty_lines: true }),
+  );
+  for await (const _values of parser as AsyncIterable<string[]>) rows++;
+  return { rows, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Per-row work of the pipeline, each alone, timed per 10,000-row chunk: field checks (nana.check,
+ * checkPhones), and what every event costs on its way through the store: its UUIDv5 id, a JSON
+ * round trip, and the ajv schema check made when it is read back.
+ */
+async function checksOnly(file: string, limit: number) {
+  const today = bangkokDate(new Date().toISOString());
+  const parser = fs.createReadStream(file, { highWaterMark: 1 << 20 }).pipe(
+    parse({ bom: true, columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), to_line: limit + 1, relax_column_count: true }),
+  );
+  let chunk: Record<string, string>[] = [];
+  let rows = 0;
+  let check = 0;
+  let phones = 0;
+  let json = 0;
+  let ids = 0;
+  let schema = 0;
+  let warm = false;
+  const importId = '0190a0e0-0000-7000-8000-000000000000';
+  const toEvent = (record: Record<string, string>, row: number) => ({
+    type: 'RowReceived',
+    data: { importId, source: 'nana', row, record },
+    metadata: { by: 'bench', at: '2025-01-01T00:00:00.000Z', importId, row, v: 1 },
+  });
+  const measure = (records: Record<string, string>[]) => {
+    if (!warm) {
+      for (const record of records) nana.check(record, today); // let the JIT settle first
+      warm = true;
+    }
+    let t = performance.now();
+    for (const record of records) nana.check(record, today);
+    check += performance.now() - t;
+    t = performance.now();
+    for (const record of records) checkPhones(record.phone ?? '', { required: true });
+    phones += performance.now() - t;
+    t = performance.now();
+    for (let i = 0; i < records.length; i++) JSON.parse(JSON.stringify(toEvent(records[i]!, rows + i + 1)));
+    json += performance.now() - t;
+    t = performance.now();
+    for (let i = 0; i < records.length; i++) eventId(importId, rows + i + 1, 'received');
+    ids += performance.now() - t;
+    const events = records.map((record, i) => toEvent(record, rows + i + 1));
+    t = performance.now();
+    for (const event of events) checkEvent(event.type, event.data, event.metadata);
+    schema += performance.now() - t;
+    rows += records.length;
+  };
+  for await (const record of parser as AsyncIterable<Record<string, string>>) {
+    chunk.push(record);
+    if (chunk.length === 10_000) {
+      measure(chunk);
+      chunk = [];
+    }
+  }
+  if (chunk.length) measure(chunk);
+  const perRow = (ms: number) => round((ms * 1000) / Math.max(rows, 1), 2);
+  return {
+    rows, checkMicrosPerRow: perRow(check), checkPhonesMicrosPerRow: perRow(phones), jsonRoundTripMicrosPerRow: perRow(json),
+    eventIdMicrosPerRow: perRow(ids), schemaCheckMicrosPerRow: perRow(schema),
+  };
+}
+
+// --- CPU profile (optional) --------------------------------------------------------------------
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const REPO_ROOT = path.resolve(BENCH_DIR, '..');
+
+/** Where a frame's code lives: a package, a file of this repository, Node itself, or V8's pseudo-frames. */
+function areaOf(frame: ProfileNode['callFrame']): string {
+  const { url, functionName } = frame;
+  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  if (url.startsWith('node:')) return 'node internals';
+  const file = url.startsWith('file://') ? fileURLToPath(url) : url;
+  const modules = file.lastIndexOf('node_modules/');
+  if (modules >= 0) {
+    const parts = file.slice(modules + 'node_modules/'.length).split('/');
+    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+  }
+  return file.startsWith(REPO_ROOT) ? path.relative(REPO_ROOT, file) : file;
+}
+
+function summariseProfile(profile: CpuProfile, file: string): CpuProfileSummary {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const areas = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const micros = profile.timeDeltas[i] ?? 0;
+    const frame = byId.get(id)!.callFrame;
+    total += micros;
+    const area = areaOf(frame);
+    areas.set(area, (areas.get(area) ?? 0) + micros);
+    const fn = `${frame.functionName || '(anonymous)'} ${area}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+    functions.set(fn, (functions.get(fn) ?? 0) + micros);
+  });
+  const top = (map: Map<string, number>, count: number) =>
+    [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, count).map(([key, micros]) => ({ key, seconds: round(micros / 1e6), share: round(micros / Math.max(total, 1), 3) }));
+  return {
+    file,
+    byArea: top(areas, 15).map(({ key, ...rest }) => ({ area: key, ...rest })),
+    byFunction: top(functions, 20).map(({ key, ...rest }) => ({ fn: key, ...rest })),
+  };
+}
+
+/** Starts V8's sampling profiler on this process; the returned function stops it and writes the profile. */
+async function startProfiler(file: string): Promise<() => Promise<CpuProfileSummary>> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile };
+    session.disconnect();
+    fs.writeFileSync(file, JSON.stringify(profile));
+    return summariseProfile(profile, file);
+  };
+}
+
+// --- the run -----------------------------------------------------------------------------------
+
+function gitState(): BenchmarkResult['git'] {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    return { commit, dirty: status.trim() !== '' };
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One benchmark per data directory at a time: a second run would stop the first one's PostgreSQL
+ * and delete its data under it. Returns the release function.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lockFile = `${dataDir}.lock`;
+  fs.mkdirSync(path.dirname(lockFile), { recursive: true });
+  for (;;) {
+    try {
+      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(fs.readFileSync(lockFile, 'utf8'));
+      if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
+        throw new Error(`another benchmark (pid ${owner}) is using ${dataDir}; wait for it to finish (or remove ${lockFile} if that process is not a benchmark)`);
+      }
+      fs.rmSync(lockFile, { force: true }); // left by a run that died
+    }
+  }
+}
+
+function openConfig(dataDir: string): Config {
+  process.env.CAREOS_DATA_DIR = dataDir;
+  // Always the embedded PostgreSQL of the fresh data directory, never a configured server.
+  return { ...loadConfig(), databaseUrl: undefined };
+}
+
+function sharesOf(watched: WatchedImport): BenchmarkResult['postgresActivity'] {
+  return [...watched.activity.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10)
+    .map(([key, count]) => {
+      const [statement, wait] = key.split('\u0000') as [string, string];
+      return { statement, wait, avgSessions: round(count / Math.max(watched.activitySamples, 1), 2) };
+    });
+}
+
+/** Keeps ~40 evenly spaced samples of the progress timeline (and the last one). */
+function thin(samples: ProgressSample[], keep = 40): ProgressSample[] {
+  if (samples.length <= keep) return samples;
+  const step = samples.length / keep;
+  const out: ProgressSample[] = [];
+  for (let i = 0; i < keep; i++) out.push(samples[Math.floor(i * step)]!);
+  out.push(samples[samples.length - 1]!);
+  return out;
+}
+
+function stages(run: ImportRun, rows: number): StageTiming[] {
+  const decidedAt = run.watched.allDecidedAt ?? run.finalAt;
+  const stage = (name: string, from: number, to: number, rowCount: number | null): StageTiming => ({
+    stage: name, endsAt: round(to), seconds: round(to - from), rowsPerSecond: rowCount === null || to <= from ? null : Math.round(rowCount / (to - from)),
+  });
+  return [
+    stage('store upload: header check, fsynced copy, ImportStarted', 0, run.storedAt, null),
+    stage('read: CSV → RowReceived, until the last row and ImportFileRead are appended', run.storedAt, run.readAt, rows),
+    stage('processor: every row decided (processor_import.processed_rows = total), after the read', run.readAt, Math.max(decidedAt, run.readAt), null),
+    stage('projections: read models caught up, import log final (after the last decision)', Math.max(decidedAt, run.readAt), run.finalAt, null),
+    stage('processor, first to last decision (overlaps the read)', run.watched.firstDecidedAt ?? run.storedAt, Math.max(decidedAt, run.readAt), rows),
+  ];
+}
+
+export async function runBenchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
+  const release = lockDataDir(path.resolve(options.dataDir));
+  try {
+    return await benchmark(options);
+  } finally {
+    release();
+  }
+}
+
+async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
+  const { rows, keep = false, log } = options;
+  const dataDir = path.resolve(options.dataDir);
+  const filesDir = path.resolve(options.filesDir ?? path.dirname(dataDir));
+  if (!keep) {
+    await stopEmbedded(dataDir); // a server left running by an earlier --keep run
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  } else if (fs.existsSync(dataDir)) {
+    log?.(`--keep: importing into the existing data directory ${dataDir}; earlier imports count in the results`);
+  }
+
+  log?.(`generating ${rows.toLocaleString('en-US')} Nana rows in ${filesDir}`);
+  let started = performance.now();
+  const files: GeneratedFiles = await generateBenchmarkFiles({ rows, dir: filesDir });
+  const generateSeconds = (performance.now() - started) / 1000;
+
+  const config = openConfig(dataDir);
+  const app = await openApp(config);
+  const monitor = new pg.Client({ connectionString: await resolveDatabaseUrl(config), application_name: 'careos-bench' });
+  await monitor.connect();
+  const engineErrors: string[] = [];
+  const engine = new Engine(app, {
+    onError: (where, error) => {
+      engineErrors.push(`${where}: ${(error as Error).message}`);
+      log?.(`engine error in ${where}: ${(error as Error).message}`);
+    },
+  });
+  try {
+    const { rows: versionRows } = await app.pool.query<{ server_version: string }>('show server_version');
+    engine.start();
+
+    log?.(`importing the CareOS baseline (${files.baselineRows.toLocaleString('en-US')} rows)`);
+    const baselineRss = new RssSampler();
+    const baseline = await runImport(app, monitor, { path: files.baselineFile, rows: files.baselineRows, source: 'careos' }, baselineRss);
+    baselineRss.stop();
+
+    log?.(`importing the Nana file (${rows.toLocaleString('en-US')} rows, ${(files.nanaBytes / MB).toFixed(1)} MB)`);
+    const rss = new RssSampler();
+    const cpuBefore = process.cpuUsage();
+    const eluBefore = performance.eventLoopUtilization();
+    const pgBefore = postgresCpuSeconds(dataDir);
+    const stopProfiler = options.profile ? await startProfiler(path.join(filesDir, `nana-${rows}.cpuprofile`)) : null;
+    const run = await runImport(app, monitor, { path: files.nanaFile, rows, source: 'nana' }, rss, log);
+    const cpuProfile = stopProfiler ? await stopProfiler() : undefined;
+    const cpu = process.cpuUsage(cpuBefore);
+    const elu = performance.eventLoopUtilization(eluBefore);
+    const pgAfter = postgresCpuSeconds(dataDir);
+    rss.stop();
+    await engine.stop();
+
+    const { rows: reasonRows } = await app.pool.query<{ code: string; n: number }>(
+      `select r->>'code' as code, count(*)::int as n from error_log e, jsonb_array_elements(e.reasons) r
+        where e.import_id = $1 group by 1 order by 2 desc, 1`,
+      [run.importId],
+    );
+    const dbSize = async () => (await app.pool.query<{ bytes: number }>('select pg_database_size(current_database()) as bytes')).rows[0]!.bytes;
+    const sizeBytes = await dbSize();
+    const { rows: tableRows } = await app.pool.query<{ table: string; bytes: number }>(
+      `select c.relname as table, pg_total_relation_size(c.oid) as bytes from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind = 'r' and n.nspname = 'public' order by 2 desc limit 8`,
+    );
+
+    log?.('anchors: raw COPY of the same file, naive row-by-row importer');
+    const client = await app.pool.connect();
+    let copy: Awaited<ReturnType<typeof copyAnchor>>;
+    let naive: Awaited<ReturnType<typeof naiveAnchor>>;
+    try {
+      await client.query('drop schema if exists bench_anchor cascade; create schema bench_anchor');
+      copy = await copyAnchor(client, files.nanaFile);
+      naive = await naiveAnchor(client, files.nanaFile, Math.min(rows, NAIVE_ROWS));
+    } finally {
+      client.release();
+    }
+    const sizeAfterAnchors = await dbSize();
+
+    log?.(`in-process costs on the first ${Math.min(rows, IN_PROCESS_ROWS).toLocaleString('en-US')} rows`);
+    const parseOnly = await csvParseOnly(files.nanaFile, Math.min(rows, IN_PROCESS_ROWS));
+    const checks = await checksOnly(files.nanaFile, Math.min(rows, IN_PROCESS_ROWS));
+
+    const view = run.view;
+    const totalRows = view.totalRows ?? 0;
+    const e2eRowsPerSecond = totalRows / run.seconds;
+    const rejectionsByCode = Object.fromEntries(reasonRows.map((r) => [r.code, r.n]));
+    const result: BenchmarkResult = {
+      date: new Date().toISOString(),
+      rows,
+      git: gitState(),
+      machine: {
+        cores: os.cpus().length,
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        totalMemoryMB: Math.round(os.totalmem() / MB),
+        node: process.version,
+        postgres: versionRows[0]!.server_version,
+        platform: `${os.platform()} ${os.release()}`,
+      },
+      config: { eventStore: app.store.kind, readBatchRows: config.readBatchRows, processBatchRows: config.processBatchRows },
+      files: { nanaBytes: files.nanaBytes, bytesPerRow: Math.round(files.nanaBytes / rows), baselineRows: files.baselineRows, generateSeconds: round(generateSeconds) },
+      baseline: {
+        seconds: round(baseline.seconds), rowsPerSecond: Math.round((baseline.view.totalRows ?? 0) / baseline.seconds), status: baseline.view.status,
+        totalRows: baseline.view.totalRows ?? 0, importedRows: baseline.view.importedRows, rejectedRows: baseline.view.rejectedRows,
+      },
+      endToEnd: { seconds: round(run.seconds), rowsPerSecond: Math.round(e2eRowsPerSecond) },
+      import: {
+        importId: run.importId, status: view.status, totalRows, importedRows: view.importedRows, rejectedRows: view.rejectedRows, rejectionsByCode,
+        expected: files.expected,
+        matchesExpected: view.importedRows === files.expected.imported && view.rejectedRows === files.expected.rejected,
+      },
+      stages: stages(run, totalRows),
+      progress: thin(run.watched.timeline),
+      cpu: {
+        wallSeconds: round(run.seconds),
+        nodeSeconds: round((cpu.user + cpu.system) / 1e6),
+        nodeEventLoopUtilization: round(elu.utilization, 3),
+        postgresSeconds: pgBefore === null || pgAfter === null ? null : round(pgAfter - pgBefore),
+      },
+      memory: { peakRssMB: Math.round(rss.peak / MB), maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) },
+      database: {
+        sizeMB: round(sizeBytes / MB, 1),
+        sizeAfterAnchorsMB: round(sizeAfterAnchors / MB, 1),
+        largestTables: tableRows.map((r) => ({ table: r.table, MB: round(r.bytes / MB, 1) })),
+      },
+      anchors: {
+        copy, naive,
+        ratioToCopy: round(copy.rowsPerSecond / e2eRowsPerSecond, 1),
+        ratioToNaive: round(e2eRowsPerSecond / naive.rowsPerSecond, 1),
+      },
+      inProcess: {
+        rows: checks.rows,
+        csvParseMicrosPerRow: round((parseOnly.seconds * 1e6) / Math.max(parseOnly.rows, 1), 2),
+        checkMicrosPerRow: checks.checkMicrosPerRow,
+        checkPhonesMicrosPerRow: checks.checkPhonesMicrosPerRow,
+        jsonRoundTripMicrosPerRow: checks.jsonRoundTripMicrosPerRow,
+        eventIdMicrosPerRow: checks.eventIdMicrosPerRow,
+        schemaCheckMicrosPerRow: checks.schemaCheckMicrosPerRow,
+      },
+      postgresActivity: sharesOf(run.watched),
+      cpuProfile,
+    };
+    if (engineErrors.length) log?.(`the engine reported ${engineErrors.length} error(s); first: ${engineErrors[0]}`);
+    if (!result.import.matchesExpected) {
+      log?.(`note: the generator expected ${files.expected.imported} imported / ${files.expected.rejected} rejected`);
+    }
+    if (options.write) {
+      const resultsDir = options.resultsDir ?? path.join(BENCH_DIR, 'results');
+      fs.mkdirSync(resultsDir, { recursive: true });
+      fs.writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+      fs.writeFileSync(path.join(resultsDir, 'latest.md'), renderMarkdown(result));
+    }
+    return result;
+  } finally {
+    await engine.stop();
+    await monitor.end().catch(() => undefined);
+    await app.close();
+    if (!keep) await stopEmbedded(dataDir);
+  }
+}
+
+// --- the report --------------------------------------------------------------------------------
+
+function n(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+function s(seconds: number): string {
+  return seconds < 10 ? seconds.toFixed(2) : seconds.toFixed(1);
+}
+
+export function renderMarkdown(r: BenchmarkResult): string {
+  const lines: string[] = [];
+  const row = (...cells: (string | number)[]) => lines.push(`| ${cells.join(' | ')} |`);
+  lines.push(`## Import benchmark: ${n(r.rows)} Nana rows`, '');
+  lines.push(
+    `${r.date.slice(0, 19).replace('T', ' ')} UTC · ${r.git ? `commit ${r.git.commit}${r.git.dirty ? ' + uncommitted changes' : ''} · ` : ''}${r.machine.cores} cores (${r.machine.cpu}) · ${n(r.machine.totalMemoryMB)} MB · Node ${r.machine.node} · PostgreSQL ${r.machine.postgres} (embedded) · event store ${r.config.eventStore} · read batch ${n(r.config.readBatchRows)}, process batch ${n(r.config.processBatchRows)}`,
+    '',
+  );
+  row('Measure', 'Value');
+  row('---', '---');
+  row('Nana file', `${n(r.rows)} rows, ${(r.files.nanaBytes / MB).toFixed(1)} MB (${r.files.bytesPerRow} B/row)`);
+  row('**End to end** (importFile → waitForImport)', `**${s(r.endToEnd.seconds)} s, ${n(r.endToEnd.rowsPerSecond)} rows/s**`);
+  row('Import summary', `${r.import.status}: ${n(r.import.totalRows)} total, ${n(r.import.importedRows)} imported, ${n(r.import.rejectedRows)} rejected${r.import.matchesExpected ? ' (as generated)' : ` (generator expected ${n(r.import.expected.imported)} / ${n(r.import.expected.rejected)})`}`);
+  row('Rejections by reason', Object.entries(r.import.rejectionsByCode).map(([code, count]) => `${code} ${n(count)}`).join(', ') || '(none)');
+  row('Raw COPY of the same file (floor)', `${s(r.anchors.copy.seconds)} s, ${n(r.anchors.copy.rowsPerSecond)} rows/s → COPY is **${r.anchors.ratioToCopy}×** faster`);
+  row(`Naive importer (${n(r.anchors.naive.rows)}-row slice, INSERT per row)`, `${n(r.anchors.naive.rowsPerSecond)} rows/s → end to end is **${r.anchors.ratioToNaive}×** naive`);
+  row('Peak RSS of Node (sampled 100 ms / maxRSS)', `${n(r.memory.peakRssMB)} MB / ${n(r.memory.maxRssMB)} MB`);
+  row('CPU during the import, all threads (wall ' + s(r.cpu.wallSeconds) + ' s)', `Node ${s(r.cpu.nodeSeconds)} s (main-thread event loop busy ${Math.round(r.cpu.nodeEventLoopUtilization * 100)}%), PostgreSQL ${r.cpu.postgresSeconds === null ? 'n/a' : `${s(r.cpu.postgresSeconds)} s`}`);
+  row('PostgreSQL database size after the import / after the anchors', `${n(r.database.sizeMB)} MB / ${n(r.database.sizeAfterAnchorsMB)} MB`);
+  row('Largest tables', r.database.largestTables.map((t) => `${t.table} ${t.MB} MB`).join(', '));
+  row('CareOS baseline import', `${n(r.baseline.totalRows)} rows in ${s(r.baseline.seconds)} s (${n(r.baseline.rowsPerSecond)} rows/s), ${r.baseline.status}`);
+  lines.push('', '### Where the time went (Nana import, seconds from importFile)', '');
+  row('Stage', 'Ends at (s)', 'Duration (s)', 'Rows/s');
+  row('---', '---:', '---:', '---:');
+  for (const st of r.stages) row(st.stage, s(st.endsAt), s(st.seconds), st.rowsPerSecond === null ? '' : n(st.rowsPerSecond));
+  lines.push('', `### In process, first ${n(r.inProcess.rows)} rows (one core)`, '');
+  row('Work', 'µs/row', `Seconds for ${n(r.rows)} rows`);
+  row('---', '---:', '---:');
+  const perRow = (label: string, us: number) => row(label, us.toFixed(2), s((us * r.rows) / 1e6));
+  perRow('csv-parse only (reader settings, file read included)', r.inProcess.csvParseMicrosPerRow);
+  perRow('validation only (nana.check)', r.inProcess.checkMicrosPerRow);
+  perRow('… of which checkPhones (libphonenumber, max metadata)', r.inProcess.checkPhonesMicrosPerRow);
+  perRow('JSON stringify + parse of one RowReceived event', r.inProcess.jsonRoundTripMicrosPerRow);
+  perRow('UUIDv5 event id (eventId, SHA-1)', r.inProcess.eventIdMicrosPerRow);
+  perRow('ajv schema check of one RowReceived event (checkEvent, as on every read)', r.inProcess.schemaCheckMicrosPerRow);
+  if (r.postgresActivity.length) {
+    lines.push('', '### What the importer\'s PostgreSQL sessions were doing (pg_stat_activity every 100 ms; 1.00 = one session busy all the time)', '');
+    row('Statement', 'Wait', 'Avg sessions');
+    row('---', '---', '---:');
+    for (const a of r.postgresActivity) row(`\`${a.statement.replace(/\|/g, '\\|')}\``, a.wait, a.avgSessions.toFixed(2));
+  }
+  if (r.cpuProfile) {
+    lines.push('', `### Node's main thread during the import (worker threads not sampled; CPU profile ${path.relative(process.cwd(), r.cpuProfile.file)})`, '');
+    row('Where (self time)', 'Seconds', 'Share');
+    row('---', '---:', '---:');
+    for (const a of r.cpuProfile.byArea) row(a.area, s(a.seconds), `${Math.round(a.share * 100)}%`);
+    lines.push('');
+    row('Function (self time)', 'Seconds', 'Share');
+    row('---', '---:', '---:');
+    for (const f of r.cpuProfile.byFunction) row(`\`${f.fn}\``, s(f.seconds), `${(f.share * 100).toFixed(1)}%`);
+  }
+  if (r.progress.length) {
+    lines.push('', '### Progress (rows)', '');
+    row('At (s)', 'Received', 'Decided', 'Projected', 'RSS (MB)');
+    row('---:', '---:', '---:', '---:', '---:');
+    const step = Math.max(1, Math.ceil(r.progress.length / 12));
+    r.progress.forEach((p, i) => {
+      if (i % step === 0 || i === r.progress.length - 1) row(s(p.at), n(p.received), n(p.decided), n(p.projected), n(p.rssMB));
+    });
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function parseRows(raw: string): number {
+  const rows = Number(raw.replace(/[_,]/g, ''));
+  if (!Number.isInteger(rows) || rows < 1) throw new Error(`--rows must be a positive whole number, got "${raw}"`);
+  return rows;
+}
+
+// The CLI part; importing this module (the test does) runs nothing.
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const { values } = parseArgs({
+    options: { rows: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } },
+  });
+  const result = await runBenchmark({
+    rows: parseRows(values.rows!),
+    dataDir: path.join(BENCH_DIR, 'tmp', 'data'),
+    keep: values.keep,
+    profile: values.profile,
+    write: true,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`\n${renderMarkdown(result)}`);
+  process.stderr.write(`results written to ${path.relative(process.cwd(), path.join(BENCH_DIR, 'results'))}/latest.{json,md}\n`);
+}
