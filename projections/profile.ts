@@ -27,7 +27,10 @@ export const profileProjection: Projection = {
     );
     create table if not exists profile_phone (
       phone text not null,
-      careos_id text not null
+      careos_id text not null,
+      -- the profile's creation order, so finding a phone's owners oldest first needs no join
+      created_commit bigint not null,
+      created_prepare bigint not null
     );
     create index if not exists profile_phone_phone on profile_phone (phone);
   `,
@@ -42,13 +45,13 @@ export const profileProjection: Projection = {
         d.careosId, d.firstname, d.lastname, d.gender, d.dateOfBirth, d.emails, d.phones, d.companies,
         d.source, d.importId, d.row, event.metadata.by, event.metadata.at, event.position.commit, event.position.prepare,
       ]);
-      for (const phone of d.phones) phones.push([phone, d.careosId]);
+      for (const phone of d.phones) phones.push([phone, d.careosId, event.position.commit, event.position.prepare]);
     }
     await copyRows(client, 'profile', [
       'careos_id', 'firstname', 'lastname', 'gender', 'date_of_birth', 'emails', 'phones', 'companies',
       'source', 'import_id', 'row_number', 'created_by', 'created_at', 'created_commit', 'created_prepare',
     ], profiles);
-    await copyRows(client, 'profile_phone', ['phone', 'careos_id'], phones);
+    await copyRows(client, 'profile_phone', ['phone', 'careos_id', 'created_commit', 'created_prepare'], phones);
   },
 };
 

@@ -54,6 +54,7 @@ export async function readCheckpoints(db: pg.Pool | pg.ClientBase): Promise<Map<
 
 export class ProjectionRunner {
   private checkpoints: Map<string, Position> | null = null;
+  private cursor: Position | null = null;
   private readonly types: EventType[];
 
   constructor(
@@ -81,13 +82,20 @@ export class ProjectionRunner {
     return this.checkpoints;
   }
 
-  /** Applies one batch; returns the number of events read (0 = caught up for now). */
-  async step(): Promise<number> {
-    const from = await this.position();
-    const stored = await this.store.readAll(from, { maxCount: this.batchSize, types: this.types });
-    if (stored.length === 0) return 0;
+  /** Applies one batch; false when there was nothing to read (caught up for now). */
+  async step(): Promise<boolean> {
+    const committed = await this.position();
+    // Rows of other types already looked at need not be read again before the next commit.
+    const from = this.cursor && comparePositions(this.cursor, committed) > 0 ? this.cursor : committed;
+    const page = await this.store.readAll(from, { maxCount: this.batchSize, types: this.types });
+    const stored = page.events;
+    if (stored.length === 0) {
+      const moved = comparePositions(page.position, from) !== 0;
+      this.cursor = page.position;
+      return moved;
+    }
     const events: PositionedEvent[] = stored.map((e) => ({ ...toImporterEvent(e), position: e.position }) as PositionedEvent);
-    const last = stored[stored.length - 1]!.position;
+    const last = page.position;
     const checkpoints = await this.loadCheckpoints();
     try {
       await withTransaction(this.pool, async (client) => {
@@ -105,17 +113,19 @@ export class ProjectionRunner {
       });
     } catch (error) {
       this.checkpoints = null;
+      this.cursor = null;
       throw error;
     }
     for (const projection of this.projections) checkpoints.set(projection.name, last);
-    return stored.length;
+    this.cursor = last;
+    return true;
   }
 
   /** Runs until nothing is left to read right now (tolerating another runner doing the same). */
   async catchUp(): Promise<void> {
     for (;;) {
       try {
-        if ((await this.step()) === 0) return;
+        if (!(await this.step())) return;
       } catch (error) {
         if (!(error instanceof CheckpointConflict)) throw error;
       }
@@ -133,6 +143,7 @@ export class ProjectionRunner {
       }
     });
     this.checkpoints = null;
+    this.cursor = null;
     await this.catchUp();
   }
 }

@@ -28,7 +28,7 @@ parentPort!.on('message', (message) => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 while (running) {
   try {
-    if ((await runner.step()) === 0) await sleep(10);
+    if (!(await runner.step())) await sleep(10);
   } catch (error) {
     parentPort!.postMessage({ error: (error as Error).message });
     await sleep(500);

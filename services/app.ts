@@ -120,7 +120,7 @@ export class Engine {
   private async processLoop(): Promise<void> {
     while (this.running) {
       try {
-        if ((await this.app.processor.step()) === 0) await sleep(10);
+        if (!(await this.app.processor.step())) await sleep(10);
       } catch (error) {
         this.report('processor', error);
         await sleep(500);

@@ -41,7 +41,7 @@ import {
 } from '@eventstore/db-client';
 import type pg from 'pg';
 import type {
-  AppendResult, EventStore, ExpectedRevision, NewEvent, Position, ReadAllOptions, RecordedEvent,
+  AppendResult, EventStore, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadAllPage, RecordedEvent,
   StreamAppend, SubscribeOptions,
 } from './types.ts';
 import { START, WrongExpectedRevision, comparePositions } from './types.ts';
@@ -376,9 +376,9 @@ export class EventStoreDbStore implements EventStore {
     }
   }
 
-  async readAll(after: Position, options: ReadAllOptions): Promise<RecordedEvent[]> {
+  async readAll(after: Position, options: ReadAllOptions): Promise<ReadAllPage> {
     const { maxCount } = options;
-    if (maxCount <= 0) return [];
+    if (maxCount <= 0) return { events: [], position: after };
     const types = options.types ? new Set(options.types) : null;
     // One more than wanted: a page from a position starts with the event at that position.
     const pageSize = Math.min(Math.max(maxCount, READ_PAGE_MIN) + 1, READ_PAGE_MAX);
@@ -396,12 +396,12 @@ export class EventStoreDbStore implements EventStore {
         scanned++;
         if (!isWanted(event, types)) continue;
         found.push(event);
-        if (found.length >= maxCount) return found;
+        if (found.length >= maxCount) return { events: found, position: cursor };
       }
-      if (page.length < pageSize) return found; // the end of $all
+      if (page.length < pageSize) return { events: found, position: cursor }; // the end of $all
       if (!advanced) throw new Error(`EventStoreDB $all read did not move past ${cursor.commit}/${cursor.prepare}`);
-      // Bounded work per call, but [] must keep meaning "caught up": with nothing matched, go on.
-      if (scanned >= scanLimit && found.length > 0) return found;
+      // Bounded work per call; the returned position lets the caller continue past what was scanned.
+      if (scanned >= scanLimit) return { events: found, position: cursor };
     }
   }
 

@@ -38,8 +38,8 @@ test('postgres store › a subscriber never skips events that a concurrent write
     let checkpoint: Position = START;
     const readOnce = async () => {
       const page = await store.readAll(checkpoint, { maxCount: 100 });
-      seen.push(...page);
-      if (page.length) checkpoint = page[page.length - 1]!.position;
+      seen.push(...page.events);
+      checkpoint = page.position;
     };
     await readOnce();
     assert.equal(seen.map((e) => e.streamId), [], 'nothing is delivered past a writer that is still open');
@@ -72,7 +72,7 @@ test('postgres store › global order follows transaction ids numerically, acros
       await store.append({ streamId, events: events(1), expectedRevision: 'no_stream' });
       streamsWritten.push(streamId);
     }
-    const all = await store.readAll(START, { maxCount: 100 });
+    const all = (await store.readAll(START, { maxCount: 100 })).events;
     const xids = all.map((e) => e.position.commit);
     assert.ok(xids.some((x) => x < BigInt(boundary)) && xids.some((x) => x >= BigInt(boundary)), `events straddle xid ${boundary}: ${xids.join(', ')}`);
     assert.equal(all.map((e) => e.streamId), streamsWritten);

@@ -13,10 +13,13 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type {
-  AppendResult, EventStore, ExpectedRevision, NewEvent, Position, ReadAllOptions, RecordedEvent,
+  AppendResult, EventStore, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadAllPage, RecordedEvent,
   StreamAppend, SubscribeOptions,
 } from './types.ts';
-import { WrongExpectedRevision } from './types.ts';
+import { WrongExpectedRevision, comparePositions } from './types.ts';
+
+/** A filtered readAll looks at up to this many times maxCount events. */
+const SCAN_FACTOR = 4;
 
 export const EVENT_STORE_DDL = `
 create sequence if not exists es_position as bigint;
@@ -231,38 +234,48 @@ export class PostgresEventStore implements EventStore {
     return currentRevision(this.pool as unknown as pg.ClientBase, streamId);
   }
 
-  async readAll(after: Position, options: ReadAllOptions): Promise<RecordedEvent[]> {
-    const params: unknown[] = [String(after.commit), String(after.prepare), options.maxCount];
-    let typeFilter = '';
-    if (options.types) {
-      params.push(options.types);
-      typeFilter = 'and type = any($4::text[])';
-    }
-    const { rows } = await this.pool.query<EventRow>(
-      `select transaction_id::text, position, stream_id, revision, event_id, type, data, metadata
+  async readAll(after: Position, options: ReadAllOptions): Promise<ReadAllPage> {
+    // Walk the primary key in order and stop after a bounded number of rows; rows of other types
+    // come back without their data. (Filtering by type in the WHERE clause made the planner scan
+    // and sort everything after the checkpoint: slow once a reader is far behind.)
+    const scan = options.types ? Math.max(options.maxCount * SCAN_FACTOR, 1000) : options.maxCount;
+    const { rows } = await this.pool.query<EventRow & { wanted: boolean }>(
+      `select transaction_id::text as transaction_id, position, stream_id, revision, event_id, type,
+              ($4::text[] is null or type = any($4::text[])) as wanted,
+              case when $4::text[] is null or type = any($4::text[]) then data end as data,
+              case when $4::text[] is null or type = any($4::text[]) then metadata end as metadata
          from es_events
-        where (transaction_id, position) > ($1::xid8, $2::bigint)
-          and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          ${typeFilter}
+        where (es_events.transaction_id, es_events.position) > ($1::xid8, $2::bigint)
+          and es_events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         -- qualified: a bare name would sort by the text column of the select list ('1000' < '999')
         order by es_events.transaction_id, es_events.position
         limit $3`,
-      params,
+      [String(after.commit), String(after.prepare), scan, options.types ?? null],
     );
-    return rows.map(toRecorded);
+    const events: RecordedEvent[] = [];
+    let position = after;
+    for (const row of rows) {
+      position = { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) };
+      if (!row.wanted) continue;
+      events.push(toRecorded(row));
+      if (events.length >= options.maxCount) break;
+    }
+    return { events, position };
   }
 
   async *subscribeToAll(after: Position, options: SubscribeOptions): AsyncIterable<RecordedEvent[]> {
     let position = after;
     let idle = 10;
     while (!options.signal?.aborted) {
-      const batch = await this.readAll(position, options);
-      if (batch.length > 0) {
+      const page = await this.readAll(position, options);
+      const moved = comparePositions(page.position, position) !== 0;
+      position = page.position;
+      if (page.events.length > 0) {
         idle = 10;
-        position = batch[batch.length - 1]!.position;
-        yield batch;
+        yield page.events;
         continue;
       }
+      if (moved) continue;
       await new Promise((resolve) => setTimeout(resolve, idle));
       idle = Math.min(idle * 2, options.idleMs ?? 250);
     }

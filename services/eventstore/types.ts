@@ -62,6 +62,17 @@ export interface ReadAllOptions {
   maxCount: number;
 }
 
+/** A page of $all: the events that matched, and where the next read continues. */
+export interface ReadAllPage {
+  events: RecordedEvent[];
+  /**
+   * Position after everything this read looked at (matching or not); equals `after` when there was
+   * nothing to read. A reader filtering by type continues from here, so it never rescans rows of
+   * other types, and an empty `events` with an advanced position is not "caught up".
+   */
+  position: Position;
+}
+
 export interface SubscribeOptions extends ReadAllOptions {
   signal?: AbortSignal;
   /** Poll interval when caught up (PostgreSQL adapter). */
@@ -89,11 +100,12 @@ export interface EventStore {
   /** Revision of the stream's last event, or null when the stream does not exist. */
   streamRevision(streamId: string): Promise<bigint | null>;
   /**
-   * Up to maxCount events strictly after `after`, in global order. Never skips an event that
-   * commits later at an earlier place (the PostgreSQL adapter reads only below the oldest
-   * running writer).
+   * Up to maxCount events strictly after `after`, in global order, looking at a bounded number of
+   * events of other types. Never skips an event that commits later at an earlier place (the
+   * PostgreSQL adapter reads only below the oldest running writer). Caught up = no events and
+   * position equal to `after`.
    */
-  readAll(after: Position, options: ReadAllOptions): Promise<RecordedEvent[]>;
+  readAll(after: Position, options: ReadAllOptions): Promise<ReadAllPage>;
   /** Catch-up subscription from `after`: batches of events, forever, until the signal aborts. */
   subscribeToAll(after: Position, options: SubscribeOptions): AsyncIterable<RecordedEvent[]>;
   close(): Promise<void>;

@@ -15,7 +15,7 @@ import { checkEvent, toImporterEvent } from '../events/schemas.ts';
 import { eventId } from '../events/ids.ts';
 import type { EventMetadata, ImporterEvent, RowReceivedData, SourceName } from '../events/types.ts';
 import { streams } from '../events/types.ts';
-import type { EventStore, NewEvent, Position, RecordedEvent, StreamAppend } from '../eventstore/types.ts';
+import type { EventStore, NewEvent, Position, ReadAllPage, StreamAppend } from '../eventstore/types.ts';
 import { START, comparePositions } from '../eventstore/types.ts';
 import { readCheckpoints } from '../../projections/runner.ts';
 import { checkRow, decideRow } from './decide.ts';
@@ -142,7 +142,9 @@ export class Processor {
   private readonly imports = new Map<string, ImportProgress>();
   private overlay: OverlayBatch[] = [];
   /** The next input batch, read while the current one is decided and committed. */
-  private prefetched: { from: Position; events: Promise<RecordedEvent[]> } | null = null;
+  private prefetched: { from: Position; page: Promise<ReadAllPage> } | null = null;
+  /** Where the next read starts: at or after the checkpoint (rows of other types skipped). */
+  private cursor: Position | null = null;
 
   constructor(
     private readonly store: EventStore,
@@ -205,8 +207,7 @@ export class Processor {
       const checkpoints = await readCheckpoints(client);
       from = { profile: checkpoints.get('profile') ?? START, relation: checkpoints.get('relation') ?? START };
       const owners = await client.query<{ phone: string; careos_id: string }>(
-        `select pp.phone, pp.careos_id from profile_phone pp join profile p using (careos_id)
-          where pp.phone = any($1::text[]) order by p.created_commit, p.created_prepare`,
+        'select phone, careos_id from profile_phone where phone = any($1::text[]) order by created_commit, created_prepare',
         [phones],
       );
       for (const r of owners.rows) state.addPhone(r.phone, r.careos_id);
@@ -253,21 +254,27 @@ export class Processor {
     return state;
   }
 
-  /** Decides one batch. Returns the number of input events consumed (0 = nothing new). */
-  async step(): Promise<number> {
+  /** Decides one batch. Returns false when there was nothing new to read. */
+  async step(): Promise<boolean> {
     const checkpoint = await this.loadCheckpoint();
+    // Events of other types already looked at need not be read again before the next commit.
+    const from = this.cursor && comparePositions(this.cursor, checkpoint) > 0 ? this.cursor : checkpoint;
     const prefetched = this.prefetched;
     this.prefetched = null;
-    const stored =
-      prefetched && comparePositions(prefetched.from, checkpoint) === 0
-        ? await prefetched.events
-        : await this.store.readAll(checkpoint, { maxCount: this.options.batchSize, types: INPUT_TYPES });
-    if (stored.length === 0) return 0;
-    const batchEnd = stored[stored.length - 1]!;
-    if (stored.length === this.options.batchSize) {
-      const events = this.store.readAll(batchEnd.position, { maxCount: this.options.batchSize, types: INPUT_TYPES });
-      events.catch(() => undefined); // a failed prefetch is simply read again
-      this.prefetched = { from: batchEnd.position, events };
+    const page =
+      prefetched && comparePositions(prefetched.from, from) === 0
+        ? await prefetched.page
+        : await this.store.readAll(from, { maxCount: this.options.batchSize, types: INPUT_TYPES });
+    const stored = page.events;
+    if (stored.length === 0) {
+      const moved = comparePositions(page.position, from) !== 0;
+      this.cursor = page.position;
+      return moved;
+    }
+    {
+      const next = this.store.readAll(page.position, { maxCount: this.options.batchSize, types: INPUT_TYPES });
+      next.catch(() => undefined); // a failed prefetch is simply read again
+      this.prefetched = { from: page.position, page: next };
     }
     await this.waitForProjections();
     const input = stored.map((e) => toImporterEvent(e));
@@ -371,7 +378,7 @@ export class Processor {
       });
       appendedImports.push(progress);
     }
-    const next = batchEnd.position;
+    const next = page.position;
     let lastOutput = this.lastOutput;
     try {
       await this.store.appendMany(appends, async (client, results) => {
@@ -400,13 +407,16 @@ export class Processor {
     } catch (error) {
       // Counters in memory may be ahead of what committed: reload everything.
       this.checkpoint = null;
+      this.cursor = null;
+      this.prefetched = null;
       throw error;
     }
     this.checkpoint = next;
+    this.cursor = next;
     this.lastOutput = lastOutput;
     const decidedEvents: ImporterEvent[] = [];
     for (const decided of outcomes.values()) for (const { event } of decided) decidedEvents.push(event);
     this.overlay.push(overlayOf(lastOutput, decidedEvents));
-    return stored.length;
+    return true;
   }
 }
