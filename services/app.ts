@@ -9,7 +9,7 @@ import type { SourceName } from './events/types.ts';
 import { PostgresEventStore, migrateEventStore } from './eventstore/postgres.ts';
 import type { EventStore } from './eventstore/types.ts';
 import { startThread } from './threads/spawn.ts';
-import { startImport, type ReaderOptions } from './importer/reader.ts';
+import { readerActive, startImport, type ReaderOptions } from './importer/reader.ts';
 import type { ReaderThreadInput } from './importer/reader-thread.ts';
 import type { ProjectionThreadInput } from '../projections/thread.ts';
 import { Processor, migrateProcessor, type ProcessorOptions } from './processor/run.ts';
@@ -156,7 +156,8 @@ export class Engine {
     while (this.running) {
       try {
         for (const importId of await unreadImports(this.app.pool)) {
-          if (this.reading.has(importId)) continue;
+          // A reader in another process (or the one importFile's caller runs) is still at work.
+          if (this.reading.has(importId) || (await readerActive(this.app.pool, importId))) continue;
           this.reading.add(importId);
           readFile(this.app, importId)
             .catch((error) => this.report(`reading import ${importId}`, error))

@@ -69,6 +69,21 @@ async function withReaderLock(pool: pg.Pool, importId: string, work: () => Promi
 }
 
 /**
+ * Whether some process is reading the import's file right now (holds its reader lock). Lets a
+ * resume loop skip live readers without starting a thread just to find the lock taken.
+ */
+export async function readerActive(pool: pg.Pool, importId: string): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as locked', [READER_LOCK, importId]);
+    if (rows[0]!.locked) await client.query('select pg_advisory_unlock($1, hashtext($2))', [READER_LOCK, importId]);
+    return !rows[0]!.locked;
+  } finally {
+    client.release();
+  }
+}
+
+/**
  * Reads the stored file of an import into RowReceived events, from where it stopped, and ends
  * with ImportFileRead. Returns false when another process is reading it right now.
  */

@@ -206,28 +206,30 @@ export class Processor {
       await client.query('begin isolation level repeatable read read only');
       const checkpoints = await readCheckpoints(client);
       from = { profile: checkpoints.get('profile') ?? START, relation: checkpoints.get('relation') ?? START };
+      // Each lookup is one index probe per key (LATERAL, kept from being flattened into a join by
+      // `offset 0`), whatever the planner's statistics say: right after a bulk load they are
+      // stale, and `= any(array)` or a join then reads the whole table per batch (a sequential
+      // scan or a full index scan: 100+ ms a batch at 200k phones, growing with the table).
       const owners = await client.query<{ phone: string; careos_id: string }>(
-        'select phone, careos_id from profile_phone where phone = any($1::text[]) order by created_commit, created_prepare',
+        `select k.phone, p.careos_id from unnest($1::text[]) as k(phone)
+           cross join lateral (select careos_id, created_commit, created_prepare from profile_phone where phone = k.phone offset 0) p
+          order by p.created_commit, p.created_prepare`,
         [phones],
       );
       for (const r of owners.rows) state.addPhone(r.phone, r.careos_id);
-      const existing = await client.query<{ careos_id: string }>('select careos_id from profile where careos_id = any($1::text[])', [careosIds]);
+      const existing = await client.query<{ careos_id: string }>(
+        `select p.careos_id from unnest($1::text[]) as k(careos_id)
+           cross join lateral (select careos_id from profile where careos_id = k.careos_id offset 0) p`,
+        [careosIds],
+      );
       for (const r of existing.rows) state.addProfile(r.careos_id);
-      // Per source, `original_id = any(...)` keeps to the (original_source, original_id) index;
-      // a join against unnest() lets the planner scan the whole relation table every batch.
-      const bySource = new Map<string, string[]>();
-      for (const link of links) {
-        let ids = bySource.get(link.source);
-        if (!ids) bySource.set(link.source, (ids = []));
-        ids.push(link.originalId);
-      }
-      for (const [source, ids] of bySource) {
-        const active = await client.query<{ original_id: string; care_os_id: string }>(
-          'select original_id, care_os_id from relation where original_source = $1 and original_id = any($2::text[]) and active',
-          [source, ids],
-        );
-        for (const r of active.rows) state.setLink(source, r.original_id, r.care_os_id);
-      }
+      const active = await client.query<{ source: string; original_id: string; care_os_id: string }>(
+        `select k.source, k.original_id, r.care_os_id from unnest($1::text[], $2::text[]) as k(source, original_id)
+           cross join lateral (select care_os_id from relation
+                                where original_source = k.source and original_id = k.original_id and active offset 0) r`,
+        [links.map((l) => l.source), links.map((l) => l.originalId)],
+      );
+      for (const r of active.rows) state.setLink(r.source, r.original_id, r.care_os_id);
       await client.query('commit');
     } catch (error) {
       await client.query('rollback').catch(() => undefined);
