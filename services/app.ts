@@ -12,7 +12,8 @@ import { startThread } from './threads/spawn.ts';
 import { readerActive, startImport, type ReaderOptions } from './importer/reader.ts';
 import type { ReaderThreadInput } from './importer/reader-thread.ts';
 import type { ProjectionThreadInput } from '../projections/thread.ts';
-import { Processor, migrateProcessor, type ProcessorOptions } from './processor/run.ts';
+import type { ProcessorThreadInput } from './processor/thread.ts';
+import { migrateProcessor } from './processor/run.ts';
 import { ProjectionRunner, migrateProjections } from '../projections/runner.ts';
 import { getImport, unreadImports, type ImportView } from '../projections/import-log.ts';
 
@@ -25,7 +26,6 @@ export interface App {
   pool: pg.Pool;
   store: EventStore;
   projections: ProjectionRunner;
-  processor: Processor;
   readerOptions: ReaderOptions;
   close(): Promise<void>;
 }
@@ -39,16 +39,15 @@ async function openEventStore(config: Config, pool: pg.Pool): Promise<EventStore
   return new PostgresEventStore(pool);
 }
 
-export async function openApp(config: Config, overrides: { processor?: Partial<ProcessorOptions> } = {}): Promise<App> {
+export async function openApp(config: Config): Promise<App> {
   const databaseUrl = await resolveDatabaseUrl(config);
   const pool = createPool(databaseUrl, 8);
   const store = await openEventStore(config, pool);
   await migrateProcessor(pool);
   await migrateProjections(pool);
   const projections = new ProjectionRunner(store, pool);
-  const processor = new Processor(store, pool, { batchSize: config.processBatchRows, ...overrides.processor });
   return {
-    config, databaseUrl, pool, store, projections, processor,
+    config, databaseUrl, pool, store, projections,
     readerOptions: { dataDir: config.dataDir, maxFileBytes: config.maxFileBytes, batchRows: config.readBatchRows },
     async close() {
       await store.close();
@@ -117,27 +116,29 @@ export class Engine {
     }
   }
 
-  private async processLoop(): Promise<void> {
-    while (this.running) {
-      try {
-        if (!(await this.app.processor.step())) await sleep(10);
-      } catch (error) {
-        this.report('processor', error);
-        await sleep(500);
-      }
-    }
+  /** The processor runs on its own thread; this resolves when the engine stops. */
+  private processLoop(): Promise<void> {
+    const input: ProcessorThreadInput = {
+      databaseUrl: this.app.databaseUrl, eventstoreUrl: this.app.config.eventstoreUrl, batchSize: this.app.config.processBatchRows,
+    };
+    return this.threadLoop('processor', new URL('./processor/thread.ts', import.meta.url), input);
   }
 
   /** Projections run on their own thread; this resolves when the engine stops. */
-  private async projectLoop(): Promise<void> {
+  private projectLoop(): Promise<void> {
     const input: ProjectionThreadInput = { databaseUrl: this.app.databaseUrl, eventstoreUrl: this.app.config.eventstoreUrl };
+    return this.threadLoop('projections', new URL('../projections/thread.ts', import.meta.url), input);
+  }
+
+  /** Keeps a long-running thread (see threads/loop.ts) alive while the engine runs; starts it again if it dies. */
+  private async threadLoop(where: string, entry: URL, input: unknown): Promise<void> {
     while (this.running) {
-      const worker = startThread(new URL('../projections/thread.ts', import.meta.url), input);
+      const worker = startThread(entry, input, this.app.config.threadHeapMb);
       worker.on('message', (message: { error?: string }) => {
-        if (message.error) this.report('projections', new Error(message.error));
+        if (message.error) this.report(where, new Error(message.error));
       });
       const exited = new Promise<number>((resolve) => worker.on('exit', resolve));
-      worker.on('error', (error) => this.report('projections', error));
+      worker.on('error', (error) => this.report(where, error));
       while (this.running) {
         const done = await Promise.race([exited.then(() => true), sleep(50).then(() => false)]);
         if (done) break;
@@ -193,7 +194,7 @@ export function readFile(app: App, importId: string): Promise<void> {
     databaseUrl: app.databaseUrl, eventstoreUrl: app.config.eventstoreUrl, importId, options: app.readerOptions,
   };
   return new Promise((resolve, reject) => {
-    const worker = startThread(new URL('./importer/reader-thread.ts', import.meta.url), input);
+    const worker = startThread(new URL('./importer/reader-thread.ts', import.meta.url), input, app.config.threadHeapMb);
     let settled = false;
     worker.on('message', (message: { ok: boolean; message?: string; stack?: string }) => {
       settled = true;

@@ -2,33 +2,22 @@
 // cost of an import, so it runs beside the processor instead of on the same event loop. The
 // thread opens its own connections and event store adapter; it shares nothing but the database.
 import { parentPort, workerData } from 'node:worker_threads';
-import { createPool } from '../db/pool.ts';
-import { PostgresEventStore } from '../eventstore/postgres.ts';
-import type { EventStore } from '../eventstore/types.ts';
+import { openThreadStore, type ThreadStore, type ThreadStoreInput } from '../threads/store.ts';
 import { readImport, type ReaderOptions } from './reader.ts';
 
-export interface ReaderThreadInput {
-  databaseUrl: string;
-  eventstoreUrl: string | undefined;
+export interface ReaderThreadInput extends ThreadStoreInput {
   importId: string;
   options: ReaderOptions;
 }
 
 const input = (workerData as { input: ReaderThreadInput }).input;
-const pool = createPool(input.databaseUrl, 2);
-let store: EventStore | null = null;
+let opened: ThreadStore | null = null;
 try {
-  if (input.eventstoreUrl) {
-    const { EventStoreDbStore } = await import('../eventstore/eventstoredb.ts');
-    store = new EventStoreDbStore(input.eventstoreUrl, pool);
-  } else {
-    store = new PostgresEventStore(pool);
-  }
-  const read = await readImport(store, pool, input.importId, input.options);
+  opened = await openThreadStore(input, 2);
+  const read = await readImport(opened.store, opened.pool, input.importId, input.options);
   parentPort!.postMessage({ ok: true, read });
 } catch (error) {
   parentPort!.postMessage({ ok: false, message: (error as Error).message, stack: (error as Error).stack });
 } finally {
-  await store?.close();
-  await pool.end();
+  await opened?.close();
 }
