@@ -101,7 +101,10 @@ export class ProjectionRunner {
       await withTransaction(this.pool, async (client) => {
         for (const projection of this.projections) {
           const previous = checkpoints.get(projection.name) ?? START;
-          const mine = events.filter((e) => comparePositions(e.position, previous) > 0 && projection.handles.includes(e.type));
+          // Checkpoints differ only after a failed batch or a rebuild of one projection; usually
+          // every event read is new to every projection and only the type matters.
+          const behind = comparePositions(previous, from) <= 0;
+          const mine = events.filter((e) => projection.handles.includes(e.type) && (behind || comparePositions(e.position, previous) > 0));
           await projection.apply(client, mine);
           const { rowCount } = await client.query(
             `update projection_checkpoint set position_commit = $2, position_prepare = $3

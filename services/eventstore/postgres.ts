@@ -235,30 +235,45 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(after: Position, options: ReadAllOptions): Promise<ReadAllPage> {
-    // Walk the primary key in order and stop after a bounded number of rows; rows of other types
-    // come back without their data. (Filtering by type in the WHERE clause made the planner scan
-    // and sort everything after the checkpoint: slow once a reader is far behind.)
+    // Walk the primary key in order and stop after a bounded number of rows (a type filter in the
+    // WHERE clause made the planner scan and sort everything after the checkpoint: slow once a
+    // reader is far behind). Only the wanted rows leave the server, plus the last row looked at,
+    // which tells the reader where to continue.
     const scan = options.types ? Math.max(options.maxCount * SCAN_FACTOR, 1000) : options.maxCount;
-    const { rows } = await this.pool.query<EventRow & { wanted: boolean }>(
-      `select transaction_id::text as transaction_id, position, stream_id, revision, event_id, type,
-              ($4::text[] is null or type = any($4::text[])) as wanted,
-              case when $4::text[] is null or type = any($4::text[]) then data end as data,
-              case when $4::text[] is null or type = any($4::text[]) then metadata end as metadata
-         from es_events
-        where (es_events.transaction_id, es_events.position) > ($1::xid8, $2::bigint)
-          and es_events.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        -- qualified: a bare name would sort by the text column of the select list ('1000' < '999')
-        order by es_events.transaction_id, es_events.position
-        limit $3`,
+    const { rows } = await this.pool.query<EventRow & { last: boolean }>(
+      `with scanned as materialized (
+         select transaction_id, position, stream_id, revision, event_id, type,
+                ($4::text[] is null or type = any($4::text[])) as wanted,
+                case when $4::text[] is null or type = any($4::text[]) then data end as data,
+                case when $4::text[] is null or type = any($4::text[]) then metadata end as metadata
+           from es_events
+          where (transaction_id, position) > ($1::xid8, $2::bigint)
+            and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          order by transaction_id, position
+          limit $3
+       )
+       select transaction_id, position, stream_id, revision, event_id, type, data, metadata, false as last
+         from scanned where wanted
+       union all
+       (select transaction_id, position, null, null, null, null, null, null, true as last
+          from scanned order by transaction_id desc, position desc limit 1)
+       -- transaction_id is xid8 here (sent as text, compared as a number)
+       order by transaction_id, position, last`,
       [String(after.commit), String(after.prepare), scan, options.types ?? null],
     );
     const events: RecordedEvent[] = [];
     let position = after;
     for (const row of rows) {
-      position = { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) };
-      if (!row.wanted) continue;
-      events.push(toRecorded(row));
-      if (events.length >= options.maxCount) break;
+      if (row.last) {
+        position = { commit: BigInt(row.transaction_id), prepare: BigInt(row.position) };
+        break;
+      }
+      const event = toRecorded(row);
+      events.push(event);
+      if (events.length >= options.maxCount) {
+        position = event.position;
+        break;
+      }
     }
     return { events, position };
   }

@@ -94,5 +94,12 @@ export class ReasonCollector {
 
 /** yyyy-mm-dd of an ISO instant (UTC+7, Thailand, where the admins work). */
 export function bangkokDate(isoInstant: string): string {
-  return new Date(Date.parse(isoInstant) + 7 * 3600_000).toISOString().slice(0, 10);
+  // Rows of a batch share one instant: remember the last answer.
+  if (isoInstant !== lastInstant) {
+    lastDate = new Date(Date.parse(isoInstant) + 7 * 3600_000).toISOString().slice(0, 10);
+    lastInstant = isoInstant;
+  }
+  return lastDate;
 }
+let lastInstant = '';
+let lastDate = '';
