@@ -7,7 +7,7 @@
 // Node and of PostgreSQL), so the benchmark needs no hooks in the code it measures. Two anchors
 // put the number in context: raw COPY of the same file (the physical floor) and a naive
 // row-by-row importer. Results: a markdown table on stdout, bench/results/latest.{json,md}.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
@@ -29,7 +29,7 @@ import { streams, type SourceName } from '../services/events/types.ts';
 import { checkPhones } from '../services/processor/fields.ts';
 import { nana } from '../services/processor/nana.ts';
 import { bangkokDate } from '../services/processor/rules.ts';
-import { generateBenchmarkFiles, type GeneratedFiles } from './generate.ts';
+import type { GeneratedFiles } from './generate.ts';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const NAIVE_ROWS = 20_000;
@@ -129,6 +129,8 @@ export interface BenchmarkResult {
    * workers included) per statement and wait event; 1.0 = one session busy with it all the time.
    */
   postgresActivity: { statement: string; wait: string; avgSessions: number }[];
+  /** A file as large as the Nana file, refused for its header by the real CLI, timed from spawn to exit. */
+  refusal: { fileMB: number; milliseconds: number; exitCode: number | null; message: string };
   /** With --profile: where Node's main thread spent the import. */
   cpuProfile?: CpuProfileSummary;
 }
@@ -379,6 +381,27 @@ async function naiveAnchor(client: pg.PoolClient, file: string, limit: number): 
   return { rows: row, seconds: round(seconds, 3), rowsPerSecond: Math.round(row / seconds) };
 }
 
+/**
+ * Refusal speed: the Nana file with one header name changed in place (same size), imported with
+ * the real CLI. It must answer from the head of the file, whatever its size.
+ */
+function refusalAnchor(nanaFile: string, filesDir: string): BenchmarkResult['refusal'] {
+  const bad = path.join(filesDir, `bad-header-${path.basename(nanaFile)}`);
+  fs.copyFileSync(nanaFile, bad);
+  const fd = fs.openSync(bad, 'r+');
+  try {
+    fs.writeSync(fd, Buffer.from('careos_cus_ix'), 0, 13, 0); // was careos_cus_id: same length
+  } finally {
+    fs.closeSync(fd);
+  }
+  const started = performance.now();
+  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/careos.js'), 'import', bad, '--source', 'nana', '--json'], { encoding: 'utf8' });
+  const milliseconds = Math.round(performance.now() - started);
+  const fileMB = round(fs.statSync(bad).size / MB, 1);
+  fs.rmSync(bad, { force: true });
+  return { fileMB, milliseconds, exitCode: result.status, message: result.stderr.trim().split('\n')[0] ?? '' };
+}
+
 // --- in-process costs --------------------------------------------------------------------------
 
 /** The reader's csv-parse settings, on the first `limit` rows: parse only. */
@@ -626,8 +649,15 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
 
   log?.(`generating ${rows.toLocaleString('en-US')} Nana rows in ${filesDir}`);
   let started = performance.now();
-  const files: GeneratedFiles = await generateBenchmarkFiles({ rows, dir: filesDir });
+  // In a child process, so the generator's garbage is not counted in this process's peak RSS.
+  const generated = spawnSync(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'generate.ts'), '--rows', String(rows), '--dir', filesDir], {
+    encoding: 'utf8', maxBuffer: 1 << 20,
+  });
+  if (generated.status !== 0) throw new Error(`the generator failed: ${generated.stderr}`);
+  const files = JSON.parse(generated.stdout) as GeneratedFiles;
   const generateSeconds = (performance.now() - started) / 1000;
+  log?.('a file of the same size with a wrong header, through the CLI');
+  const refusal = refusalAnchor(files.nanaFile, filesDir);
 
   const config = openConfig(dataDir);
   const app = await openApp(config);
@@ -749,6 +779,7 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
         schemaCheckMicrosPerRow: checks.schemaCheckMicrosPerRow,
       },
       postgresActivity: sharesOf(run.watched),
+      refusal,
       cpuProfile,
     };
     if (engineErrors.length) log?.(`the engine reported ${engineErrors.length} error(s); first: ${engineErrors[0]}`);
@@ -758,8 +789,11 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
     if (options.write) {
       const resultsDir = options.resultsDir ?? path.join(BENCH_DIR, 'results');
       fs.mkdirSync(resultsDir, { recursive: true });
-      fs.writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-      fs.writeFileSync(path.join(resultsDir, 'latest.md'), renderMarkdown(result));
+      // latest.* is the newest run; rows-N.* keeps the newest run of each size side by side.
+      for (const name of ['latest', `rows-${rows}`]) {
+        fs.writeFileSync(path.join(resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+        fs.writeFileSync(path.join(resultsDir, `${name}.md`), renderMarkdown(result));
+      }
     }
     return result;
   } finally {
@@ -800,6 +834,7 @@ export function renderMarkdown(r: BenchmarkResult): string {
   row('CPU during the import, all threads (wall ' + s(r.cpu.wallSeconds) + ' s)', `Node ${s(r.cpu.nodeSeconds)} s (main-thread event loop busy ${Math.round(r.cpu.nodeEventLoopUtilization * 100)}%), PostgreSQL ${r.cpu.postgresSeconds === null ? 'n/a' : `${s(r.cpu.postgresSeconds)} s`}`);
   row('PostgreSQL database size after the import / after the anchors', `${n(r.database.sizeMB)} MB / ${n(r.database.sizeAfterAnchorsMB)} MB`);
   row('Largest tables', r.database.largestTables.map((t) => `${t.table} ${t.MB} MB`).join(', '));
+  row(`Refused file (wrong header, ${s(r.refusal.fileMB)} MB) through the CLI`, `${n(r.refusal.milliseconds)} ms from start to exit ${r.refusal.exitCode}: ${r.refusal.message.replace(/\|/g, '\\|')}`);
   row('CareOS baseline import', `${n(r.baseline.totalRows)} rows in ${s(r.baseline.seconds)} s (${n(r.baseline.rowsPerSecond)} rows/s), ${r.baseline.status}`);
   lines.push('', '### Where the time went (Nana import, seconds from importFile)', '');
   row('Stage', 'Ends at (s)', 'Duration (s)', 'Rows/s');
