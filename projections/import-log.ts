@@ -26,14 +26,17 @@ export const importLogProjection: Projection = {
   `,
   handles: ['ImportStarted', 'ImportFileRead', 'ImportProgressed', 'ImportCompleted'],
   async apply(client: pg.ClientBase, events: readonly PositionedEvent[]) {
-    // Few events per batch (one per import and batch): a statement each is fine.
+    // Few events per batch (one per import and batch): a statement each is fine. ImportStarted
+    // and ImportFileRead are also applied by their writers, at once (see importer/reader.ts), so
+    // applying them is idempotent.
     for (const event of events) {
       switch (event.type) {
         case 'ImportStarted': {
           const d = event.data;
           await client.query(
             `insert into import_log (import_id, file_name, source, imported_by, import_date, last_update, status, stored_file, size_bytes, columns)
-             values ($1, $2, $3, $4, $5, $5, 'In progress', $6, $7, $8)`,
+             values ($1, $2, $3, $4, $5, $5, 'In progress', $6, $7, $8)
+             on conflict (import_id) do nothing`,
             [d.importId, d.fileName, d.source, event.metadata.by, event.metadata.at, d.storedFile, d.sizeBytes, d.columns],
           );
           break;

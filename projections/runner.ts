@@ -1,10 +1,16 @@
-// Runs the projections: reads the events they handle after their checkpoints and applies each
-// batch to every projection in one transaction, together with each projection's checkpoint.
-// A checkpoint only moves from the value this runner read (optimistic), so two runners can never
-// both apply a batch. Any projection can be dropped and rebuilt from the events.
+// The projections, and the runner that replays them from the event store.
+//
+// In normal operation the processor applies the projections inline, in the transaction that
+// moves its checkpoint (services/processor/run.ts). This runner rebuilds them: it drops every read
+// model and replays the events after per-projection checkpoints, a batch per transaction together
+// with the checkpoints (optimistic: a checkpoint only moves from the value read). A rebuild in
+// progress is recorded in projection_rebuild, so one interrupted by a crash is finished before the
+// processor decides anything (finishRebuild). It replays decisions only up to the processor's
+// last committed output: with EventStoreDB an outcome can be appended before its commit, and the
+// processor decides that batch again and applies it itself.
 import type pg from 'pg';
 import { toImporterEvent } from '../services/events/schemas.ts';
-import type { EventType } from '../services/events/types.ts';
+import { OUTCOME_TYPES, type EventType } from '../services/events/types.ts';
 import type { EventStore, Position } from '../services/eventstore/types.ts';
 import { START, comparePositions } from '../services/eventstore/types.ts';
 import { withTransaction } from '../services/db/pool.ts';
@@ -28,6 +34,11 @@ const CHECKPOINT_DDL = `
     name text primary key,
     position_commit bigint not null,
     position_prepare bigint not null
+  );
+  create table if not exists projection_rebuild (
+    only_row boolean primary key default true check (only_row),
+    outcome_limit_commit bigint not null,
+    outcome_limit_prepare bigint not null
   );
 `;
 
@@ -55,6 +66,8 @@ export async function readCheckpoints(db: pg.Pool | pg.ClientBase): Promise<Map<
 export class ProjectionRunner {
   private checkpoints: Map<string, Position> | null = null;
   private cursor: Position | null = null;
+  /** While rebuilding: decisions after this position are not replayed. */
+  private outcomeLimit: Position | null = null;
   private readonly types: EventType[];
 
   constructor(
@@ -94,7 +107,10 @@ export class ProjectionRunner {
       this.cursor = page.position;
       return moved;
     }
-    const events: PositionedEvent[] = stored.map((e) => ({ ...toImporterEvent(e), position: e.position }) as PositionedEvent);
+    const limit = this.outcomeLimit;
+    const events: PositionedEvent[] = stored
+      .filter((e) => !limit || comparePositions(e.position, limit) <= 0 || !OUTCOME_TYPES.includes(e.type as EventType))
+      .map((e) => ({ ...toImporterEvent(e), position: e.position }) as PositionedEvent);
     const last = page.position;
     const checkpoints = await this.loadCheckpoints();
     try {
@@ -135,7 +151,10 @@ export class ProjectionRunner {
     }
   }
 
-  /** Drops every read model and rebuilds it from the event store, in one transaction. */
+  /**
+   * Drops every read model and rebuilds it from the event store. The caller keeps the processor
+   * stopped meanwhile (the engine's leader lock).
+   */
   async rebuild(): Promise<void> {
     await withTransaction(this.pool, async (client) => {
       await client.query('select pg_advisory_xact_lock(7261002)');
@@ -144,9 +163,32 @@ export class ProjectionRunner {
         await client.query(projection.ddl);
         await client.query('update projection_checkpoint set position_commit = 0, position_prepare = 0 where name = $1', [projection.name]);
       }
+      // The processor's last committed output (see the header); its table belongs to the processor.
+      await client.query(
+        `insert into projection_rebuild (outcome_limit_commit, outcome_limit_prepare)
+         select last_output_commit, last_output_prepare from processor_checkpoint where name = 'processor'
+         on conflict (only_row) do update set outcome_limit_commit = excluded.outcome_limit_commit,
+           outcome_limit_prepare = excluded.outcome_limit_prepare`,
+      );
     });
     this.checkpoints = null;
     this.cursor = null;
-    await this.catchUp();
+    await this.finishRebuild();
+  }
+
+  /** Finishes a rebuild that was started, perhaps by a process that crashed; false when there is none. */
+  async finishRebuild(): Promise<boolean> {
+    const { rows } = await this.pool.query<{ commit: string; prepare: string }>(
+      'select outcome_limit_commit::text as commit, outcome_limit_prepare::text as prepare from projection_rebuild',
+    );
+    if (!rows[0]) return false;
+    this.outcomeLimit = { commit: BigInt(rows[0].commit), prepare: BigInt(rows[0].prepare) };
+    try {
+      await this.catchUp();
+    } finally {
+      this.outcomeLimit = null;
+    }
+    await this.pool.query('delete from projection_rebuild');
+    return true;
   }
 }

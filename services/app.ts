@@ -1,6 +1,6 @@
 // Composition root: wires configuration, PostgreSQL, the event store, the processor and the
 // projections, and runs the engine: one leader process (a PostgreSQL advisory lock) runs the
-// processor and the projection runner and picks up imports whose reader stopped; every other
+// processor (which applies the projections) and picks up imports whose reader stopped; every other
 // process (a second CLI, the console while a CLI imports) appends and waits.
 import type pg from 'pg';
 import type { Config } from './config.ts';
@@ -11,7 +11,6 @@ import type { EventStore } from './eventstore/types.ts';
 import { startThread } from './threads/spawn.ts';
 import { readerActive, startImport, type ReaderOptions } from './importer/reader.ts';
 import type { ReaderThreadInput } from './importer/reader-thread.ts';
-import type { ProjectionThreadInput } from '../projections/thread.ts';
 import type { ProcessorThreadInput } from './processor/thread.ts';
 import { migrateProcessor } from './processor/run.ts';
 import { ProjectionRunner, migrateProjections } from '../projections/runner.ts';
@@ -64,7 +63,7 @@ export interface EngineEvents {
   onError?: (where: string, error: unknown) => void;
 }
 
-/** The background work of a process: leader election, processor, projections, resumed readers. */
+/** The background work of a process: leader election, the processor thread, resumed readers. */
 export class Engine {
   private running = false;
   private loops: Promise<void>[] = [];
@@ -105,7 +104,7 @@ export class Engine {
         const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [LEADER_LOCK]);
         if (rows[0]!.locked) {
           this.leaderClient = client;
-          await Promise.all([this.processLoop(), this.projectLoop(), this.resumeLoop()]);
+          await Promise.all([this.processLoop(), this.resumeLoop()]);
           return;
         }
         client.release();
@@ -116,18 +115,12 @@ export class Engine {
     }
   }
 
-  /** The processor runs on its own thread; this resolves when the engine stops. */
+  /** The processor (which also projects) runs on its own thread; this resolves when the engine stops. */
   private processLoop(): Promise<void> {
     const input: ProcessorThreadInput = {
       databaseUrl: this.app.databaseUrl, eventstoreUrl: this.app.config.eventstoreUrl, batchSize: this.app.config.processBatchRows,
     };
     return this.threadLoop('processor', new URL('./processor/thread.ts', import.meta.url), input);
-  }
-
-  /** Projections run on their own thread; this resolves when the engine stops. */
-  private projectLoop(): Promise<void> {
-    const input: ProjectionThreadInput = { databaseUrl: this.app.databaseUrl, eventstoreUrl: this.app.config.eventstoreUrl };
-    return this.threadLoop('projections', new URL('../projections/thread.ts', import.meta.url), input);
   }
 
   /** Keeps a long-running thread (see threads/loop.ts) alive while the engine runs; starts it again if it dies. */

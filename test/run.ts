@@ -1,6 +1,6 @@
 // Test runner: every *.{unit,int,e2e}.test.ts under the source folders, one child process per
 // file (uvu runs one file at a time), tiers in order; `npm test` runs them all. The embedded test
-// PostgreSQL is started once and stopped at the end.
+// PostgreSQL starts fresh (its data directory removed first) and is stopped at the end.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,6 +19,12 @@ function find(dir: string, suffix: string, found: string[] = []): string[] {
     else if (entry.name.endsWith(suffix)) found.push(full);
   }
   return found.sort();
+}
+
+// Every run starts on a fresh embedded server, so no run depends on what an earlier one left.
+if (!process.env.TEST_DATABASE_URL) {
+  await stopEmbedded(testDataDir());
+  fs.rmSync(testDataDir(), { recursive: true, force: true });
 }
 
 const wanted = process.argv.slice(2);

@@ -52,7 +52,7 @@ async function withApp<T>(work: (app: App) => Promise<T>): Promise<T> {
   }
 }
 
-/** Runs the engine (processor + projections, when this process leads) around some work. */
+/** Runs the engine (the processor, which also projects, when this process leads) around some work. */
 async function withEngine<T>(app: App, work: (engine: Engine) => Promise<T>): Promise<T> {
   const engine = new Engine(app);
   engine.start();
@@ -93,8 +93,7 @@ async function cmdImport(args: string[]): Promise<number> {
 async function cmdResume(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
   return withApp(async (app) => {
-    // The import log must show every import started before the crash.
-    await app.projections.catchUp();
+    // Every import started before the crash is in the import log: ImportStarted is logged when it is appended.
     return withEngine(app, async () => {
       const pending = (await listImports(app.pool, { limit: 100_000 })).filter((i) => i.status === 'In progress');
       const finished = [];

@@ -123,6 +123,11 @@ export const EVENT_TYPES: readonly EventType[] = [
   'RelationUnlinked', 'RowRejected', 'ImportProgressed', 'ImportCompleted',
 ];
 
+/** The events the processor decides (everything but the readers' ImportStarted, RowReceived, ImportFileRead). */
+export const OUTCOME_TYPES: readonly EventType[] = [
+  'ProfileCreated', 'RelationLinked', 'RelationUnlinked', 'RowRejected', 'ImportProgressed', 'ImportCompleted',
+];
+
 export type EventOf<T extends EventType> = Extract<ImporterEvent, { type: T }>;
 
 export function assertNever(x: never): never {

@@ -193,6 +193,28 @@ export function eventStoreContract(name: string, open: () => Promise<ContractCon
     assert.equal(rows, [{ v: 'done' }]);
   });
 
+  test('an append with positions reports each event where $all has it, also when it is a retry', async ({ ctx }) => {
+    const { store } = ctx!;
+    const stream = uniqueStream('positioned');
+    const batch = events(5);
+    const positionsInAll = async () => {
+      const found = await readAllOf(store, [stream]);
+      return found.map((e) => `${e.position.commit}/${e.position.prepare}`);
+    };
+    const head = await store.append({ streamId: stream, events: batch.slice(0, 2), expectedRevision: 'no_stream', withPositions: true });
+    assert.equal(head.positions!.map((p) => `${p.commit}/${p.prepare}`), await positionsInAll());
+    // A retry of a longer append whose head is stored: positions of the stored head and of the rest.
+    const all = await store.append({ streamId: stream, events: batch, expectedRevision: 'no_stream', withPositions: true });
+    const expected = await positionsInAll();
+    assert.is(expected.length, 5);
+    assert.equal(all.positions!.map((p) => `${p.commit}/${p.prepare}`), expected);
+    assert.is(comparePositions(all.position, all.positions![4]!), 0);
+    // The same append once more: nothing is written, the same positions come back.
+    const again = await store.append({ streamId: stream, events: batch, expectedRevision: 'no_stream', withPositions: true });
+    assert.equal(again.positions!.map((p) => `${p.commit}/${p.prepare}`), expected);
+    for (let i = 1; i < 5; i++) assert.ok(comparePositions(all.positions![i - 1]!, all.positions![i]!) < 0, 'in stream order');
+  });
+
   test('a retry after a failed commit callback leaves every event exactly once', async ({ ctx }) => {
     const { store, pool } = ctx!;
     await pool.query('create table if not exists contract_state (k text primary key, v text)');

@@ -315,12 +315,20 @@ export class EventStoreDbStore implements EventStore {
 
   async append(append: StreamAppend): Promise<AppendResult> {
     const { streamId, events, expectedRevision } = append;
-    if (events.length === 0) return this.appendNothing(streamId, expectedRevision);
+    if (events.length === 0) {
+      const nothing = await this.appendNothing(streamId, expectedRevision);
+      return append.withPositions ? { ...nothing, positions: [] } : nothing;
+    }
     let expected = expectedRevision;
     let last = -1n;
     for (const chunk of chunkForAppend(events)) {
       last = await this.appendChunk(streamId, chunk, expected);
       expected = last;
+    }
+    if (append.withPositions) {
+      // The reply names only the last position: read the events back for each one's.
+      const written = await this.readStream(streamId, { fromRevision: last - BigInt(events.length) + 1n, maxCount: events.length });
+      return { nextExpectedRevision: last, position: written[written.length - 1]!.position, positions: written.map((e) => e.position) };
     }
     return { nextExpectedRevision: last, position: await this.positionAt(streamId, last) };
   }

@@ -61,11 +61,23 @@ test('postgres store › global order follows transaction ids numerically, acros
   const db = await createTestDatabase();
   try {
     const store = await PostgresEventStore.create(db.pool);
-    // Burn transaction ids (one committed transaction each) up to just below the next power of ten.
+    // Burn transaction ids (one committed transaction each) up to just below the next power of ten;
+    // commits need not wait for the disk here. On a long-lived server the next boundary can be
+    // millions of transactions away: then this says so and does not run (a fresh server is near one).
     const { rows } = await db.pool.query<{ x: string }>('select pg_current_xact_id()::text as x');
     const current = Number(rows[0]!.x);
     const boundary = 10 ** String(current + 4).length;
-    await db.pool.query(`do $$ begin for i in 1..${boundary - current - 4} loop perform pg_current_xact_id(); commit; end loop; end $$`);
+    if (boundary - current > 2_000_000) {
+      console.log(`SKIPPED: xid ${current} is ${boundary - current} transactions from ${boundary}; run on a fresh server (npm test starts one)`);
+      return;
+    }
+    const burner = await db.pool.connect();
+    try {
+      await burner.query('set synchronous_commit = off');
+      await burner.query(`do $$ begin for i in 1..${boundary - current - 4} loop perform pg_current_xact_id(); commit; end loop; end $$`);
+    } finally {
+      burner.release();
+    }
     const streamsWritten: string[] = [];
     for (let i = 0; i < 6; i++) {
       const streamId = `s${i}`;

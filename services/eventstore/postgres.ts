@@ -89,7 +89,7 @@ async function storedPrefix(
   streamId: string,
   expected: bigint | 'no_stream',
   events: NewEvent[],
-): Promise<{ count: number; last: AppendResult | null } | null> {
+): Promise<{ count: number; last: AppendResult | null; positions: Position[] } | null> {
   if (events.length === 0) return null;
   const first = expected === 'no_stream' ? 0n : expected + 1n;
   const { rows } = await client.query<{ event_id: string; revision: number; transaction_id: string; position: number }>(
@@ -99,17 +99,38 @@ async function storedPrefix(
   );
   if (rows.length === 0) return null;
   for (let i = 0; i < rows.length; i++) if (rows[i]!.event_id !== events[i]!.id) return null;
+  const positions = rows.map((r) => ({ commit: BigInt(r.transaction_id), prepare: BigInt(r.position) }));
   const last = rows[rows.length - 1]!;
   return {
     count: rows.length,
-    last: {
-      nextExpectedRevision: BigInt(last.revision),
-      position: { commit: BigInt(last.transaction_id), prepare: BigInt(last.position) },
-    },
+    positions,
+    last: { nextExpectedRevision: BigInt(last.revision), position: positions[positions.length - 1]! },
   };
 }
 
-async function insertEvents(client: pg.ClientBase, streamId: string, firstRevision: bigint, events: NewEvent[]): Promise<void> {
+/**
+ * Writes events at the given revisions. With `positions` (taken from the sequence beforehand, in
+ * order) each event gets its own; otherwise the column default hands them out.
+ */
+async function insertEvents(client: pg.ClientBase, streamId: string, firstRevision: bigint, events: NewEvent[], positions?: bigint[]): Promise<void> {
+  if (positions) {
+    const stream = client.query(copyFrom('copy es_events (stream_id, revision, event_id, type, data, metadata, position) from stdin'));
+    const streamText = copyText(streamId);
+    function* lines(): Generator<string> {
+      let chunk = '';
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
+        chunk += `${streamText}\t${firstRevision + BigInt(i)}\t${event.id}\t${event.type}\t${copyText(JSON.stringify(event.data))}\t${copyText(JSON.stringify(event.metadata))}\t${positions![i]}\n`;
+        if (chunk.length > 1 << 20) {
+          yield chunk;
+          chunk = '';
+        }
+      }
+      if (chunk) yield chunk;
+    }
+    await pipeline(Readable.from(lines()), stream);
+    return;
+  }
   if (events.length <= COPY_THRESHOLD) {
     const values: unknown[] = [];
     const tuples: string[] = [];
@@ -144,6 +165,7 @@ async function insertEvents(client: pg.ClientBase, streamId: string, firstRevisi
 async function appendInTransaction(client: pg.ClientBase, append: StreamAppend): Promise<AppendResult> {
   const { streamId, expectedRevision } = append;
   let { events } = append;
+  let stored: Position[] = [];
   const current = await currentRevision(client, streamId);
   const matches =
     (expectedRevision === 'no_stream' && current === null) ||
@@ -151,17 +173,28 @@ async function appendInTransaction(client: pg.ClientBase, append: StreamAppend):
   if (!matches && expectedRevision !== 'any') {
     const prefix = await storedPrefix(client, streamId, expectedRevision, events);
     if (!prefix) throw new WrongExpectedRevision(streamId, expectedRevision, current);
-    if (prefix.count === events.length) return prefix.last!;
+    if (prefix.count === events.length) return append.withPositions ? { ...prefix.last!, positions: prefix.positions } : prefix.last!;
     // A retry of a longer append: its head is stored, write the rest.
     events = events.slice(prefix.count);
+    stored = prefix.positions;
   }
   const first = current === null ? 0n : current + 1n;
   if (events.length === 0) {
-    return { nextExpectedRevision: current ?? -1n, position: await lastPositionOfStream(client, streamId) };
+    const position = await lastPositionOfStream(client, streamId);
+    return { nextExpectedRevision: current ?? -1n, position, ...(append.withPositions ? { positions: [] } : {}) };
+  }
+  // Positions known before writing, when the caller needs each event's (one query, not one per event).
+  let sequence: bigint[] | undefined;
+  if (append.withPositions) {
+    const { rows } = await client.query<{ position: string }>(
+      "select nextval('es_position')::text as position from generate_series(1, $1)",
+      [events.length],
+    );
+    sequence = rows.map((r) => BigInt(r.position)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
   try {
     await client.query('savepoint es_append');
-    await insertEvents(client, streamId, first, events);
+    await insertEvents(client, streamId, first, events, sequence);
     await client.query('release savepoint es_append');
   } catch (error) {
     if ((error as { code?: string }).code === '23505') {
@@ -174,9 +207,12 @@ async function appendInTransaction(client: pg.ClientBase, append: StreamAppend):
   const { rows } = await client.query<{ xid: string; position: number }>(
     "select pg_current_xact_id()::text as xid, currval('es_position') as position",
   );
+  const commit = BigInt(rows[0]!.xid);
+  const last = sequence ? sequence[sequence.length - 1]! : BigInt(rows[0]!.position);
   return {
     nextExpectedRevision: first + BigInt(events.length) - 1n,
-    position: { commit: BigInt(rows[0]!.xid), prepare: BigInt(rows[0]!.position) },
+    position: { commit, prepare: last },
+    ...(sequence ? { positions: [...stored, ...sequence.map((prepare) => ({ commit, prepare }))] } : {}),
   };
 }
 

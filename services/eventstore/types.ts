@@ -47,6 +47,8 @@ export interface StreamAppend {
   streamId: string;
   events: NewEvent[];
   expectedRevision: ExpectedRevision;
+  /** Report every event's position (AppendResult.positions), e.g. to project them right away. */
+  withPositions?: boolean;
 }
 
 export interface AppendResult {
@@ -54,6 +56,8 @@ export interface AppendResult {
   nextExpectedRevision: bigint;
   /** Position of the last event written (or found already written). */
   position: Position;
+  /** With withPositions: the position of each event of the append, in order, as readAll reports it. */
+  positions?: Position[];
 }
 
 export interface ReadAllOptions {

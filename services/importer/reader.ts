@@ -12,7 +12,9 @@ import { checkEvent } from '../events/schemas.ts';
 import { eventId, uuidV7 } from '../events/ids.ts';
 import type { EventMetadata, ImportStartedData, RowReceivedData, SourceName } from '../events/types.ts';
 import { streams } from '../events/types.ts';
-import type { EventStore, NewEvent } from '../eventstore/types.ts';
+import type { EventStore, NewEvent, StreamAppend } from '../eventstore/types.ts';
+import { importLogProjection } from '../../projections/import-log.ts';
+import type { PositionedEvent } from '../../projections/types.ts';
 import { checkFile, storeUpload } from './files.ts';
 
 export interface StartImport {
@@ -41,12 +43,25 @@ export async function startImport(store: EventStore, request: StartImport, optio
   };
   const metadata: EventMetadata = { by: request.by, at: now().toISOString(), importId, v: 1 };
   checkEvent('ImportStarted', data, metadata);
-  await store.append({
+  await appendAndLog(store, {
     streamId: streams.import(importId),
     expectedRevision: 'no_stream',
     events: [{ id: eventId(importId, 0, 'started'), type: 'ImportStarted', data, metadata }],
   });
   return importId;
+}
+
+/**
+ * Appends an import-level event (ImportStarted, ImportFileRead) and shows it in the import log at
+ * once, in the same transaction with the PostgreSQL store: the processor applies it again when it
+ * gets there (idempotent), but the console lists an import, and knows its file is read, from the
+ * moment it is so.
+ */
+async function appendAndLog(store: EventStore, append: StreamAppend): Promise<void> {
+  await store.appendMany([append], async (client, [result]) => {
+    const [event] = append.events;
+    await importLogProjection.apply(client, [{ type: event!.type, data: event!.data, metadata: event!.metadata, position: result!.position } as PositionedEvent]);
+  });
 }
 
 const READER_LOCK = 7261100;
@@ -141,7 +156,7 @@ export async function readImport(store: EventStore, pool: pg.Pool, importId: str
     if (parseError) push({ _unparsable: parseError.message });
     await flush();
     const metadata: EventMetadata = { by, at: now().toISOString(), importId, v: 1 };
-    await store.append({
+    await appendAndLog(store, {
       streamId,
       expectedRevision: revision,
       events: [{ id: eventId(importId, 0, 'file-read'), type: 'ImportFileRead', data: { importId, totalRows: row }, metadata }],

@@ -1,15 +1,17 @@
 // The processor: reads ImportStarted / RowReceived / ImportFileRead in global order, decides each
-// row with its source's rules and appends the outcome to the import's outcome stream.
+// row with its source's rules, appends the outcome to the import's outcome stream and applies the
+// read models (projections) in the same transaction.
 //
 // Exactly once: decisions are pure (ids derived from import + row, time taken from the received
-// row), the outcome append and the processor's checkpoint + counters commit together (PostgreSQL
-// store) or append-then-commit with idempotent re-append (EventStoreDB). The checkpoint moves only
-// from the value read (optimistic).
+// row); the outcome append, the read models and the processor's checkpoint commit together
+// (PostgreSQL store), or the append comes first and the rest commits after it (EventStoreDB: a
+// re-decided batch re-appends the same ids, recognised as already written). The checkpoint moves
+// only from the value read (optimistic).
 //
-// Never deciding from lagging state: the state comes from the profile and relation read models,
-// read in one snapshot together with their checkpoints, plus an in-memory overlay of every
-// outcome this processor appended that those checkpoints have not reached yet. After a restart
-// the overlay is empty, so the processor first waits until the projections reach its last output.
+// Never deciding from lagging state: the read models are projected inline, in the transaction
+// that moves the checkpoint, so the profile and relation tables always show exactly every
+// decision before the next batch. The projections are still pure functions of the events:
+// `careos rebuild` replays them from the event store (projections/runner.ts).
 import type pg from 'pg';
 import { checkEvent, toImporterEvent } from '../events/schemas.ts';
 import { eventId } from '../events/ids.ts';
@@ -17,9 +19,10 @@ import type { EventMetadata, ImporterEvent, RowReceivedData, SourceName } from '
 import { streams } from '../events/types.ts';
 import type { EventStore, NewEvent, Position, ReadAllPage, StreamAppend } from '../eventstore/types.ts';
 import { START, comparePositions } from '../eventstore/types.ts';
-import { readCheckpoints } from '../../projections/runner.ts';
+import { PROJECTIONS } from '../../projections/runner.ts';
+import type { PositionedEvent } from '../../projections/types.ts';
 import { checkRow, decideRow } from './decide.ts';
-import type { Checked, DecidedEvent } from './rules.ts';
+import type { DecidedEvent } from './rules.ts';
 import { InMemoryState } from './state.ts';
 
 export const PROCESSOR_DDL = `
@@ -71,39 +74,6 @@ interface ImportProgress {
   completed: boolean;
 }
 
-/**
- * The net effect of one appended batch on the decision state, indexed by key, so that loading a
- * later batch's state costs a few map lookups per key instead of replaying every event.
- */
-interface OverlayBatch {
-  last: Position;
-  profiles: Set<string>;
-  /** phone → profiles created with it in this batch, in order. */
-  phones: Map<string, string[]>;
-  /** source\0originalId → profile it is actively linked to after the batch; null = unlinked. */
-  links: Map<string, string | null>;
-}
-
-function overlayOf(last: Position, events: ImporterEvent[]): OverlayBatch {
-  const batch: OverlayBatch = { last, profiles: new Set(), phones: new Map(), links: new Map() };
-  for (const event of events) {
-    if (event.type === 'ProfileCreated') {
-      batch.profiles.add(event.data.careosId);
-      for (const phone of event.data.phones) {
-        const owners = batch.phones.get(phone);
-        if (owners) owners.push(event.data.careosId);
-        else batch.phones.set(phone, [event.data.careosId]);
-      }
-    } else if (event.type === 'RelationLinked') {
-      for (const originalId of event.data.originalIds) batch.links.set(`${event.data.source}\u0000${originalId}`, event.data.careosId);
-    } else if (event.type === 'RelationUnlinked') {
-      const key = `${event.data.source}\u0000${event.data.originalId}`;
-      if (batch.links.get(key) === undefined || batch.links.get(key) === event.data.careosId) batch.links.set(key, null);
-    }
-  }
-  return batch;
-}
-
 export class CheckpointMoved extends Error {
   constructor() {
     super('the processor checkpoint moved under this processor (another processor is active)');
@@ -113,10 +83,6 @@ export class CheckpointMoved extends Error {
 
 export interface ProcessorOptions {
   batchSize: number;
-  /** Overlay batches kept before waiting for the projections to catch up. */
-  maxOverlay?: number;
-  /** Stateless row checks, e.g. on a worker thread; defaults to this thread. */
-  checkRows?: (rows: ReceivedRowInput[]) => Promise<Checked<unknown>[]>;
 }
 
 export type ReceivedRowInput = { data: RowReceivedData; metadata: EventMetadata };
@@ -132,15 +98,10 @@ export async function migrateProcessor(pool: pg.Pool): Promise<void> {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export class Processor {
   private checkpoint: Position | null = null;
   private lastOutput: Position = START;
   private readonly imports = new Map<string, ImportProgress>();
-  private overlay: OverlayBatch[] = [];
   /** The next input batch, read while the current one is decided and committed. */
   private prefetched: { from: Position; page: Promise<ReadAllPage> } | null = null;
   /** Where the next read starts: at or after the checkpoint (rows of other types skipped). */
@@ -161,7 +122,6 @@ export class Processor {
     const row = rows[0]!;
     this.checkpoint = { commit: BigInt(row.position_commit!), prepare: BigInt(row.position_prepare!) };
     this.lastOutput = { commit: BigInt(row.last_output_commit!), prepare: BigInt(row.last_output_prepare!) };
-    this.overlay = [];
     this.imports.clear();
     return this.checkpoint;
   }
@@ -182,77 +142,35 @@ export class Processor {
     }
   }
 
-  /** Waits until the read models this processor decides from include all its earlier output. */
-  private async waitForProjections(): Promise<Position> {
-    for (;;) {
-      const checkpoints = await readCheckpoints(this.pool);
-      const profile = checkpoints.get('profile') ?? START;
-      const relation = checkpoints.get('relation') ?? START;
-      const lowest = comparePositions(profile, relation) < 0 ? profile : relation;
-      this.overlay = this.overlay.filter((batch) => comparePositions(batch.last, lowest) > 0);
-      const caughtUp = comparePositions(lowest, this.lastOutput) >= 0;
-      // With an overlay the state is complete without waiting; it is only bounded in size.
-      if (caughtUp || (this.overlay.length > 0 && this.overlay.length <= (this.options.maxOverlay ?? 4))) return lowest;
-      await sleep(5);
-    }
-  }
-
-  /** Loads the decision state for a batch: one query per kind, in one snapshot with the checkpoints. */
+  /** Loads the decision state for a batch: one query per kind, keyed by everything the batch may look up. */
   private async loadState(phones: string[], careosIds: string[], links: { source: string; originalId: string }[]): Promise<InMemoryState> {
     const state = new InMemoryState();
-    const client = await this.pool.connect();
-    let from: { profile: Position; relation: Position };
-    try {
-      await client.query('begin isolation level repeatable read read only');
-      const checkpoints = await readCheckpoints(client);
-      from = { profile: checkpoints.get('profile') ?? START, relation: checkpoints.get('relation') ?? START };
-      // Each lookup is one index probe per key (LATERAL, kept from being flattened into a join by
-      // `offset 0`), whatever the planner's statistics say: right after a bulk load they are
-      // stale, and `= any(array)` or a join then reads the whole table per batch (a sequential
-      // scan or a full index scan: 100+ ms a batch at 200k phones, growing with the table).
-      const owners = await client.query<{ phone: string; careos_id: string }>(
+    // Each lookup is one index probe per key (LATERAL, kept from being flattened into a join by
+    // `offset 0`), whatever the planner's statistics say: right after a bulk load they are
+    // stale, and `= any(array)` or a join then reads the whole table per batch (a sequential
+    // scan or a full index scan: 100+ ms a batch at 200k phones, growing with the table).
+    const [owners, existing, active] = await Promise.all([
+      this.pool.query<{ phone: string; careos_id: string }>(
         `select k.phone, p.careos_id from unnest($1::text[]) as k(phone)
            cross join lateral (select careos_id, created_commit, created_prepare from profile_phone where phone = k.phone offset 0) p
           order by p.created_commit, p.created_prepare`,
         [phones],
-      );
-      for (const r of owners.rows) state.addPhone(r.phone, r.careos_id);
-      const existing = await client.query<{ careos_id: string }>(
+      ),
+      this.pool.query<{ careos_id: string }>(
         `select p.careos_id from unnest($1::text[]) as k(careos_id)
            cross join lateral (select careos_id from profile where careos_id = k.careos_id offset 0) p`,
         [careosIds],
-      );
-      for (const r of existing.rows) state.addProfile(r.careos_id);
-      const active = await client.query<{ source: string; original_id: string; care_os_id: string }>(
+      ),
+      this.pool.query<{ source: string; original_id: string; care_os_id: string }>(
         `select k.source, k.original_id, r.care_os_id from unnest($1::text[], $2::text[]) as k(source, original_id)
            cross join lateral (select care_os_id from relation
                                 where original_source = k.source and original_id = k.original_id and active offset 0) r`,
         [links.map((l) => l.source), links.map((l) => l.originalId)],
-      );
-      for (const r of active.rows) state.setLink(r.source, r.original_id, r.care_os_id);
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
-    // A batch the projections have partly applied is applied again as a whole: its net effect
-    // per key is the same whichever part of it the read models already show.
-    const lowest = comparePositions(from.profile, from.relation) < 0 ? from.profile : from.relation;
-    for (const batch of this.overlay) {
-      if (comparePositions(batch.last, lowest) <= 0) continue;
-      for (const careosId of careosIds) if (batch.profiles.has(careosId)) state.addProfile(careosId);
-      for (const phone of phones) {
-        const owners = batch.phones.get(phone);
-        if (owners) for (const owner of owners) state.addPhone(phone, owner);
-      }
-      for (const link of links) {
-        const target = batch.links.get(`${link.source}\u0000${link.originalId}`);
-        if (target === null) state.removeLink(link.source, link.originalId);
-        else if (target !== undefined) state.setLink(link.source, link.originalId, target);
-      }
-    }
+      ),
+    ]);
+    for (const r of owners.rows) state.addPhone(r.phone, r.careos_id);
+    for (const r of existing.rows) state.addProfile(r.careos_id);
+    for (const r of active.rows) state.setLink(r.source, r.original_id, r.care_os_id);
     return state;
   }
 
@@ -278,14 +196,13 @@ export class Processor {
       next.catch(() => undefined); // a failed prefetch is simply read again
       this.prefetched = { from: page.position, page: next };
     }
-    await this.waitForProjections();
     const input = stored.map((e) => toImporterEvent(e));
     const importIds = [...new Set(input.map((e) => e.metadata.importId))];
     await this.loadImports(importIds);
 
     const rows: ReceivedRowInput[] = [];
     for (const event of input) if (event.type === 'RowReceived') rows.push({ data: event.data, metadata: event.metadata });
-    const checked = this.options.checkRows ? await this.options.checkRows(rows) : rows.map((row) => checkRow(row));
+    const checked = rows.map((row) => checkRow(row));
 
     // Everything the batch's valid rows may look up, in one query per kind.
     const phones = new Set<string>();
@@ -373,6 +290,7 @@ export class Processor {
       appends.push({
         streamId: streams.outcome(importId),
         expectedRevision: progress.outcomeRevision ?? 'no_stream',
+        withPositions: true,
         events: decided.map(({ id, event }): NewEvent => {
           checkEvent(event.type, event.data, event.metadata);
           return { id, type: event.type, data: event.data, metadata: event.metadata };
@@ -386,6 +304,7 @@ export class Processor {
       await this.store.appendMany(appends, async (client, results) => {
         for (const result of results) if (comparePositions(result.position, lastOutput) > 0) lastOutput = result.position;
         results.forEach((result, i) => (appendedImports[i]!.outcomeRevision = result.nextExpectedRevision));
+        await project(client, stored, input, appends, results);
         const snapshot = [...touched];
         await client.query(
           `insert into processor_import (import_id, source, started_by, total_rows, processed_rows, imported_rows, rejected_rows, outcome_revision, completed)
@@ -416,9 +335,30 @@ export class Processor {
     this.checkpoint = next;
     this.cursor = next;
     this.lastOutput = lastOutput;
-    const decidedEvents: ImporterEvent[] = [];
-    for (const decided of outcomes.values()) for (const { event } of decided) decidedEvents.push(event);
-    this.overlay.push(overlayOf(lastOutput, decidedEvents));
     return true;
+  }
+}
+
+/**
+ * Applies the batch to every read model, in global order: the input events projections handle
+ * (ImportStarted, ImportFileRead) at their stored positions, then the outcome just appended, at
+ * the positions the store reports for it.
+ */
+async function project(
+  client: pg.ClientBase, stored: readonly { position: Position }[], input: readonly ImporterEvent[],
+  appends: readonly StreamAppend[], results: readonly { positions?: Position[] }[],
+): Promise<void> {
+  const events: PositionedEvent[] = [];
+  input.forEach((event, i) => {
+    if (event.type === 'ImportStarted' || event.type === 'ImportFileRead') events.push({ ...event, position: stored[i]!.position } as PositionedEvent);
+  });
+  appends.forEach((append, i) => {
+    const positions = results[i]!.positions;
+    if (!positions || positions.length !== append.events.length) throw new Error(`the event store did not report the positions of ${append.streamId}`);
+    append.events.forEach((event, j) => events.push({ type: event.type, data: event.data, metadata: event.metadata, position: positions[j]! } as PositionedEvent));
+  });
+  for (const projection of PROJECTIONS) {
+    const mine = events.filter((event) => projection.handles.includes(event.type));
+    if (mine.length) await projection.apply(client, mine);
   }
 }

@@ -1,6 +1,7 @@
 // The decision state a row is decided against: which CareOS profiles exist, which profile owns
 // a phone, which profile an original id is actively linked to. Pure and in memory: the processor
-// loads the part a batch needs with one query per kind and overlays every event decided since.
+// loads the part a batch needs from the read models with one query per kind, and folds in each
+// decision of the batch as it is made, so a row sees every row before it.
 import { assertNever, type ImporterEvent } from '../events/types.ts';
 
 export interface DecisionState {

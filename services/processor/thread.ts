@@ -1,7 +1,9 @@
 // The processor on its own thread, with the same bounded heap as the other workers, so that the
-// process's main thread (CLI, HTTP server) stays small. The parent stops it with 'stop'.
+// process's main thread (CLI, HTTP server) stays small. The parent stops it with 'stop'. It first
+// finishes a rebuild of the read models that a crash interrupted: it decides from them.
 import { openThreadStore, type ThreadStoreInput } from '../threads/store.ts';
 import { runUntilStopped } from '../threads/loop.ts';
+import { ProjectionRunner } from '../../projections/runner.ts';
 import { Processor } from './run.ts';
 
 export interface ProcessorThreadInput extends ThreadStoreInput {
@@ -9,7 +11,9 @@ export interface ProcessorThreadInput extends ThreadStoreInput {
 }
 
 await runUntilStopped(async (input: ProcessorThreadInput) => {
-  const opened = await openThreadStore(input, 3);
+  // The state lookups run side by side, next to the read-ahead of the next batch.
+  const opened = await openThreadStore(input, 4);
+  await new ProjectionRunner(opened.store, opened.pool).finishRebuild();
   const processor = new Processor(opened.store, opened.pool, { batchSize: input.batchSize });
   return { step: () => processor.step(), close: () => opened.close() };
 });
