@@ -12,6 +12,11 @@
 // that moves the checkpoint, so the profile and relation tables always show exactly every
 // decision before the next batch. The projections are still pure functions of the events:
 // `careos rebuild` replays them from the event store (projections/runner.ts).
+//
+// Pipelined: while batch N commits (PostgreSQL writing), batch N+1 is read, checked and decided
+// (this thread computing), against the read models plus the net effect of batch N, whether or not
+// the read models show it yet. Batch N+1 is appended only once N has committed; if N fails, N+1 is
+// thrown away and everything is read again from the committed checkpoint.
 import type pg from 'pg';
 import { checkEvent, toImporterEvent } from '../events/schemas.ts';
 import { eventId } from '../events/ids.ts';
@@ -74,6 +79,39 @@ interface ImportProgress {
   completed: boolean;
 }
 
+/**
+ * The net effect of a decided batch on the decision state, per key, so that the next batch can be
+ * decided before this one is committed: applying it to state that already shows it changes nothing.
+ */
+interface BatchEffects {
+  profiles: Set<string>;
+  /** phone → profiles created with it in the batch, in order. */
+  phones: Map<string, string[]>;
+  /** source\0originalId → profile it is actively linked to after the batch; null = unlinked. */
+  links: Map<string, string | null>;
+}
+
+function effectsOf(events: readonly ImporterEvent[]): BatchEffects {
+  const effects: BatchEffects = { profiles: new Set(), phones: new Map(), links: new Map() };
+  for (const event of events) {
+    if (event.type === 'ProfileCreated') {
+      effects.profiles.add(event.data.careosId);
+      for (const phone of event.data.phones) {
+        const owners = effects.phones.get(phone);
+        if (owners) owners.push(event.data.careosId);
+        else effects.phones.set(phone, [event.data.careosId]);
+      }
+    } else if (event.type === 'RelationLinked') {
+      for (const originalId of event.data.originalIds) effects.links.set(`${event.data.source}\u0000${originalId}`, event.data.careosId);
+    } else if (event.type === 'RelationUnlinked') {
+      const key = `${event.data.source}\u0000${event.data.originalId}`;
+      const target = effects.links.get(key);
+      if (target === undefined || target === event.data.careosId) effects.links.set(key, null);
+    }
+  }
+  return effects;
+}
+
 export class CheckpointMoved extends Error {
   constructor() {
     super('the processor checkpoint moved under this processor (another processor is active)');
@@ -106,6 +144,8 @@ export class Processor {
   private prefetched: { from: Position; page: Promise<ReadAllPage> } | null = null;
   /** Where the next read starts: at or after the checkpoint (rows of other types skipped). */
   private cursor: Position | null = null;
+  /** The batch being committed while the next one is decided. */
+  private inflight: { done: Promise<void>; effects: BatchEffects } | null = null;
 
   constructor(
     private readonly store: EventStore,
@@ -171,11 +211,43 @@ export class Processor {
     for (const r of owners.rows) state.addPhone(r.phone, r.careos_id);
     for (const r of existing.rows) state.addProfile(r.careos_id);
     for (const r of active.rows) state.setLink(r.source, r.original_id, r.care_os_id);
+    const effects = this.inflight?.effects;
+    if (effects) {
+      // The batch still committing: its net effect, which the rows above may or may not show yet.
+      for (const careosId of careosIds) if (effects.profiles.has(careosId)) state.addProfile(careosId);
+      for (const phone of phones) for (const owner of effects.phones.get(phone) ?? []) state.addPhone(phone, owner);
+      for (const link of links) {
+        const target = effects.links.get(`${link.source}\u0000${link.originalId}`);
+        if (target === null) state.removeLink(link.source, link.originalId);
+        else if (target !== undefined) state.setLink(link.source, link.originalId, target);
+      }
+    }
     return state;
+  }
+
+  /** Waits for the batch being committed; when it failed, everything is read again (and this throws). */
+  async flush(): Promise<void> {
+    const inflight = this.inflight;
+    if (!inflight) return;
+    this.inflight = null;
+    await inflight.done;
+  }
+
+  /**
+   * After a failed commit: counters in memory may be ahead of what committed, reload everything.
+   * The failed batch stays in `inflight` until flush() reports it, so the batch decided after it
+   * can never be appended.
+   */
+  private reset(): void {
+    this.checkpoint = null;
+    this.cursor = null;
+    this.prefetched = null;
   }
 
   /** Decides one batch. Returns false when there was nothing new to read. */
   async step(): Promise<boolean> {
+    // After a failed commit, its batch must be gone before anything is decided again.
+    if (!this.checkpoint) await this.flush();
     const checkpoint = await this.loadCheckpoint();
     // Events of other types already looked at need not be read again before the next commit.
     const from = this.cursor && comparePositions(this.cursor, checkpoint) > 0 ? this.cursor : checkpoint;
@@ -187,6 +259,8 @@ export class Processor {
         : await this.store.readAll(from, { maxCount: this.options.batchSize, types: INPUT_TYPES });
     const stored = page.events;
     if (stored.length === 0) {
+      // Caught up: nothing is decided but not yet committed.
+      await this.flush();
       const moved = comparePositions(page.position, from) !== 0;
       this.cursor = page.position;
       return moved;
@@ -283,29 +357,51 @@ export class Processor {
       }
     }
 
+    // Checked before waiting, so the schema checks run while the previous batch commits.
+    const decidedEvents: ImporterEvent[] = [];
+    const outcomeEvents = new Map<string, NewEvent[]>();
+    for (const [importId, decided] of outcomes) {
+      outcomeEvents.set(importId, decided.map(({ id, event }): NewEvent => {
+        checkEvent(event.type, event.data, event.metadata);
+        decidedEvents.push(event);
+        return { id, type: event.type, data: event.data, metadata: event.metadata };
+      }));
+    }
+    // The counters as this batch leaves them (the next batch moves the live ones on).
+    const counters = [...touched].map((live) => ({ live, values: { ...live } }));
+
+    // The previous batch must be committed before this one is appended after it.
+    await this.flush();
     const appends: StreamAppend[] = [];
     const appendedImports: ImportProgress[] = [];
-    for (const [importId, decided] of outcomes) {
+    for (const [importId, events] of outcomeEvents) {
       const progress = this.imports.get(importId)!;
-      appends.push({
-        streamId: streams.outcome(importId),
-        expectedRevision: progress.outcomeRevision ?? 'no_stream',
-        withPositions: true,
-        events: decided.map(({ id, event }): NewEvent => {
-          checkEvent(event.type, event.data, event.metadata);
-          return { id, type: event.type, data: event.data, metadata: event.metadata };
-        }),
-      });
+      appends.push({ streamId: streams.outcome(importId), expectedRevision: progress.outcomeRevision ?? 'no_stream', withPositions: true, events });
       appendedImports.push(progress);
     }
     const next = page.position;
+    const done = this.commit({ checkpoint, next, stored, input, appends, appendedImports, counters });
+    done.catch(() => undefined); // surfaced by flush()
+    this.inflight = { done, effects: effectsOf(decidedEvents) };
+    this.checkpoint = next;
+    this.cursor = next;
+    return true;
+  }
+
+  /** Appends a decided batch and commits the read models, counters and checkpoint with it. */
+  private async commit(batch: {
+    checkpoint: Position; next: Position; stored: readonly { position: Position }[]; input: readonly ImporterEvent[];
+    appends: StreamAppend[]; appendedImports: ImportProgress[]; counters: { live: ImportProgress; values: ImportProgress }[];
+  }): Promise<void> {
+    const { checkpoint, next, appends, appendedImports, counters } = batch;
     let lastOutput = this.lastOutput;
     try {
       await this.store.appendMany(appends, async (client, results) => {
         for (const result of results) if (comparePositions(result.position, lastOutput) > 0) lastOutput = result.position;
         results.forEach((result, i) => (appendedImports[i]!.outcomeRevision = result.nextExpectedRevision));
-        await project(client, stored, input, appends, results);
-        const snapshot = [...touched];
+        // Every earlier batch has committed by now, so the live outcome revision is this batch's.
+        const rows = counters.map(({ live, values }) => ({ ...values, outcomeRevision: live.outcomeRevision }));
+        await project(client, batch.stored, batch.input, appends, results);
         await client.query(
           `insert into processor_import (import_id, source, started_by, total_rows, processed_rows, imported_rows, rejected_rows, outcome_revision, completed)
            select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::int[], $8::bigint[], $9::boolean[])
@@ -313,9 +409,9 @@ export class Processor {
              imported_rows = excluded.imported_rows, rejected_rows = excluded.rejected_rows,
              outcome_revision = excluded.outcome_revision, completed = excluded.completed`,
           [
-            snapshot.map((p) => p.importId), snapshot.map((p) => p.source), snapshot.map((p) => p.startedBy), snapshot.map((p) => p.totalRows),
-            snapshot.map((p) => p.processedRows), snapshot.map((p) => p.importedRows), snapshot.map((p) => p.rejectedRows),
-            snapshot.map((p) => (p.outcomeRevision === null ? null : String(p.outcomeRevision))), snapshot.map((p) => p.completed),
+            rows.map((p) => p.importId), rows.map((p) => p.source), rows.map((p) => p.startedBy), rows.map((p) => p.totalRows),
+            rows.map((p) => p.processedRows), rows.map((p) => p.importedRows), rows.map((p) => p.rejectedRows),
+            rows.map((p) => (p.outcomeRevision === null ? null : String(p.outcomeRevision))), rows.map((p) => p.completed),
           ],
         );
         const { rowCount } = await client.query(
@@ -326,16 +422,10 @@ export class Processor {
         if (rowCount !== 1) throw new CheckpointMoved();
       });
     } catch (error) {
-      // Counters in memory may be ahead of what committed: reload everything.
-      this.checkpoint = null;
-      this.cursor = null;
-      this.prefetched = null;
+      this.reset();
       throw error;
     }
-    this.checkpoint = next;
-    this.cursor = next;
     this.lastOutput = lastOutput;
-    return true;
   }
 }
 

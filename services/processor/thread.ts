@@ -15,5 +15,11 @@ await runUntilStopped(async (input: ProcessorThreadInput) => {
   const opened = await openThreadStore(input, 4);
   await new ProjectionRunner(opened.store, opened.pool).finishRebuild();
   const processor = new Processor(opened.store, opened.pool, { batchSize: input.batchSize });
-  return { step: () => processor.step(), close: () => opened.close() };
+  return {
+    step: () => processor.step(),
+    async close() {
+      await processor.flush().catch(() => undefined); // a failed batch is decided again at the next start
+      await opened.close();
+    },
+  };
 });
