@@ -119,6 +119,7 @@ export class Engine {
   private processLoop(): Promise<void> {
     const input: ProcessorThreadInput = {
       databaseUrl: this.app.databaseUrl, eventstoreUrl: this.app.config.eventstoreUrl, batchSize: this.app.config.processBatchRows,
+      heapMb: this.app.config.threadHeapMb,
     };
     return this.threadLoop('processor', new URL('./processor/thread.ts', import.meta.url), input);
   }

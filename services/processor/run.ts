@@ -13,20 +13,21 @@
 // decision before the next batch. The projections are still pure functions of the events:
 // `careos rebuild` replays them from the event store (projections/runner.ts).
 //
-// Pipelined: while batch N commits (PostgreSQL writing), batch N+1 is read, checked and decided
-// (this thread computing), against the read models plus the net effect of batch N, whether or not
-// the read models show it yet. Batch N+1 is appended only once N has committed; if N fails, N+1 is
+// Pipelined: the intake (intake.ts, on a thread of its own in the engine) reads and checks batch
+// N+2 while this thread decides batch N+1 and PostgreSQL commits batch N. N+1 is decided against
+// the read models plus the net effect of batch N, whether or not the read models show it yet. Batch N+1 is appended only once N has committed; if N fails, N+1 is
 // thrown away and everything is read again from the committed checkpoint.
 import type pg from 'pg';
-import { checkEvent, toImporterEvent } from '../events/schemas.ts';
+import { checkEvent } from '../events/schemas.ts';
 import { eventId } from '../events/ids.ts';
 import type { EventMetadata, ImporterEvent, RowReceivedData, SourceName } from '../events/types.ts';
 import { streams } from '../events/types.ts';
-import type { EventStore, NewEvent, Position, ReadAllPage, StreamAppend } from '../eventstore/types.ts';
+import type { EventStore, NewEvent, Position, StreamAppend } from '../eventstore/types.ts';
 import { START, comparePositions } from '../eventstore/types.ts';
 import { PROJECTIONS } from '../../projections/runner.ts';
 import type { PositionedEvent } from '../../projections/types.ts';
-import { checkRow, decideRow } from './decide.ts';
+import { decideRow } from './decide.ts';
+import { LocalIntake, type Intake } from './intake.ts';
 import type { DecidedEvent } from './rules.ts';
 import { InMemoryState } from './state.ts';
 
@@ -52,7 +53,6 @@ export const PROCESSOR_DDL = `
   );
 `;
 
-const INPUT_TYPES = ['ImportStarted', 'RowReceived', 'ImportFileRead'] as const;
 export const PROGRESS_EVERY_ROWS = 10_000;
 
 function progressEvent(progress: ImportProgress, rowMetadata: EventMetadata): DecidedEvent {
@@ -121,6 +121,8 @@ export class CheckpointMoved extends Error {
 
 export interface ProcessorOptions {
   batchSize: number;
+  /** Reads and checks the input; by default in this thread. */
+  intake?: Intake;
 }
 
 export type ReceivedRowInput = { data: RowReceivedData; metadata: EventMetadata };
@@ -140,18 +142,20 @@ export class Processor {
   private checkpoint: Position | null = null;
   private lastOutput: Position = START;
   private readonly imports = new Map<string, ImportProgress>();
-  /** The next input batch, read while the current one is decided and committed. */
-  private prefetched: { from: Position; page: Promise<ReadAllPage> } | null = null;
   /** Where the next read starts: at or after the checkpoint (rows of other types skipped). */
   private cursor: Position | null = null;
   /** The batch being committed while the next one is decided. */
   private inflight: { done: Promise<void>; effects: BatchEffects } | null = null;
 
+  private readonly intake: Intake;
+
   constructor(
     private readonly store: EventStore,
     private readonly pool: pg.Pool,
-    private readonly options: ProcessorOptions,
-  ) {}
+    options: ProcessorOptions,
+  ) {
+    this.intake = options.intake ?? new LocalIntake(store, options.batchSize);
+  }
 
   private async loadCheckpoint(): Promise<Position> {
     if (this.checkpoint) return this.checkpoint;
@@ -225,6 +229,15 @@ export class Processor {
     return state;
   }
 
+  /** Waits for the last commit and stops the intake. */
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      await this.intake.close();
+    }
+  }
+
   /** Waits for the batch being committed; when it failed, everything is read again (and this throws). */
   async flush(): Promise<void> {
     const inflight = this.inflight;
@@ -241,7 +254,6 @@ export class Processor {
   private reset(): void {
     this.checkpoint = null;
     this.cursor = null;
-    this.prefetched = null;
   }
 
   /** Decides one batch. Returns false when there was nothing new to read. */
@@ -251,32 +263,22 @@ export class Processor {
     const checkpoint = await this.loadCheckpoint();
     // Events of other types already looked at need not be read again before the next commit.
     const from = this.cursor && comparePositions(this.cursor, checkpoint) > 0 ? this.cursor : checkpoint;
-    const prefetched = this.prefetched;
-    this.prefetched = null;
-    const page =
-      prefetched && comparePositions(prefetched.from, from) === 0
-        ? await prefetched.page
-        : await this.store.readAll(from, { maxCount: this.options.batchSize, types: INPUT_TYPES });
-    const stored = page.events;
+    const batch = await this.intake.next(from);
+    const stored = batch.events;
     if (stored.length === 0) {
       // Caught up: nothing is decided but not yet committed.
       await this.flush();
-      const moved = comparePositions(page.position, from) !== 0;
-      this.cursor = page.position;
+      const moved = comparePositions(batch.position, from) !== 0;
+      this.cursor = batch.position;
       return moved;
     }
-    {
-      const next = this.store.readAll(page.position, { maxCount: this.options.batchSize, types: INPUT_TYPES });
-      next.catch(() => undefined); // a failed prefetch is simply read again
-      this.prefetched = { from: page.position, page: next };
-    }
-    const input = stored.map((e) => toImporterEvent(e));
+    const input = stored.map((e) => e.event);
     const importIds = [...new Set(input.map((e) => e.metadata.importId))];
     await this.loadImports(importIds);
 
     const rows: ReceivedRowInput[] = [];
     for (const event of input) if (event.type === 'RowReceived') rows.push({ data: event.data, metadata: event.metadata });
-    const checked = rows.map((row) => checkRow(row));
+    const { checked } = batch;
 
     // Everything the batch's valid rows may look up, in one query per kind.
     const phones = new Set<string>();
@@ -379,7 +381,7 @@ export class Processor {
       appends.push({ streamId: streams.outcome(importId), expectedRevision: progress.outcomeRevision ?? 'no_stream', withPositions: true, events });
       appendedImports.push(progress);
     }
-    const next = page.position;
+    const next = batch.position;
     const done = this.commit({ checkpoint, next, stored, input, appends, appendedImports, counters });
     done.catch(() => undefined); // surfaced by flush()
     this.inflight = { done, effects: effectsOf(decidedEvents) };

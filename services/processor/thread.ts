@@ -1,24 +1,30 @@
 // The processor on its own thread, with the same bounded heap as the other workers, so that the
-// process's main thread (CLI, HTTP server) stays small. The parent stops it with 'stop'. It first
+// process's main thread (CLI, HTTP server) stays small; its intake (reading and checking the
+// input) on another. The parent stops it with 'stop'. It first
 // finishes a rebuild of the read models that a crash interrupted: it decides from them.
 import { openThreadStore, type ThreadStoreInput } from '../threads/store.ts';
 import { runUntilStopped } from '../threads/loop.ts';
 import { ProjectionRunner } from '../../projections/runner.ts';
+import { IntakeThread } from './intake.ts';
 import { Processor } from './run.ts';
 
 export interface ProcessorThreadInput extends ThreadStoreInput {
   batchSize: number;
+  /** Heap limit of the intake thread this one starts. */
+  heapMb: number;
 }
 
 await runUntilStopped(async (input: ProcessorThreadInput) => {
   // The state lookups run side by side, next to the read-ahead of the next batch.
   const opened = await openThreadStore(input, 4);
   await new ProjectionRunner(opened.store, opened.pool).finishRebuild();
-  const processor = new Processor(opened.store, opened.pool, { batchSize: input.batchSize });
+  // Reading and checking the input on a third thread: this one only decides and writes.
+  const intake = new IntakeThread({ databaseUrl: input.databaseUrl, eventstoreUrl: input.eventstoreUrl, batchSize: input.batchSize }, input.heapMb);
+  const processor = new Processor(opened.store, opened.pool, { batchSize: input.batchSize, intake });
   return {
     step: () => processor.step(),
     async close() {
-      await processor.flush().catch(() => undefined); // a failed batch is decided again at the next start
+      await processor.close().catch(() => undefined); // a failed batch is decided again at the next start
       await opened.close();
     },
   };

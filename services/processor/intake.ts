@@ -1,0 +1,106 @@
+// The processor's intake: reading the input events (ImportStarted, RowReceived, ImportFileRead)
+// in global order, checking their schema and the rows' fields. It is the stateless half of
+// deciding, so it can run on a thread of its own (IntakeThread) and read and check batch N+1
+// while the processor decides batch N. Each batch is read one ahead.
+import type { Worker } from 'node:worker_threads';
+import { toImporterEvent } from '../events/schemas.ts';
+import type { ImporterEvent } from '../events/types.ts';
+import type { EventStore, Position } from '../eventstore/types.ts';
+import { comparePositions } from '../eventstore/types.ts';
+import { startThread } from '../threads/spawn.ts';
+import type { ThreadStoreInput } from '../threads/store.ts';
+import { checkRow } from './decide.ts';
+import type { Checked } from './rules.ts';
+
+export const INPUT_TYPES = ['ImportStarted', 'RowReceived', 'ImportFileRead'] as const;
+
+export interface PreparedBatch {
+  /** Where the next batch starts: after everything this read looked at. */
+  position: Position;
+  /** The input events, in global order, with their positions. */
+  events: { event: ImporterEvent; position: Position }[];
+  /** The field check of each RowReceived of `events`, in order. */
+  checked: Checked<unknown>[];
+}
+
+export interface Intake {
+  /** The batch after `from` (empty, with `position` = `from`, when there is nothing new). */
+  next(from: Position): Promise<PreparedBatch>;
+  close(): Promise<void>;
+}
+
+/** Reads and checks in this thread. */
+export class LocalIntake implements Intake {
+  private ahead: { from: Position; batch: Promise<PreparedBatch> } | null = null;
+
+  constructor(private readonly store: EventStore, private readonly batchSize: number) {}
+
+  async next(from: Position): Promise<PreparedBatch> {
+    const ahead = this.ahead;
+    this.ahead = null;
+    const batch = ahead && comparePositions(ahead.from, from) === 0 ? await ahead.batch : await this.prepare(from);
+    if (batch.events.length > 0) {
+      const following = this.prepare(batch.position);
+      following.catch(() => undefined); // a failed read ahead is simply read again
+      this.ahead = { from: batch.position, batch: following };
+    }
+    return batch;
+  }
+
+  private async prepare(from: Position): Promise<PreparedBatch> {
+    const page = await this.store.readAll(from, { maxCount: this.batchSize, types: INPUT_TYPES });
+    const events = page.events.map((stored) => ({ event: toImporterEvent(stored), position: stored.position }));
+    const checked: Checked<unknown>[] = [];
+    for (const { event } of events) if (event.type === 'RowReceived') checked.push(checkRow(event));
+    return { position: page.position, events, checked };
+  }
+
+  async close(): Promise<void> {
+    this.ahead = null;
+  }
+}
+
+export interface IntakeThreadInput extends ThreadStoreInput {
+  batchSize: number;
+}
+
+/** The intake on a worker thread of its own (intake-thread.ts), one request at a time. */
+export class IntakeThread implements Intake {
+  private readonly worker: Worker;
+  private pending: { resolve: (batch: PreparedBatch) => void; reject: (error: Error) => void } | null = null;
+  private failure: Error | null = null;
+
+  constructor(input: IntakeThreadInput, heapMb: number) {
+    this.worker = startThread(new URL('./intake-thread.ts', import.meta.url), input, heapMb);
+    this.worker.on('message', (message: { batch?: PreparedBatch; error?: string }) => {
+      const pending = this.pending;
+      this.pending = null;
+      if (!pending) return;
+      if (message.batch) pending.resolve(message.batch);
+      else pending.reject(new Error(message.error ?? 'the intake thread failed'));
+    });
+    const fail = (error: Error) => {
+      this.failure = error;
+      this.pending?.reject(error);
+      this.pending = null;
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`the intake thread stopped (exit ${code})`)));
+  }
+
+  next(from: Position): Promise<PreparedBatch> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.pending) return Promise.reject(new Error('the intake serves one request at a time'));
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage({ from });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.failure) return;
+    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    this.worker.postMessage('stop');
+    await exited;
+  }
+}
