@@ -8,7 +8,7 @@ import { createPool, resolveDatabaseUrl } from './db/pool.ts';
 import type { SourceName } from './events/types.ts';
 import { PostgresEventStore, migrateEventStore } from './eventstore/postgres.ts';
 import type { EventStore } from './eventstore/types.ts';
-import { startThread } from './threads/spawn.ts';
+import { startThread, type ThreadName } from './threads/spawn.ts';
 import { readerActive, startImport, type ReaderOptions } from './importer/reader.ts';
 import type { ReaderThreadInput } from './importer/reader-thread.ts';
 import type { ProcessorThreadInput } from './processor/thread.ts';
@@ -121,13 +121,13 @@ export class Engine {
       databaseUrl: this.app.databaseUrl, eventstoreUrl: this.app.config.eventstoreUrl, batchSize: this.app.config.processBatchRows,
       heapMb: this.app.config.threadHeapMb,
     };
-    return this.threadLoop('processor', new URL('./processor/thread.ts', import.meta.url), input);
+    return this.threadLoop('processor', input);
   }
 
   /** Keeps a long-running thread (see threads/loop.ts) alive while the engine runs; starts it again if it dies. */
-  private async threadLoop(where: string, entry: URL, input: unknown): Promise<void> {
+  private async threadLoop(where: ThreadName, input: unknown): Promise<void> {
     while (this.running) {
-      const worker = startThread(entry, input, this.app.config.threadHeapMb);
+      const worker = startThread(where, input, this.app.config.threadHeapMb);
       worker.on('message', (message: { error?: string }) => {
         if (message.error) this.report(where, new Error(message.error));
       });
@@ -188,7 +188,7 @@ export function readFile(app: App, importId: string): Promise<void> {
     databaseUrl: app.databaseUrl, eventstoreUrl: app.config.eventstoreUrl, importId, options: app.readerOptions,
   };
   return new Promise((resolve, reject) => {
-    const worker = startThread(new URL('./importer/reader-thread.ts', import.meta.url), input, app.config.threadHeapMb);
+    const worker = startThread('reader', input, app.config.threadHeapMb);
     let settled = false;
     worker.on('message', (message: { ok: boolean; message?: string; stack?: string }) => {
       settled = true;

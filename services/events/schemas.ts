@@ -2,14 +2,14 @@
 // once at start-up, and every event checked when written and when read.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { packageFile } from '../paths.ts';
 import { EVENT_TYPES, type EventType, type ImporterEvent } from './types.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-export const SCHEMA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schemas');
+export const SCHEMA_DIR = packageFile('schemas');
 
 export const ajv = new Ajv({ allErrors: true, strict: true });
 addFormats(ajv);

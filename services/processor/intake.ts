@@ -71,7 +71,7 @@ export class IntakeThread implements Intake {
   private failure: Error | null = null;
 
   constructor(input: IntakeThreadInput, heapMb: number) {
-    this.worker = startThread(new URL('./intake-thread.ts', import.meta.url), input, heapMb);
+    this.worker = startThread('intake', input, heapMb);
     this.worker.on('message', (message: { batch?: PreparedBatch; error?: string }) => {
       const pending = this.pending;
       this.pending = null;
