@@ -621,8 +621,8 @@ function stages(run: ImportRun, rows: number): StageTiming[] {
   return [
     stage('store upload: header check, fsynced copy, ImportStarted', 0, run.storedAt, null),
     stage('read: CSV → RowReceived, until the last row and ImportFileRead are appended', run.storedAt, run.readAt, rows),
-    stage('processor: every row decided (processor_import.processed_rows = total), after the read', run.readAt, Math.max(decidedAt, run.readAt), null),
-    stage('projections: read models caught up, import log final (after the last decision)', Math.max(decidedAt, run.readAt), run.finalAt, null),
+    // The read models are projected in the processor's own commits: the last decision is the import log's final status.
+    stage('processor after the read: until every row is decided and the import log shows the result', run.readAt, Math.max(run.finalAt, run.readAt), null),
     stage('processor, first to last decision (overlaps the read)', run.watched.firstDecidedAt ?? run.storedAt, Math.max(decidedAt, run.readAt), rows),
   ];
 }
@@ -830,8 +830,8 @@ export function renderMarkdown(r: BenchmarkResult): string {
   row('Rejections by reason', Object.entries(r.import.rejectionsByCode).map(([code, count]) => `${code} ${n(count)}`).join(', ') || '(none)');
   row('Raw COPY of the same file (floor)', `${s(r.anchors.copy.seconds)} s, ${n(r.anchors.copy.rowsPerSecond)} rows/s → COPY is **${r.anchors.ratioToCopy}×** faster`);
   row(`Naive importer (${n(r.anchors.naive.rows)}-row slice, INSERT per row)`, `${n(r.anchors.naive.rowsPerSecond)} rows/s → end to end is **${r.anchors.ratioToNaive}×** naive`);
-  row('Peak RSS of Node (sampled 100 ms / maxRSS)', `${n(r.memory.peakRssMB)} MB / ${n(r.memory.maxRssMB)} MB`);
-  row('CPU during the import, all threads (wall ' + s(r.cpu.wallSeconds) + ' s)', `Node ${s(r.cpu.nodeSeconds)} s (main-thread event loop busy ${Math.round(r.cpu.nodeEventLoopUtilization * 100)}%), PostgreSQL ${r.cpu.postgresSeconds === null ? 'n/a' : `${s(r.cpu.postgresSeconds)} s`}`);
+  row('Peak RSS of the importing process: every thread, and this harness (sampled 100 ms / maxRSS)', `${n(r.memory.peakRssMB)} MB / ${n(r.memory.maxRssMB)} MB`);
+  row('CPU during the import, all threads (wall ' + s(r.cpu.wallSeconds) + ' s)', `Node ${s(r.cpu.nodeSeconds)} s (main thread, the coordinator, busy ${Math.round(r.cpu.nodeEventLoopUtilization * 100)}%), PostgreSQL ${r.cpu.postgresSeconds === null ? 'n/a' : `${s(r.cpu.postgresSeconds)} s`}`);
   row('PostgreSQL database size after the import / after the anchors', `${n(r.database.sizeMB)} MB / ${n(r.database.sizeAfterAnchorsMB)} MB`);
   row('Largest tables', r.database.largestTables.map((t) => `${t.table} ${t.MB} MB`).join(', '));
   row(`Refused file (wrong header, ${s(r.refusal.fileMB)} MB) through the CLI`, `${n(r.refusal.milliseconds)} ms from start to exit ${r.refusal.exitCode}: ${r.refusal.message.replace(/\|/g, '\\|')}`);
@@ -857,7 +857,7 @@ export function renderMarkdown(r: BenchmarkResult): string {
     for (const a of r.postgresActivity) row(`\`${a.statement.replace(/\|/g, '\\|')}\``, a.wait, a.avgSessions.toFixed(2));
   }
   if (r.cpuProfile) {
-    lines.push('', `### Node's main thread during the import (worker threads not sampled; CPU profile ${path.relative(process.cwd(), r.cpuProfile.file)})`, '');
+    lines.push('', `### Node's main thread (the coordinator) during the import; reader, intake and processor threads are not sampled: use node --cpu-prof for those (CPU profile ${path.relative(process.cwd(), r.cpuProfile.file)})`, '');
     row('Where (self time)', 'Seconds', 'Share');
     row('---', '---:', '---:');
     for (const a of r.cpuProfile.byArea) row(a.area, s(a.seconds), `${Math.round(a.share * 100)}%`);
