@@ -36,7 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxFileBytes: positiveInt('CAREOS_MAX_FILE_BYTES', 512 * 1024 * 1024),
     readBatchRows: positiveInt('CAREOS_READ_BATCH', 5000),
     processBatchRows: positiveInt('CAREOS_PROCESS_BATCH', 5000),
-    threadHeapMb: positiveInt('CAREOS_THREAD_HEAP_MB', 256),
+    threadHeapMb: positiveInt('CAREOS_THREAD_HEAP_MB', 192),
     port: positiveInt('PORT', 3000),
   };
 }

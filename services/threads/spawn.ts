@@ -8,7 +8,7 @@
 //
 // Heap limits: without them V8 lets each isolate's heap grow with the allocation rate (up to
 // ~200 MB each on this workload), which made the process's peak RSS grow past 600 MB. The
-// processor gets a 32 MB young generation and CAREOS_THREAD_HEAP_MB (default 256) of old
+// processor gets a 32 MB young generation and CAREOS_THREAD_HEAP_MB (default 192) of old
 // generation: its live data is a few batches (~50 MB at 5,000 rows; raise the limit with much
 // larger CAREOS_PROCESS_BATCH). The reader and the intake hold one or two batches: half of it.
 import crypto from 'node:crypto';
