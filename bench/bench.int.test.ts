@@ -22,6 +22,7 @@ test('bench › a 2,000-row run imports or rejects every row, duplicate phones i
     assert.is(result.baseline.rejectedRows, 0);
     assert.is(result.anchors.copy.rows, 2000);
     assert.is(result.anchors.naive.rows, 2000);
+    assert.ok(result.memory.peakRssMB > 0 && result.cpu.nodeSeconds > 0, 'the careos import process itself was measured');
   } finally {
     await stopEmbedded(dataDir);
     fs.rmSync(root, { recursive: true, force: true });

@@ -1,15 +1,15 @@
 // The benchmark: `npm run bench -- [--rows N] [--keep] [--profile]` (default 1,000,000 rows).
 //
-// Generates a CareOS baseline and a Nana file (bench/generate.ts), imports both end to end in a
-// fresh data directory with the embedded PostgreSQL, exactly as `careos import` does, and times
-// the Nana import from importFile to waitForImport. Where the time went is read from outside the
-// services (stream revision, processor counters, import log, pg_stat_activity samples, CPU of
-// Node and of PostgreSQL), so the benchmark needs no hooks in the code it measures. Two anchors
+// Generates a CareOS baseline and a Nana file (bench/generate.ts), imports both with a real
+// `careos import` child process in a fresh data directory on the embedded PostgreSQL, and times
+// the Nana import from spawn to exit. Where the time went is read from outside the importer
+// (stream revision, processor counters, import log, pg_stat_activity samples, /proc for the
+// importer's peak RSS and CPU and PostgreSQL's CPU), so the benchmark needs no hooks in the code
+// it measures; with --profile the importer runs under node --cpu-prof (every thread). Two anchors
 // put the number in context: raw COPY of the same file (the physical floor) and a naive
 // row-by-row importer. Results: a markdown table on stdout, bench/results/latest.{json,md}.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,7 +19,8 @@ import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { Engine, importFile, openApp, readFile, waitForImport, type App } from '../services/app.ts';
+import { openApp } from '../services/app.ts';
+import { getImport, type ImportView } from '../projections/import-log.ts';
 import { loadConfig, type Config } from '../services/config.ts';
 import { stopEmbedded } from '../services/db/embedded.ts';
 import { resolveDatabaseUrl } from '../services/db/pool.ts';
@@ -64,14 +65,14 @@ export interface CpuProfileSummary {
 
 export interface StageTiming {
   stage: string;
-  /** Seconds since importFile was called. */
+  /** Seconds since `careos import` was started. */
   endsAt: number;
   seconds: number;
   rowsPerSecond: number | null;
 }
 
 export interface ProgressSample {
-  /** Seconds since importFile was called. */
+  /** Seconds since `careos import` was started. */
   at: number;
   /** RowReceived events in the import stream. */
   received: number;
@@ -104,8 +105,10 @@ export interface BenchmarkResult {
   };
   stages: StageTiming[];
   progress: ProgressSample[];
-  cpu: { wallSeconds: number; nodeSeconds: number; nodeEventLoopUtilization: number; postgresSeconds: number | null };
-  memory: { peakRssMB: number; maxRssMB: number };
+  /** nodeSeconds: user + system CPU of the `careos import` process, every thread. */
+  cpu: { wallSeconds: number; nodeSeconds: number; postgresSeconds: number | null };
+  /** VmHWM of the `careos import` processes. */
+  memory: { peakRssMB: number; baselinePeakRssMB: number };
   database: { sizeMB: number; sizeAfterAnchorsMB: number; largestTables: { table: string; MB: number }[] };
   anchors: {
     copy: { rows: number; seconds: number; rowsPerSecond: number };
@@ -131,7 +134,7 @@ export interface BenchmarkResult {
   postgresActivity: { statement: string; wait: string; avgSessions: number }[];
   /** A file as large as the Nana file, refused for its header by the real CLI, timed from spawn to exit. */
   refusal: { fileMB: number; milliseconds: number; exitCode: number | null; message: string };
-  /** With --profile: where Node's main thread spent the import. */
+  /** With --profile: where the `careos import` process spent the import, every thread. */
   cpuProfile?: CpuProfileSummary;
 }
 
@@ -146,22 +149,29 @@ function round(value: number, digits = 2): number {
 
 // --- measuring from outside --------------------------------------------------------------------
 
-/** Peak resident set size of this process, sampled every 100 ms. */
-class RssSampler {
-  peak = process.memoryUsage().rss;
-  private readonly timer: NodeJS.Timeout;
-  constructor() {
-    this.timer = setInterval(() => this.sample(), SAMPLE_MS);
-  }
+/** Memory of the importing process (a `careos import` child), read from /proc. */
+class ChildSampler {
+  /** VmHWM: the kernel's own peak resident set of the process, all threads. */
+  peak = 0;
+  constructor(private readonly pid: number) {}
+  /** Current resident set in bytes (0 once the process is gone); moves the peak on. */
   sample(): number {
-    const rss = process.memoryUsage().rss;
-    if (rss > this.peak) this.peak = rss;
-    return rss;
+    try {
+      const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) * 1024;
+      this.peak = Math.max(this.peak, kb('VmHWM'));
+      return kb('VmRSS');
+    } catch {
+      return 0;
+    }
   }
-  stop(): void {
-    clearInterval(this.timer);
-    this.sample();
-  }
+}
+
+/** CPU seconds of this process's waited-for children (the `careos import` runs), from /proc/self/stat. */
+function childrenCpuSeconds(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[16 - 3]) + Number(fields[17 - 3])) / ticksPerSecond();
 }
 
 let clockTicks: number | null = null;
@@ -222,6 +232,8 @@ interface WatchedImport {
   /** Seconds (since start) of the first sample where the processor had decided every row. */
   allDecidedAt: number | null;
   firstDecidedAt: number | null;
+  /** Seconds of the first sample where the file was read to its end (ImportFileRead appended). */
+  fileReadAt: number | null;
 }
 
 /**
@@ -229,9 +241,9 @@ interface WatchedImport {
  * pool): rows appended to its stream, rows the processor decided, rows the read models show, and
  * what the importer's PostgreSQL sessions are doing.
  */
-function watchImport(monitor: pg.Client, app: App, watch: { importId: string; rows: number; started: number }, rss: RssSampler, log?: (line: string) => void) {
+function watchImport(monitor: pg.Client, watch: { importId: string; rows: number; started: number }, rss: ChildSampler, log?: (line: string) => void) {
   const { importId, rows, started } = watch;
-  const watched: WatchedImport = { importId, timeline: [], activity: new Map(), activitySamples: 0, allDecidedAt: null, firstDecidedAt: null };
+  const watched: WatchedImport = { importId, timeline: [], activity: new Map(), activitySamples: 0, allDecidedAt: null, firstDecidedAt: null, fileReadAt: null };
   let running = true;
   let lastLog = 0;
   const sampleOnce = async () => {
@@ -243,10 +255,9 @@ function watchImport(monitor: pg.Client, app: App, watch: { importId: string; ro
       [importId],
     );
     // Row N is stream revision N (ImportStarted is 0); ImportFileRead, one past the last row, is not a row.
-    const revision = app.store.kind === 'postgres'
-      ? (await monitor.query<{ revision: number | null }>('select max(revision) as revision from es_events where stream_id = $1', [streams.import(importId)])).rows[0]?.revision ?? null
-      : await app.store.streamRevision(streams.import(importId));
+    const revision = (await monitor.query<{ revision: number | null }>('select max(revision) as revision from es_events where stream_id = $1', [streams.import(importId)])).rows[0]?.revision ?? null;
     const received = revision === null ? 0 : Math.min(Number(revision), rows);
+    if (revision !== null && Number(revision) > rows && watched.fileReadAt === null) watched.fileReadAt = at;
     const decided = counts[0]?.decided ?? 0;
     const total = counts[0]?.total ?? null;
     const projected = counts[0]?.projected ?? 0;
@@ -296,28 +307,64 @@ interface ImportRun {
   storedAt: number;
   readAt: number;
   finalAt: number;
-  view: Awaited<ReturnType<typeof waitForImport>>;
+  view: ImportView;
   watched: WatchedImport;
+  /** VmHWM of the `careos import` process. */
+  peakRssBytes: number;
+  /** User + system CPU of the `careos import` process, every thread. */
+  cpuSeconds: number;
 }
 
-/** What `careos import` does: importFile, then (engine running) readFile and waitForImport. */
+const CLI = path.resolve(BENCH_DIR, '..', 'bin', 'careos.js');
+
+/**
+ * A real `careos import` in a child process, as an admin runs it, on the bench's data directory:
+ * it starts its engine, reads the file and waits for the import log. Timed from spawn to exit;
+ * its peak RSS and CPU are its own, not this harness's.
+ */
 async function runImport(
-  app: App, monitor: pg.Client, file: { path: string; rows: number; source: SourceName }, rss: RssSampler, log?: (line: string) => void,
+  monitor: pg.Client, dataDir: string, file: { path: string; rows: number; source: SourceName }, log?: (line: string) => void,
+  cpuProfileDir?: string,
 ): Promise<ImportRun> {
+  const { rows: known } = await monitor.query<{ import_id: string }>('select import_id from import_log');
+  const before = new Set(known.map((r) => r.import_id));
+  const cpuBefore = childrenCpuSeconds();
   const started = performance.now();
   const since = () => (performance.now() - started) / 1000;
-  const importId = await importFile(app, { filePath: file.path, fileName: path.basename(file.path), source: file.source, by: 'bench' });
-  const storedAt = since();
-  const watcher = watchImport(monitor, app, { importId, rows: file.rows, started }, rss, log);
-  try {
-    await readFile(app, importId);
-    const readAt = since();
-    const view = await waitForImport(app, importId);
-    const finalAt = since();
-    return { importId, seconds: finalAt, storedAt, readAt, finalAt, view, watched: await watcher.stop() };
-  } finally {
-    await watcher.stop();
+  const { DATABASE_URL: _db, EVENTSTORE_URL: _es, ...env } = process.env;
+  const child = spawn(process.execPath, [
+    ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : []),
+    CLI, 'import', file.path, '--source', file.source, '--by', 'bench', '--json',
+  ], { env: { ...env, CAREOS_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const rss = new ChildSampler(child.pid!);
+  // The import log lists an import from the moment ImportStarted is appended.
+  let importId: string | null = null;
+  while (!importId) {
+    rss.sample();
+    const { rows: found } = await monitor.query<{ import_id: string }>('select import_id from import_log order by import_date desc limit 5');
+    importId = found.map((r) => r.import_id).find((id) => !before.has(id)) ?? null;
+    if (!importId && (await Promise.race([exited.then(() => true), sleep(20).then(() => false)]))) {
+      throw new Error(`careos import exited before starting the import: ${stderr.trim()}`);
+    }
   }
+  const storedAt = since();
+  const watcher = watchImport(monitor, { importId, rows: file.rows, started }, rss, log);
+  const code = await exited;
+  const finalAt = since();
+  const watched = await watcher.stop();
+  if (code !== 0) throw new Error(`careos import exited with ${code}: ${stderr.trim()}`);
+  const summary = JSON.parse(stdout.trim().split('\n').pop()!) as { importId: string };
+  if (summary.importId !== importId) throw new Error(`watched import ${importId}, but careos imported ${summary.importId}`);
+  const view = (await getImport(monitor, importId))!;
+  return {
+    importId, seconds: finalAt, storedAt, readAt: watched.fileReadAt ?? finalAt, finalAt, view, watched,
+    peakRssBytes: rss.peak, cpuSeconds: childrenCpuSeconds() - cpuBefore,
+  };
 }
 
 // --- anchors -----------------------------------------------------------------------------------
@@ -529,19 +576,22 @@ function summariseProfile(profile: CpuProfile, file: string): CpuProfileSummary 
   };
 }
 
-/** Starts V8's sampling profiler on this process; the returned function stops it and writes the profile. */
-async function startProfiler(file: string): Promise<() => Promise<CpuProfileSummary>> {
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 500 });
-  await session.post('Profiler.start');
-  return async () => {
-    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile };
-    session.disconnect();
-    fs.writeFileSync(file, JSON.stringify(profile));
-    return summariseProfile(profile, file);
-  };
+/** Every thread's profile of the `careos import` run (node --cpu-prof writes one per thread), summed. */
+function summariseProfiles(dir: string): CpuProfileSummary {
+  const merged: CpuProfile = { nodes: [], samples: [], timeDeltas: [] };
+  let offset = 0;
+  for (const name of fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
+    const profile = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as CpuProfile;
+    let top = 0;
+    for (const node of profile.nodes) {
+      merged.nodes.push({ ...node, id: node.id + offset });
+      top = Math.max(top, node.id);
+    }
+    merged.samples.push(...profile.samples.map((id) => id + offset));
+    merged.timeDeltas.push(...profile.timeDeltas);
+    offset += top + 1;
+  }
+  return summariseProfile(merged, dir);
 }
 
 // --- the run -----------------------------------------------------------------------------------
@@ -663,35 +713,19 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
   const app = await openApp(config);
   const monitor = new pg.Client({ connectionString: await resolveDatabaseUrl(config), application_name: 'careos-bench' });
   await monitor.connect();
-  const engineErrors: string[] = [];
-  const engine = new Engine(app, {
-    onError: (where, error) => {
-      engineErrors.push(`${where}: ${(error as Error).message}`);
-      log?.(`engine error in ${where}: ${(error as Error).message}`);
-    },
-  });
   try {
     const { rows: versionRows } = await app.pool.query<{ server_version: string }>('show server_version');
-    engine.start();
 
-    log?.(`importing the CareOS baseline (${files.baselineRows.toLocaleString('en-US')} rows)`);
-    const baselineRss = new RssSampler();
-    const baseline = await runImport(app, monitor, { path: files.baselineFile, rows: files.baselineRows, source: 'careos' }, baselineRss);
-    baselineRss.stop();
+    log?.(`importing the CareOS baseline (${files.baselineRows.toLocaleString('en-US')} rows) with careos import`);
+    const baseline = await runImport(monitor, dataDir, { path: files.baselineFile, rows: files.baselineRows, source: 'careos' });
 
-    log?.(`importing the Nana file (${rows.toLocaleString('en-US')} rows, ${(files.nanaBytes / MB).toFixed(1)} MB)`);
-    const rss = new RssSampler();
-    const cpuBefore = process.cpuUsage();
-    const eluBefore = performance.eventLoopUtilization();
+    log?.(`importing the Nana file (${rows.toLocaleString('en-US')} rows, ${(files.nanaBytes / MB).toFixed(1)} MB) with careos import`);
+    const profileDir = options.profile ? path.join(filesDir, `cpuprofile-${rows}`) : undefined;
+    if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
     const pgBefore = postgresCpuSeconds(dataDir);
-    const stopProfiler = options.profile ? await startProfiler(path.join(filesDir, `nana-${rows}.cpuprofile`)) : null;
-    const run = await runImport(app, monitor, { path: files.nanaFile, rows, source: 'nana' }, rss, log);
-    const cpuProfile = stopProfiler ? await stopProfiler() : undefined;
-    const cpu = process.cpuUsage(cpuBefore);
-    const elu = performance.eventLoopUtilization(eluBefore);
+    const run = await runImport(monitor, dataDir, { path: files.nanaFile, rows, source: 'nana' }, log, profileDir);
     const pgAfter = postgresCpuSeconds(dataDir);
-    rss.stop();
-    await engine.stop();
+    const cpuProfile = profileDir ? summariseProfiles(profileDir) : undefined;
 
     const { rows: reasonRows } = await app.pool.query<{ code: string; n: number }>(
       `select r->>'code' as code, count(*)::int as n from error_log e, jsonb_array_elements(e.reasons) r
@@ -754,11 +788,10 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
       progress: thin(run.watched.timeline),
       cpu: {
         wallSeconds: round(run.seconds),
-        nodeSeconds: round((cpu.user + cpu.system) / 1e6),
-        nodeEventLoopUtilization: round(elu.utilization, 3),
+        nodeSeconds: round(run.cpuSeconds),
         postgresSeconds: pgBefore === null || pgAfter === null ? null : round(pgAfter - pgBefore),
       },
-      memory: { peakRssMB: Math.round(rss.peak / MB), maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) },
+      memory: { peakRssMB: Math.round(run.peakRssBytes / MB), baselinePeakRssMB: Math.round(baseline.peakRssBytes / MB) },
       database: {
         sizeMB: round(sizeBytes / MB, 1),
         sizeAfterAnchorsMB: round(sizeAfterAnchors / MB, 1),
@@ -782,7 +815,6 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
       refusal,
       cpuProfile,
     };
-    if (engineErrors.length) log?.(`the engine reported ${engineErrors.length} error(s); first: ${engineErrors[0]}`);
     if (!result.import.matchesExpected) {
       log?.(`note: the generator expected ${files.expected.imported} imported / ${files.expected.rejected} rejected`);
     }
@@ -797,7 +829,6 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
     }
     return result;
   } finally {
-    await engine.stop();
     await monitor.end().catch(() => undefined);
     await app.close();
     if (!keep) await stopEmbedded(dataDir);
@@ -825,18 +856,18 @@ export function renderMarkdown(r: BenchmarkResult): string {
   row('Measure', 'Value');
   row('---', '---');
   row('Nana file', `${n(r.rows)} rows, ${(r.files.nanaBytes / MB).toFixed(1)} MB (${r.files.bytesPerRow} B/row)`);
-  row('**End to end** (importFile → waitForImport)', `**${s(r.endToEnd.seconds)} s, ${n(r.endToEnd.rowsPerSecond)} rows/s**`);
+  row('**End to end** (`careos import`, start to exit)', `**${s(r.endToEnd.seconds)} s, ${n(r.endToEnd.rowsPerSecond)} rows/s**`);
   row('Import summary', `${r.import.status}: ${n(r.import.totalRows)} total, ${n(r.import.importedRows)} imported, ${n(r.import.rejectedRows)} rejected${r.import.matchesExpected ? ' (as generated)' : ` (generator expected ${n(r.import.expected.imported)} / ${n(r.import.expected.rejected)})`}`);
   row('Rejections by reason', Object.entries(r.import.rejectionsByCode).map(([code, count]) => `${code} ${n(count)}`).join(', ') || '(none)');
   row('Raw COPY of the same file (floor)', `${s(r.anchors.copy.seconds)} s, ${n(r.anchors.copy.rowsPerSecond)} rows/s → COPY is **${r.anchors.ratioToCopy}×** faster`);
   row(`Naive importer (${n(r.anchors.naive.rows)}-row slice, INSERT per row)`, `${n(r.anchors.naive.rowsPerSecond)} rows/s → end to end is **${r.anchors.ratioToNaive}×** naive`);
-  row('Peak RSS of the importing process: every thread, and this harness (sampled 100 ms / maxRSS)', `${n(r.memory.peakRssMB)} MB / ${n(r.memory.maxRssMB)} MB`);
-  row('CPU during the import, all threads (wall ' + s(r.cpu.wallSeconds) + ' s)', `Node ${s(r.cpu.nodeSeconds)} s (main thread, the coordinator, busy ${Math.round(r.cpu.nodeEventLoopUtilization * 100)}%), PostgreSQL ${r.cpu.postgresSeconds === null ? 'n/a' : `${s(r.cpu.postgresSeconds)} s`}`);
+  row('Peak RSS of the `careos import` process, every thread (VmHWM)', `${n(r.memory.peakRssMB)} MB (baseline import: ${n(r.memory.baselinePeakRssMB)} MB)`);
+  row('CPU during the import (wall ' + s(r.cpu.wallSeconds) + ' s)', `careos import, every thread: ${s(r.cpu.nodeSeconds)} s; PostgreSQL: ${r.cpu.postgresSeconds === null ? 'n/a' : `${s(r.cpu.postgresSeconds)} s`}`);
   row('PostgreSQL database size after the import / after the anchors', `${n(r.database.sizeMB)} MB / ${n(r.database.sizeAfterAnchorsMB)} MB`);
   row('Largest tables', r.database.largestTables.map((t) => `${t.table} ${t.MB} MB`).join(', '));
   row(`Refused file (wrong header, ${s(r.refusal.fileMB)} MB) through the CLI`, `${n(r.refusal.milliseconds)} ms from start to exit ${r.refusal.exitCode}: ${r.refusal.message.replace(/\|/g, '\\|')}`);
   row('CareOS baseline import', `${n(r.baseline.totalRows)} rows in ${s(r.baseline.seconds)} s (${n(r.baseline.rowsPerSecond)} rows/s), ${r.baseline.status}`);
-  lines.push('', '### Where the time went (Nana import, seconds from importFile)', '');
+  lines.push('', '### Where the time went (Nana import, seconds from the start of careos import)', '');
   row('Stage', 'Ends at (s)', 'Duration (s)', 'Rows/s');
   row('---', '---:', '---:', '---:');
   for (const st of r.stages) row(st.stage, s(st.endsAt), s(st.seconds), st.rowsPerSecond === null ? '' : n(st.rowsPerSecond));
@@ -857,7 +888,7 @@ export function renderMarkdown(r: BenchmarkResult): string {
     for (const a of r.postgresActivity) row(`\`${a.statement.replace(/\|/g, '\\|')}\``, a.wait, a.avgSessions.toFixed(2));
   }
   if (r.cpuProfile) {
-    lines.push('', `### Node's main thread (the coordinator) during the import; reader, intake and processor threads are not sampled: use node --cpu-prof for those (CPU profile ${path.relative(process.cwd(), r.cpuProfile.file)})`, '');
+    lines.push('', `### Where careos import spent its CPU, every thread (node --cpu-prof profiles in ${path.relative(process.cwd(), r.cpuProfile.file)})`, '');
     row('Where (self time)', 'Seconds', 'Share');
     row('---', '---:', '---:');
     for (const a of r.cpuProfile.byArea) row(a.area, s(a.seconds), `${Math.round(a.share * 100)}%`);

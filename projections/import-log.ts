@@ -105,7 +105,7 @@ export async function listImports(db: pg.Pool, options: { limit?: number; offset
   return rows.map(toView);
 }
 
-export async function getImport(db: pg.Pool, importId: string): Promise<ImportView | null> {
+export async function getImport(db: pg.Pool | pg.ClientBase, importId: string): Promise<ImportView | null> {
   const { rows } = await db.query<ImportRow>('select * from import_log where import_id = $1', [importId]);
   return rows[0] ? toView(rows[0]) : null;
 }
