@@ -110,28 +110,11 @@ async function storedPrefix(
 
 /**
  * Writes events at the given revisions. With `positions` (taken from the sequence beforehand, in
- * order) each event gets its own; otherwise the column default hands them out.
+ * order) each event gets its own; otherwise the column default hands them out. Small appends are
+ * one multi-row INSERT, larger ones one COPY.
  */
 async function insertEvents(client: pg.ClientBase, streamId: string, firstRevision: bigint, events: NewEvent[], positions?: bigint[]): Promise<void> {
-  if (positions) {
-    const stream = client.query(copyFrom('copy es_events (stream_id, revision, event_id, type, data, metadata, position) from stdin'));
-    const streamText = copyText(streamId);
-    function* lines(): Generator<string> {
-      let chunk = '';
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i]!;
-        chunk += `${streamText}\t${firstRevision + BigInt(i)}\t${event.id}\t${event.type}\t${copyText(JSON.stringify(event.data))}\t${copyText(JSON.stringify(event.metadata))}\t${positions![i]}\n`;
-        if (chunk.length > 1 << 20) {
-          yield chunk;
-          chunk = '';
-        }
-      }
-      if (chunk) yield chunk;
-    }
-    await pipeline(Readable.from(lines()), stream);
-    return;
-  }
-  if (events.length <= COPY_THRESHOLD) {
+  if (!positions && events.length <= COPY_THRESHOLD) {
     const values: unknown[] = [];
     const tuples: string[] = [];
     events.forEach((event, i) => {
@@ -145,13 +128,14 @@ async function insertEvents(client: pg.ClientBase, streamId: string, firstRevisi
     );
     return;
   }
-  const stream = client.query(copyFrom('copy es_events (stream_id, revision, event_id, type, data, metadata) from stdin'));
+  const columns = `stream_id, revision, event_id, type, data, metadata${positions ? ', position' : ''}`;
+  const stream = client.query(copyFrom(`copy es_events (${columns}) from stdin`));
   const streamText = copyText(streamId);
   function* lines(): Generator<string> {
     let chunk = '';
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
-      chunk += `${streamText}\t${firstRevision + BigInt(i)}\t${event.id}\t${event.type}\t${copyText(JSON.stringify(event.data))}\t${copyText(JSON.stringify(event.metadata))}\n`;
+      chunk += `${streamText}\t${firstRevision + BigInt(i)}\t${event.id}\t${event.type}\t${copyText(JSON.stringify(event.data))}\t${copyText(JSON.stringify(event.metadata))}${positions ? `\t${positions[i]}` : ''}\n`;
       if (chunk.length > 1 << 20) {
         yield chunk;
         chunk = '';
