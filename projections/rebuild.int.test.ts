@@ -1,0 +1,104 @@
+// Rebuilding the read models, which the processor otherwise projects inline: a rebuild cut short
+// is finished before anything is decided again, and it never replays a decision the processor
+// did not commit.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { eventId } from '../services/events/ids.ts';
+import { streams } from '../services/events/types.ts';
+import { PostgresEventStore } from '../services/eventstore/postgres.ts';
+import type { EventStore } from '../services/eventstore/types.ts';
+import { readImport, startImport } from '../services/importer/reader.ts';
+import { Processor, migrateProcessor } from '../services/processor/run.ts';
+import { createTestDatabase, type TestDatabase } from '../test/support/db.ts';
+import { dumpReadModels } from '../test/support/dump.ts';
+import { writeNanaFile } from '../test/support/files.ts';
+import { getImport } from './import-log.ts';
+import { ProjectionRunner, migrateProjections } from './runner.ts';
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-rebuild-'));
+const file = path.join(work, 'nana.csv');
+writeNanaFile(file, 300, { duplicateEvery: 7 });
+const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 100 };
+
+async function imported(): Promise<{ db: TestDatabase; store: PostgresEventStore; importId: string }> {
+  const db = await createTestDatabase();
+  const store = await PostgresEventStore.create(db.pool);
+  await migrateProcessor(db.pool);
+  await migrateProjections(db.pool);
+  const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
+  await readImport(store, db.pool, importId, options);
+  const processor = new Processor(store, db.pool, { batchSize: 50 });
+  while (await processor.step());
+  await processor.close();
+  return { db, store, importId };
+}
+
+test('import log › lists an import as In progress from the moment it starts, before anything is decided', async () => {
+  const db = await createTestDatabase();
+  try {
+    const store = await PostgresEventStore.create(db.pool);
+    await migrateProcessor(db.pool);
+    await migrateProjections(db.pool);
+    const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
+    const view = await getImport(db.pool, importId);
+    assert.equal([view?.status, view?.fileName, view?.importedBy, view?.totalRows], ['In progress', 'nana.csv', 'tester', null]);
+    await readImport(store, db.pool, importId, options);
+    assert.is((await getImport(db.pool, importId))?.totalRows, 300, 'the file read to its end is logged at once too');
+  } finally {
+    await db.drop();
+  }
+});
+
+test('rebuild › gives the read models the processor projected, and a rebuild cut short is finished before deciding', async () => {
+  const { db, store } = await imported();
+  try {
+    const before = await dumpReadModels(db.pool);
+    assert.is(before.imports.length, 1);
+    // A rebuild whose replay dies after the read models were dropped.
+    let reads = 0;
+    const dying: EventStore = Object.create(store);
+    dying.readAll = (after, readOptions) => (++reads > 2 ? Promise.reject(new Error('killed')) : store.readAll(after, readOptions));
+    const runner = new ProjectionRunner(dying, db.pool, undefined, 100);
+    try {
+      await runner.rebuild();
+      assert.unreachable('the replay should die');
+    } catch (error) {
+      assert.is((error as Error).message, 'killed');
+    }
+    assert.not.equal(await dumpReadModels(db.pool), before, 'the read models are half rebuilt');
+    // What the processor thread does first when it starts.
+    assert.is(await new ProjectionRunner(store, db.pool).finishRebuild(), true);
+    assert.equal(await dumpReadModels(db.pool), before);
+    assert.is(await new ProjectionRunner(store, db.pool).finishRebuild(), false, 'nothing left to finish');
+  } finally {
+    await db.drop();
+  }
+});
+
+test('rebuild › does not replay an outcome appended after the processor last committed (append-then-commit stores)', async () => {
+  const { db, store, importId } = await imported();
+  try {
+    const before = await dumpReadModels(db.pool);
+    // As with EventStoreDB after a crash between the outcome append and the commit.
+    const revision = await store.streamRevision(streams.outcome(importId));
+    await store.append({
+      streamId: streams.outcome(importId),
+      expectedRevision: revision!,
+      events: [{
+        id: eventId(importId, 301, 'rejected'), type: 'RowRejected',
+        data: { importId, source: 'nana', row: 301, record: { nana_cus_id: 'n301' }, reasons: [{ field: 'phone', code: 'required', message: 'phone is required' }] },
+        metadata: { by: 'tester', at: new Date().toISOString(), importId, row: 301, v: 1 },
+      }],
+    });
+    await new ProjectionRunner(store, db.pool).rebuild();
+    assert.equal(await dumpReadModels(db.pool), before);
+  } finally {
+    await db.drop();
+  }
+});
+
+test.after(() => fs.rmSync(work, { recursive: true, force: true }));
+test.run();
