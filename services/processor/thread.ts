@@ -1,7 +1,7 @@
 // The processor on its own thread, with the same bounded heap as the other workers, so that the
 // process's main thread (CLI, HTTP server) stays small; its intake (reading and checking the
-// input) on another. The parent stops it with 'stop'. It first
-// finishes a rebuild of the read models that a crash interrupted: it decides from them.
+// input) on another. The parent stops it with 'stop'. It first finishes a rebuild of the read
+// models that a crash interrupted: it decides from them.
 import { openThreadStore, type ThreadStoreInput } from '../threads/store.ts';
 import { runUntilStopped } from '../threads/loop.ts';
 import { ProjectionRunner } from '../../projections/runner.ts';
@@ -15,7 +15,7 @@ export interface ProcessorThreadInput extends ThreadStoreInput {
 }
 
 await runUntilStopped(async (input: ProcessorThreadInput) => {
-  // The state lookups run side by side, next to the read-ahead of the next batch.
+  // The three state lookups of batch N+1 run side by side, next to the commit of batch N.
   const opened = await openThreadStore(input, 4);
   await new ProjectionRunner(opened.store, opened.pool).finishRebuild();
   // Reading and checking the input on a third thread: this one only decides and writes.
