@@ -43,3 +43,24 @@ export async function errorsOf(db: pg.Pool, importId: string): Promise<ErrorView
   );
   return rows.map((r) => ({ row: r.row_number, record: r.record, reasons: r.reasons }));
 }
+
+/** One page of an import's rejected rows, in row order, with how many there are. */
+export async function pageErrors(db: pg.Pool, importId: string, options: { limit: number; offset: number }): Promise<{ items: ErrorView[]; total: number }> {
+  const [page, count] = await Promise.all([
+    db.query<{ row_number: number; record: Record<string, string>; reasons: ErrorView['reasons'] }>(
+      'select row_number, record, reasons from error_log where import_id = $1 order by row_number limit $2 offset $3',
+      [importId, options.limit, options.offset],
+    ),
+    db.query<{ n: number }>('select count(*)::int as n from error_log where import_id = $1', [importId]),
+  ]);
+  return { items: page.rows.map((r) => ({ row: r.row_number, record: r.record, reasons: r.reasons })), total: count.rows[0]!.n };
+}
+
+/** Rejected rows after a row number, in row order: a keyset page, for streaming an error file of any size. */
+export async function errorsAfter(db: pg.Pool, importId: string, afterRow: number, limit: number): Promise<ErrorView[]> {
+  const { rows } = await db.query<{ row_number: number; record: Record<string, string>; reasons: ErrorView['reasons'] }>(
+    'select row_number, record, reasons from error_log where import_id = $1 and row_number > $2 order by row_number limit $3',
+    [importId, afterRow, limit],
+  );
+  return rows.map((r) => ({ row: r.row_number, record: r.record, reasons: r.reasons }));
+}

@@ -115,3 +115,12 @@ export async function unreadImports(db: pg.Pool): Promise<string[]> {
   const { rows } = await db.query<{ import_id: string }>("select import_id from import_log where total_rows is null order by import_date");
   return rows.map((r) => r.import_id);
 }
+
+/** One page of the import log, newest first, with the log's size. */
+export async function pageImports(db: pg.Pool, options: { limit: number; offset: number }): Promise<{ items: ImportView[]; total: number }> {
+  const [page, count] = await Promise.all([
+    listImports(db, options),
+    db.query<{ n: number }>('select count(*)::int as n from import_log'),
+  ]);
+  return { items: page, total: count.rows[0]!.n };
+}

@@ -93,3 +93,60 @@ export async function findProfiles(db: pg.Pool, filter: { phoneE164?: string; ca
     emails: r.emails, phones: r.phones, companies: r.companies,
   }));
 }
+
+export interface ProfileRecord extends ProfileView {
+  source: string;
+  importId: string;
+  row: number;
+  createdBy: string;
+  createdAt: string;
+}
+
+type ProfileRow = {
+  careos_id: string; firstname: string; lastname: string; gender: 'F' | 'M' | null; date_of_birth: string | null;
+  emails: string[]; phones: string[]; companies: string[]; source: string; import_id: string; row_number: number;
+  created_by: string; created_at: Date;
+};
+
+/** One profile with where it came from, or null. */
+export async function profileRecord(db: pg.Pool, careosId: string): Promise<ProfileRecord | null> {
+  const { rows } = await db.query<ProfileRow>(
+    `select careos_id, firstname, lastname, gender, to_char(date_of_birth, 'YYYY-MM-DD') as date_of_birth, emails, phones, companies,
+            source, import_id, row_number, created_by, created_at
+       from profile where careos_id = $1`,
+    [careosId],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    careosId: r.careos_id, firstname: r.firstname, lastname: r.lastname, gender: r.gender, dateOfBirth: r.date_of_birth,
+    emails: r.emails, phones: r.phones, companies: r.companies, source: r.source, importId: r.import_id, row: r.row_number,
+    createdBy: r.created_by, createdAt: r.created_at.toISOString(),
+  };
+}
+
+/**
+ * Profiles whose names start with the words given (Thai or Latin, any letter case): one word
+ * matches a first or a last name; two or more match the first name with the first word and the
+ * last name with the rest. Oldest first. A scan with a limit (no name index: every index costs
+ * the import); it stops at the limit.
+ */
+export async function findProfilesByName(db: pg.Pool, words: readonly string[], limit: number): Promise<ProfileView[]> {
+  const escape = (w: string) => `${w.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const [first, ...rest] = words;
+  if (first === undefined) return [];
+  const where = rest.length
+    ? 'lower(firstname) like $1 and lower(lastname) like $2'
+    : 'lower(firstname) like $1 or lower(lastname) like $1';
+  const params: unknown[] = rest.length ? [escape(first), escape(rest.join(' '))] : [escape(first)];
+  params.push(limit);
+  const { rows } = await db.query<ProfileRow>(
+    `select careos_id, firstname, lastname, gender, to_char(date_of_birth, 'YYYY-MM-DD') as date_of_birth, emails, phones, companies
+       from profile where ${where} order by created_commit, created_prepare limit $${params.length}`,
+    params,
+  );
+  return rows.map((r) => ({
+    careosId: r.careos_id, firstname: r.firstname, lastname: r.lastname, gender: r.gender, dateOfBirth: r.date_of_birth,
+    emails: r.emails, phones: r.phones, companies: r.companies,
+  }));
+}

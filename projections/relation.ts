@@ -92,9 +92,21 @@ export interface RelationView {
   source: string;
   active: boolean;
   linkedAt: string;
-  unlinkedAt: string | null;
+  linkedBy: string;
+  /** The import that made the link. */
   importId: string;
+  linkedRow: number;
+  unlinkedAt: string | null;
+  unlinkedBy: string | null;
+  unlinkedImportId: string | null;
+  unlinkedRow: number | null;
 }
+
+type RelationRow = {
+  care_os_id: string; original_id: string; original_source: string; active: boolean; linked_at: Date; linked_by: string;
+  linked_import_id: string; linked_row: number; unlinked_at: Date | null; unlinked_by: string | null;
+  unlinked_import_id: string | null; unlinked_row: number | null;
+};
 
 /** Full history, oldest first, by CareOS id or by source + original id. */
 export async function relationHistory(db: pg.Pool, filter: { careosId?: string; source?: string; originalId?: string }): Promise<RelationView[]> {
@@ -112,16 +124,17 @@ export async function relationHistory(db: pg.Pool, filter: { careosId?: string; 
     params.push(filter.originalId);
     where.push(`original_id = $${params.length}`);
   }
-  const { rows } = await db.query<{
-    care_os_id: string; original_id: string; original_source: string; active: boolean; linked_at: Date; unlinked_at: Date | null; linked_import_id: string;
-  }>(
-    `select care_os_id, original_id, original_source, active, linked_at, unlinked_at, linked_import_id
+  const { rows } = await db.query<RelationRow>(
+    `select care_os_id, original_id, original_source, active, linked_at, linked_by, linked_import_id, linked_row,
+            unlinked_at, unlinked_by, unlinked_import_id, unlinked_row
        from relation ${where.length ? `where ${where.join(' and ')}` : ''}
       order by linked_commit, linked_prepare, original_id`,
     params,
   );
   return rows.map((r) => ({
     careosId: r.care_os_id, originalId: r.original_id, source: r.original_source, active: r.active,
-    linkedAt: r.linked_at.toISOString(), unlinkedAt: r.unlinked_at ? r.unlinked_at.toISOString() : null, importId: r.linked_import_id,
+    linkedAt: r.linked_at.toISOString(), linkedBy: r.linked_by, importId: r.linked_import_id, linkedRow: r.linked_row,
+    unlinkedAt: r.unlinked_at ? r.unlinked_at.toISOString() : null, unlinkedBy: r.unlinked_by,
+    unlinkedImportId: r.unlinked_import_id, unlinkedRow: r.unlinked_row,
   }));
 }

@@ -14,6 +14,7 @@ import type { ReaderThreadInput } from './importer/reader-thread.ts';
 import type { ProcessorThreadInput } from './processor/thread.ts';
 import { migrateProcessor } from './processor/run.ts';
 import { ProjectionRunner, migrateProjections } from '../projections/runner.ts';
+import { migrateAuth } from './auth/sessions.ts';
 import { getImport, unreadImports, type ImportView } from '../projections/import-log.ts';
 
 const LEADER_LOCK = 7261003;
@@ -44,6 +45,7 @@ export async function openApp(config: Config): Promise<App> {
   const store = await openEventStore(config, pool);
   await migrateProcessor(pool);
   await migrateProjections(pool);
+  await migrateAuth(pool);
   const projections = new ProjectionRunner(store, pool);
   return {
     config, databaseUrl, pool, store, projections,

@@ -16,6 +16,10 @@ export interface Config {
   /** Old-generation heap limit of each worker thread, in MB (see threads/spawn.ts). */
   threadHeapMb: number;
   port: number;
+  /** The URL users reach the console at (CAREOS_PUBLIC_URL); https makes the session cookie Secure. */
+  publicUrl: string | undefined;
+  /** Minutes a console session may sit unused before it ends. */
+  sessionIdleMinutes: number;
 }
 
 function positiveInt(name: string, fallback: number): number {
@@ -28,6 +32,18 @@ function positiveInt(name: string, fallback: number): number {
   return value;
 }
 
+function publicUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`CAREOS_PUBLIC_URL must be a URL such as https://careos.example.com, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`CAREOS_PUBLIC_URL must be http or https, got "${raw}"`);
+  return url.origin;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl: env.DATABASE_URL || undefined,
@@ -38,5 +54,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     processBatchRows: positiveInt('CAREOS_PROCESS_BATCH', 5000),
     threadHeapMb: positiveInt('CAREOS_THREAD_HEAP_MB', 192),
     port: positiveInt('PORT', 3000),
+    publicUrl: publicUrl(env.CAREOS_PUBLIC_URL),
+    sessionIdleMinutes: positiveInt('CAREOS_SESSION_IDLE_MINUTES', 30),
   };
 }

@@ -44,3 +44,24 @@ export class Conflict extends AppError {
     super(message, 409, 'Conflict');
   }
 }
+
+/** No or wrong credentials. The HTTP layer adds `WWW-Authenticate: Bearer`. */
+export class Unauthorized extends AppError {
+  constructor(message: string) {
+    super(message, 401, 'Unauthorized');
+  }
+}
+
+/** Too many attempts (failed logins); `retryAfterSeconds` says when to try again. */
+export class TooManyRequests extends AppError {
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message, 429, 'Too many requests');
+  }
+}
+
+/** A dependency (PostgreSQL) is down: try again later. */
+export class Unavailable extends AppError {
+  constructor(message: string) {
+    super(message, 503, 'Service unavailable');
+  }
+}

@@ -6,6 +6,7 @@ import { parse } from 'csv-parse/sync';
 import type { SourceName } from '../events/types.ts';
 import { RULES } from '../processor/decide.ts';
 import { FileRefused } from '../errors.ts';
+import { FILE_SOURCES, fileSource, headerProblem } from '../../schemas/api.ts';
 
 const HEAD_BYTES = 64 * 1024;
 const CSV_TYPES = /\.csv$/i;
@@ -26,8 +27,10 @@ function formatBytes(bytes: number): string {
 
 /** Reads only the head of the file: answers in milliseconds whatever the file's size. */
 export function checkFile(filePath: string, fileName: string, source: SourceName, maxBytes: number): CheckedFile {
-  const rules = RULES[source];
-  if (!rules) throw new FileRefused(fileName, `source "${source}" cannot be imported from a file (accepted: ${Object.keys(RULES).join(', ')})`);
+  const definition = fileSource(source);
+  if (!definition || !RULES[source]) {
+    throw new FileRefused(fileName, `source "${source}" cannot be imported from a file (accepted: ${FILE_SOURCES.map((s) => s.name).join(', ')})`);
+  }
   let stat: fs.Stats;
   try {
     stat = fs.statSync(filePath);
@@ -68,17 +71,8 @@ export function checkFile(filePath: string, fileName: string, source: SourceName
   }
   const columns = header.map((name) => name.trim());
   const canonical = columns.map((name) => name.toLowerCase());
-  const expected = rules.columns.map((c) => c.name);
-  const unknown = columns.filter((_, i) => !expected.includes(canonical[i]!));
-  if (unknown.length) {
-    throw new FileRefused(fileName, `header has unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')} (accepted for ${rules.label}: ${expected.join(', ')})`);
-  }
-  const duplicated = canonical.filter((name, i) => canonical.indexOf(name) !== i);
-  if (duplicated.length) throw new FileRefused(fileName, `header repeats column "${duplicated[0]}"`);
-  const missing = rules.columns.filter((c) => c.requiredInHeader && !canonical.includes(c.name)).map((c) => c.name);
-  if (missing.length) {
-    throw new FileRefused(fileName, `header is missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (expected for ${rules.label}: ${expected.join(', ')})`);
-  }
+  const problem = headerProblem(definition, columns);
+  if (problem) throw new FileRefused(fileName, problem);
   return { columns, canonical, sizeBytes: stat.size };
 }
 

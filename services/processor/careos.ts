@@ -4,6 +4,7 @@ import { eventId } from '../events/ids.ts';
 import {
   checkDateOfBirth, checkEmails, checkGender, checkPhones, checkRequiredText,
 } from './fields.ts';
+import { fileSource } from '../../schemas/api.ts';
 import { ReasonCollector, outcomeMetadata, rejected, type SourceRules } from './rules.ts';
 
 export interface CareosRow {
@@ -19,15 +20,7 @@ export interface CareosRow {
 export const careos: SourceRules<CareosRow> = {
   name: 'careos',
   label: 'CareOS',
-  columns: [
-    { name: 'careos_cus_id', requiredInHeader: true },
-    { name: 'firstname', requiredInHeader: true },
-    { name: 'lastname', requiredInHeader: true },
-    { name: 'phone', requiredInHeader: true },
-    { name: 'email', requiredInHeader: true },
-    { name: 'gender', requiredInHeader: true },
-    { name: 'date_of_birth', requiredInHeader: true },
-  ],
+  columns: fileSource('careos')!.columns,
 
   check(record, today) {
     const c = new ReasonCollector();

@@ -4,6 +4,7 @@ import {
   checkDateOfBirth, checkEmails, checkForceCreate, checkGender, checkIdList, checkPhones,
   checkRequiredText, parseCompanyList,
 } from './fields.ts';
+import { fileSource } from '../../schemas/api.ts';
 import { ReasonCollector, linkEvents, outcomeMetadata, rejected, type SourceRules } from './rules.ts';
 
 export interface NanaRow {
@@ -22,18 +23,7 @@ export interface NanaRow {
 export const nana: SourceRules<NanaRow> = {
   name: 'nana',
   label: 'Nana',
-  columns: [
-    { name: 'careos_cus_id', requiredInHeader: true },
-    { name: 'nana_cus_id', requiredInHeader: true },
-    { name: 'gender', requiredInHeader: true },
-    { name: 'firstname', requiredInHeader: true },
-    { name: 'lastname', requiredInHeader: true },
-    { name: 'email', requiredInHeader: true },
-    { name: 'date_of_birth', requiredInHeader: true },
-    { name: 'phone', requiredInHeader: true },
-    { name: 'company_name', requiredInHeader: true },
-    { name: 'force_create', requiredInHeader: true },
-  ],
+  columns: fileSource('nana')!.columns,
 
   check(record, today) {
     const c = new ReasonCollector();

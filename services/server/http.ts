@@ -1,34 +1,37 @@
-// The HTTP API the console (and scripts) use. Thin transport: check the role, parse input, call
-// one function, map the result. Errors become problem+json in one place.
+// The HTTP API (/api) the console's browser code and scripts use, and the headers every response
+// of the server carries. Thin transport: authenticate, parse and check input, call one function of
+// the service layer (which checks the role), map the result. Errors become problem+json in one place.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import multer from 'multer';
-import { AppError, Forbidden, NotFound, TooLarge, ValidationError } from '../errors.ts';
-import { SOURCES, type SourceName } from '../events/types.ts';
-import { checkPhones } from '../processor/fields.ts';
-import { importFile, readFile, type App } from '../app.ts';
-import { getImport, listImports } from '../../projections/import-log.ts';
-import { errorsOf } from '../../projections/error-log.ts';
-import { findProfiles } from '../../projections/profile.ts';
-import { relationHistory } from '../../projections/relation.ts';
+import { AppError, TooManyRequests, Unauthorized, ValidationError, NotFound, Forbidden } from '../errors.ts';
+import { Careos, checkId } from '../api/careos.ts';
+import { SESSION_COOKIE, readCookie } from '../auth/cookie.ts';
+import { ROLES, type Principal, type Role } from '../../schemas/api.ts';
 
-export type Role = 'admin' | 'bi' | 'auditor';
-export interface Principal {
+export interface TokenPrincipal {
   name: string;
   role: Role;
 }
 
-/** CAREOS_API_TOKENS="token1=alice:admin,token2=bob:bi". */
-export function parseTokens(spec: string): Map<string, Principal> {
-  const tokens = new Map<string, Principal>();
+/** CAREOS_API_TOKENS="token1=alice:admin,token2=bob:bi" (for scripts; people sign in). */
+export function parseTokens(spec: string): Map<string, TokenPrincipal> {
+  const tokens = new Map<string, TokenPrincipal>();
   for (const entry of spec.split(',').map((e) => e.trim()).filter(Boolean)) {
-    const match = /^([^=]+)=([^:]+):(admin|bi|auditor)$/.exec(entry);
-    if (!match) throw new Error(`CAREOS_API_TOKENS entry "${entry.replace(/=.*/, '=…')}" is not token=name:role (roles: admin, bi, auditor)`);
+    const match = /^([^=\s]+)=([^:]+):([a-z]+)$/.exec(entry);
+    if (!match) throw new Error(`CAREOS_API_TOKENS entry "${entry.replace(/=.*/, '=…')}" is not token=name:role (roles: ${ROLES.join(', ')})`);
+    if (!(ROLES as readonly string[]).includes(match[3]!)) throw new Error(`CAREOS_API_TOKENS entry for "${match[2]}" has role "${match[3]}" (roles: ${ROLES.join(', ')})`);
+    if (match[1]!.length < 16) throw new Error(`CAREOS_API_TOKENS token for "${match[2]}" is shorter than 16 characters`);
     tokens.set(match[1]!, { name: match[2]!, role: match[3] as Role });
   }
   return tokens;
+}
+
+/** The API tokens from the environment; throws a one-line error when malformed. */
+export function loadTokens(env: NodeJS.ProcessEnv): Map<string, TokenPrincipal> {
+  return parseTokens(env.CAREOS_API_TOKENS ?? '');
 }
 
 function sameToken(a: string, b: string): boolean {
@@ -43,116 +46,214 @@ declare module 'express-serve-static-core' {
   }
 }
 
-function authenticate(tokens: Map<string, Principal>) {
-  return (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.get('authorization') ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-    for (const [candidate, principal] of tokens) {
-      if (token && sameToken(candidate, token)) {
-        req.principal = principal;
-        return next();
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A bearer token (any letter case of "Bearer"), or the console's session cookie. A state-changing
+ * request made with the cookie must come from our own pages: its Origin (or, without one,
+ * Sec-Fetch-Site) must be this site — the rule SvelteKit applies to form actions.
+ */
+function authenticate(careos: Careos, tokens: Map<string, TokenPrincipal>) {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    try {
+      const header = req.get('authorization');
+      if (header !== undefined) {
+        const match = /^bearer\s+(\S+)\s*$/i.exec(header);
+        if (!match) throw new Unauthorized('Authorization must be "Bearer <token>"');
+        for (const [candidate, principal] of tokens) {
+          if (sameToken(candidate, match[1]!)) {
+            req.principal = { id: principal.name, name: principal.name, role: principal.role, via: 'token', mustChangePassword: false };
+            return next();
+          }
+        }
+        throw new Unauthorized('the bearer token is not valid');
       }
+      const token = readCookie(req.get('cookie'), SESSION_COOKIE);
+      const principal = token ? await careos.principalOfSession(token) : null;
+      if (!principal) throw new Unauthorized('sign in, or send a bearer token');
+      if (UNSAFE.has(req.method) && !sameOrigin(req)) throw new Forbidden('cross-site request refused: it must come from the console itself');
+      req.principal = principal;
+      next();
+    } catch (error) {
+      next(error);
     }
-    next(new AppError('a valid bearer token is required', 401, 'Unauthorized'));
   };
 }
 
-function allow(...roles: Role[]) {
-  return (req: Request, _res: Response, next: NextFunction) => {
-    if (req.principal && roles.includes(req.principal.role)) return next();
-    next(new Forbidden(`this needs the ${roles.join(' or ')} role`));
-  };
+function sameOrigin(req: Request): boolean {
+  const origin = req.get('origin');
+  if (origin) return origin === `${req.protocol}://${req.get('host')}`;
+  return req.get('sec-fetch-site') === 'same-origin';
 }
 
 const wrap = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
   handler(req, res).catch(next);
 };
 
-export function createHttpApp(app: App, tokens: Map<string, Principal>): express.Express {
+/** One value of a query parameter: a parameter given twice is an error, never silently one of them. */
+function queryValue(req: Request, name: string): string | undefined {
+  const value = req.query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new ValidationError(`query parameter "${name}" must be given once, as plain text`);
+  if (value.includes('\u0000')) throw new ValidationError(`query parameter "${name}" holds a NUL byte`);
+  return value;
+}
+
+function queryInt(req: Request, name: string, fallback: number, min: number, max: number): number {
+  const raw = queryValue(req, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(raw)) throw new ValidationError(`query parameter "${name}" must be a whole number from ${min} to ${max} (got "${raw}")`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ValidationError(`query parameter "${name}" must be from ${min} to ${max} (got ${value})`);
+  return value;
+}
+
+/** Security headers on every response; pages get their own Content-Security-Policy from SvelteKit. */
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'same-origin');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'");
+  next();
+}
+
+export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal>): express.Express {
   const http = express();
   http.disable('x-powered-by');
-  const incoming = path.join(app.config.dataDir, 'incoming');
-  fs.mkdirSync(incoming, { recursive: true });
-  const upload = multer({ dest: incoming, limits: { fileSize: app.config.maxFileBytes, files: 1 } });
-
-  http.get('/api/health', (_req, res) => {
-    res.json({ ok: true });
+  http.set('query parser', 'simple');
+  http.use(securityHeaders);
+  const config = careos.app.config;
+  const incoming = path.join(config.dataDir, 'incoming');
+  fs.mkdirSync(incoming, { recursive: true, mode: 0o700 });
+  const upload = multer({
+    dest: incoming,
+    defParamCharset: 'utf8',
+    limits: { fileSize: config.maxFileBytes, files: 1, fields: 4, parts: 6, fieldSize: 1024 },
   });
-  http.use('/api', authenticate(tokens));
 
-  http.get('/api/imports', allow('admin', 'bi', 'auditor'), wrap(async (req, res) => {
-    const limit = Math.min(Number(req.query.limit ?? 50) || 50, 1000);
-    const offset = Math.max(Number(req.query.offset ?? 0) || 0, 0);
-    res.json(await listImports(app.pool, { limit, offset }));
+  http.use('/api', (_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+    next();
+  });
+
+  http.get('/api/health', wrap(async (_req, res) => {
+    res.json(await careos.health());
   }));
 
-  http.post('/api/imports', allow('admin'), (req, res, next) => {
+  http.use('/api', authenticate(careos, tokens));
+
+  http.get('/api/me', (req, res) => {
+    res.json(req.principal);
+  });
+
+  http.get('/api/imports', wrap(async (req, res) => {
+    const limit = queryInt(req, 'limit', 50, 1, 1000);
+    const offset = queryInt(req, 'offset', 0, 0, 100_000_000);
+    const { items, total } = await careos.listImports(req.principal!, { limit, offset });
+    res.setHeader('X-Total-Count', String(total));
+    res.json(items);
+  }));
+
+  http.post('/api/imports', (req, res, next) => {
+    try {
+      careos.require(req.principal!, 'imports.create');
+    } catch (error) {
+      return next(error);
+    }
     upload.single('file')(req, res, (error: unknown) => {
-      if (error instanceof multer.MulterError && error.code === 'LIMIT_FILE_SIZE') return next(new TooLarge(`file is over the ${app.config.maxFileBytes} byte limit`));
-      if (error) return next(error);
       const file = req.file;
-      const source = String(req.body?.source ?? '') as SourceName;
       const cleanup = () => file && fs.rm(file.path, { force: true }, () => undefined);
-      if (!file) return next(new ValidationError('send the CSV as multipart field "file"'));
-      if (!SOURCES.includes(source)) {
+      if (error) {
         cleanup();
-        return next(new ValidationError(`source must be one of: nana, careos (got "${source}")`));
+        return next(error);
       }
-      importFile(app, { filePath: file.path, fileName: file.originalname, source, by: req.principal!.name })
-        .then((importId) => {
-          cleanup();
-          // The engine's reader picks it up too if this process dies; read it now.
-          readFile(app, importId).catch(() => undefined);
+      if (!file) return next(new ValidationError('send the CSV as multipart field "file"'));
+      const source = typeof req.body?.source === 'string' ? req.body.source : '';
+      careos.startImport(req.principal!, { filePath: file.path, fileName: file.originalname, source })
+        .then(({ importId }) => {
           res.status(202).json({ importId });
         })
-        .catch((e: unknown) => {
-          cleanup();
-          next(e);
-        });
+        .catch(next)
+        .finally(cleanup);
     });
   });
 
-  http.get('/api/imports/:id', allow('admin', 'bi', 'auditor'), wrap(async (req, res) => {
-    const view = await getImport(app.pool, String(req.params.id));
-    if (!view) throw new NotFound(`no import ${req.params.id}`);
-    res.json(view);
+  http.get('/api/imports/:id', wrap(async (req, res) => {
+    res.json(await careos.getImport(req.principal!, checkId(req.params.id, 'import id')));
   }));
 
-  http.get('/api/imports/:id/errors', allow('admin', 'bi'), wrap(async (req, res) => {
-    const view = await getImport(app.pool, String(req.params.id));
-    if (!view) throw new NotFound(`no import ${req.params.id}`);
-    res.json(await errorsOf(app.pool, view.importId));
+  http.get('/api/imports/:id/errors', wrap(async (req, res) => {
+    res.json(await careos.allErrors(req.principal!, checkId(req.params.id, 'import id')));
   }));
 
-  http.get('/api/profiles', allow('admin', 'bi', 'auditor'), wrap(async (req, res) => {
-    let phoneE164: string | undefined;
-    if (typeof req.query.phone === 'string') {
-      const checked = checkPhones(req.query.phone, { required: true });
-      if (checked.reasons.length || checked.value.length !== 1) throw new ValidationError(checked.reasons[0]?.message ?? 'phone takes one number');
-      phoneE164 = checked.value[0];
+  http.get('/api/imports/:id/errors.csv', wrap(async (req, res) => {
+    const file = await careos.errorFile(req.principal!, checkId(req.params.id, 'import id'));
+    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', contentDisposition(file.fileName));
+    for await (const chunk of file.chunks()) {
+      if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
     }
-    const careosId = typeof req.query.careosId === 'string' ? req.query.careosId : undefined;
-    res.json(await findProfiles(app.pool, { phoneE164, careosId, limit: 200 }));
+    res.end();
   }));
 
-  http.get('/api/relations', allow('admin', 'bi', 'auditor'), wrap(async (req, res) => {
-    const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
-    const filter = { careosId: text(req.query.careosId), source: text(req.query.source), originalId: text(req.query.originalId) };
-    if (!filter.careosId && !(filter.source && filter.originalId)) throw new ValidationError('give careosId, or source and originalId');
-    res.json(await relationHistory(app.pool, filter));
+  http.get('/api/profiles', wrap(async (req, res) => {
+    const q = queryValue(req, 'q');
+    if (q !== undefined) {
+      res.json((await careos.searchProfiles(req.principal!, q, queryInt(req, 'limit', 50, 1, 200))).items);
+      return;
+    }
+    res.json(await careos.findProfiles(req.principal!, { phone: queryValue(req, 'phone'), careosId: queryValue(req, 'careosId'), limit: 200 }));
+  }));
+
+  http.get('/api/profiles/:careosId', wrap(async (req, res) => {
+    res.json(await careos.getProfile(req.principal!, checkId(req.params.careosId, 'CareOS id')));
+  }));
+
+  http.get('/api/relations', wrap(async (req, res) => {
+    res.json(await careos.relations(req.principal!, {
+      careosId: queryValue(req, 'careosId'), source: queryValue(req, 'source'), originalId: queryValue(req, 'originalId'),
+    }));
   }));
 
   http.use('/api', (_req, _res, next) => next(new NotFound('no such route')));
-  http.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const known = error instanceof AppError;
-    const status = known ? error.status : 500;
-    if (!known) console.error('careos server:', error);
-    res.status(status).type('application/problem+json').json({
-      type: 'about:blank',
-      title: known ? error.title : 'Internal Server Error',
-      status,
-      detail: known ? error.message : 'something went wrong; see the server log',
-    });
-  });
+  http.use('/api', problem);
   return http;
+}
+
+/** RFC 6266: an ASCII fallback and the UTF-8 name (a Thai file name survives). */
+export function contentDisposition(fileName: string): string {
+  const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
+}
+
+/** Every error of the API as problem+json; unknown errors are 500 and logged (never a password or a body). */
+function problem(error: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  let known: AppError | null = error instanceof AppError ? error : null;
+  if (!known && error instanceof multer.MulterError) known = new ValidationError(multerMessage(error));
+  const status = known ? known.status : 500;
+  if (!known) console.error('careos server:', error);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="careos"');
+  if (known instanceof TooManyRequests) res.setHeader('Retry-After', String(known.retryAfterSeconds));
+  res.status(status).type('application/problem+json').send(JSON.stringify({
+    type: 'about:blank',
+    title: known ? known.title : 'Internal Server Error',
+    status,
+    detail: known ? known.message : 'something went wrong; see the server log',
+  }));
+}
+
+function multerMessage(error: multer.MulterError): string {
+  switch (error.code) {
+    case 'LIMIT_FILE_COUNT': return 'send one file only (multipart field "file")';
+    case 'LIMIT_UNEXPECTED_FILE': return `unexpected file field "${error.field}": send the CSV as multipart field "file"`;
+    case 'LIMIT_FIELD_COUNT':
+    case 'LIMIT_PART_COUNT': return 'too many multipart fields: send "file" and "source" only';
+    case 'LIMIT_FIELD_VALUE': return `multipart field "${error.field}" is too long`;
+    default: return `malformed multipart body: ${error.message}`;
+  }
 }

@@ -1,35 +1,109 @@
-// `npm start`: the importer service — HTTP API + engine (processor, projections, resumed imports).
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+// `npm start` (and `npm run dev`): one process serves the console, the HTTP API (/api) and the
+// engine (processor, projections, resumed imports) on PORT.
+//
+// Start: configuration and API tokens are checked before anything starts; the console is built
+// when its build is missing or stale; the port is bound (a port in use is a one-line error, exit
+// 1); the first admin is created when there is no user. Stop (Ctrl-C, SIGTERM): the server stops
+// taking requests, the engine stops its threads, and the embedded PostgreSQL this command uses
+// is stopped too unless another careos process (a CLI import, a second server) is still connected.
+import http from 'node:http';
+import pg from 'pg';
+import express from 'express';
 import { loadConfig } from '../config.ts';
+import { stopEmbedded } from '../db/embedded.ts';
 import { Engine, openApp } from '../app.ts';
-import { createHttpApp, parseTokens } from './http.ts';
+import { Careos } from '../api/careos.ts';
+import { provideConsoleContext } from '../api/context.ts';
+import { ensureFirstAdmin } from '../auth/users.ts';
+import { createHttpApp, loadTokens } from './http.ts';
+import { CONSOLE_DIR, BUILD_DIR, ensureConsoleBuild } from './console-build.ts';
 
-const config = loadConfig();
-const app = await openApp(config);
-let spec = process.env.CAREOS_API_TOKENS ?? '';
-if (!spec) {
-  // First run on the embedded default: one admin token, kept in the data directory.
-  const file = path.join(config.dataDir, 'admin-token');
-  if (!fs.existsSync(file)) fs.writeFileSync(file, crypto.randomBytes(24).toString('base64url'), { mode: 0o600 });
-  spec = `${fs.readFileSync(file, 'utf8').trim()}=admin:admin`;
-  console.log(`careos: no CAREOS_API_TOKENS set; admin token is in ${file}`);
+const dev = process.argv.includes('--dev');
+
+function fail(message: string): never {
+  console.error(`careos: ${message}`);
+  process.exit(1);
 }
-const engine = new Engine(app);
-engine.start();
-const server = createHttpApp(app, parseTokens(spec)).listen(config.port, () => {
-  console.log(`careos: importer listening on http://localhost:${config.port} (events in ${app.store.kind})`);
+
+let config: ReturnType<typeof loadConfig>;
+let tokens: Awaited<ReturnType<typeof loadTokens>>;
+try {
+  config = loadConfig();
+  tokens = loadTokens(process.env);
+} catch (error) {
+  fail((error as Error).message);
+}
+
+if (!dev) {
+  try {
+    ensureConsoleBuild();
+  } catch (error) {
+    fail((error as Error).message);
+  }
+}
+
+const server = http.createServer();
+await new Promise<void>((resolve) => {
+  server.once('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EADDRINUSE') fail(`port ${config.port} is already in use (another careos server?); set PORT to another port`);
+    if (error.code === 'EACCES') fail(`port ${config.port} needs privileges this user does not have; set PORT above 1024`);
+    fail(`cannot listen on port ${config.port}: ${error.message}`);
+  });
+  server.listen(config.port, resolve);
 });
 
+const app = await openApp(config);
+const careos = new Careos(app);
+const firstAdmin = await ensureFirstAdmin(app.pool);
+if (firstAdmin) console.log(`careos: ${firstAdmin}`);
+provideConsoleContext({ careos, secureCookies: config.publicUrl?.startsWith('https:') ?? false });
+
+const engine = new Engine(app);
+engine.start();
+
+const api = createHttpApp(careos, tokens);
+let consoleHandler: express.RequestHandler;
+let closeDev: (() => Promise<void>) | undefined;
+if (dev) {
+  const { createServer } = await import('vite');
+  const vite = await createServer({ root: CONSOLE_DIR, configFile: `${CONSOLE_DIR}/vite.config.ts`, server: { middlewareMode: true, hmr: { server } }, appType: 'custom' });
+  consoleHandler = vite.middlewares as unknown as express.RequestHandler;
+  closeDev = () => vite.close();
+} else {
+  const { handler } = (await import(`${BUILD_DIR}/handler.js`)) as { handler: express.RequestHandler };
+  consoleHandler = handler;
+}
+api.use(consoleHandler);
+server.on('request', api);
+console.log(`careos: console and API on http://localhost:${config.port}${dev ? ' (dev, hot reload)' : ''}; events in ${app.store.kind}`);
+
+/** Other careos processes still connected to our PostgreSQL (after ours closed its connections). */
+async function othersConnected(): Promise<number> {
+  const client = new pg.Client({ connectionString: app.databaseUrl, application_name: 'careos-shutdown' });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = 'careos-importer'");
+    return rows[0]!.n;
+  } finally {
+    await client.end();
+  }
+}
+
 let stopping = false;
-async function shutdown(signal: string) {
+async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log(`careos: ${signal}, stopping`);
+  console.log(`careos: ${signal}: stopping (requests, engine threads${config.databaseUrl ? '' : ', then the embedded PostgreSQL unless another careos process uses it'})`);
   server.close();
+  server.closeAllConnections();
+  await closeDev?.();
   await engine.stop();
   await app.close();
+  if (!config.databaseUrl) {
+    const others = await othersConnected().catch(() => 0);
+    if (others) console.log(`careos: left the embedded PostgreSQL running: ${others} connection(s) of another careos process use it (careos db stop stops it)`);
+    else if (await stopEmbedded(config.dataDir)) console.log('careos: embedded PostgreSQL stopped');
+  }
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

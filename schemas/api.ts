@@ -1,0 +1,192 @@
+// The contract between the importer's services and its clients (HTTP API, CLI, console): the
+// shapes they exchange, the roles, and the columns each file source accepts. Plain data and
+// types only, so the browser can import it as well as the server.
+
+export type Role = 'admin' | 'bi' | 'auditor';
+export const ROLES: readonly Role[] = ['admin', 'bi', 'auditor'];
+
+/** Who is asking: a signed-in user (session cookie) or a script (bearer token). */
+export interface Principal {
+  /** Stable id written into events' `by`: the user's email, or the token's name. */
+  id: string;
+  /** Display name shown in the console ("Imported by"). */
+  name: string;
+  role: Role;
+  via: 'session' | 'token';
+  /** A first-start admin with a generated password must change it before anything else. */
+  mustChangePassword: boolean;
+}
+
+/**
+ * What each role may do. Checked by the service layer on every call (so the HTTP API, the
+ * console's loads and actions, and any future client get the same answer) and used by the console
+ * to decide what to show.
+ */
+export const PERMISSIONS = {
+  'imports.read': ['admin', 'bi', 'auditor'],
+  'imports.create': ['admin'],
+  'errors.read': ['admin', 'bi'],
+  'profiles.read': ['admin', 'auditor'],
+  'relations.read': ['admin', 'auditor'],
+  'users.manage': ['admin'],
+} as const satisfies Record<string, readonly Role[]>;
+export type Permission = keyof typeof PERMISSIONS;
+
+export function can(role: Role | undefined, permission: Permission): boolean {
+  return role !== undefined && (PERMISSIONS[permission] as readonly Role[]).includes(role);
+}
+
+export type ImportStatus = 'In progress' | 'Success' | 'Failed';
+
+export interface ImportView {
+  importId: string;
+  fileName: string;
+  source: string;
+  /** Stable id of who started it (user email, token name, or the CLI's --by). */
+  importedBy: string;
+  /** Display name of importedBy when it is a user; importedBy otherwise. */
+  importedByName: string;
+  importDate: string;
+  /** When the import stopped (Success or Failed); while it runs, its last progress. */
+  lastUpdate: string;
+  status: ImportStatus;
+  totalRows: number | null;
+  processedRows: number;
+  importedRows: number;
+  rejectedRows: number;
+  columns: string[];
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  /** 1-based. */
+  page: number;
+  size: number;
+}
+
+export const PAGE_SIZES = [10, 25, 50, 100] as const;
+export const DEFAULT_PAGE_SIZE = 10;
+
+export interface RowReasonView {
+  field: string;
+  code: string;
+  message: string;
+}
+
+export interface ErrorView {
+  /** 1 = first record after the header. */
+  row: number;
+  /** Canonical (lower-case) column name → value exactly as uploaded. */
+  record: Record<string, string>;
+  reasons: RowReasonView[];
+}
+
+export interface ProfileView {
+  careosId: string;
+  firstname: string;
+  lastname: string;
+  gender: 'F' | 'M' | null;
+  dateOfBirth: string | null;
+  emails: string[];
+  phones: string[];
+  companies: string[];
+}
+
+export interface RelationView {
+  careosId: string;
+  originalId: string;
+  source: string;
+  active: boolean;
+  linkedAt: string;
+  linkedBy: string;
+  linkedByName: string;
+  /** The import that made the link (kept under its old name for scripts). */
+  importId: string;
+  linkedRow: number;
+  unlinkedAt: string | null;
+  unlinkedBy: string | null;
+  unlinkedByName: string | null;
+  unlinkedImportId: string | null;
+  unlinkedRow: number | null;
+}
+
+export interface ProfileDetail extends ProfileView {
+  source: string;
+  importId: string;
+  row: number;
+  createdAt: string;
+  createdBy: string;
+  createdByName: string;
+  relations: RelationView[];
+}
+
+export interface UserView {
+  email: string;
+  name: string;
+  role: Role;
+  disabled: boolean;
+  mustChangePassword: boolean;
+  createdAt: string;
+  lastLoginAt: string | null;
+}
+
+export interface ColumnDefinition {
+  name: string;
+  /** The header must carry this column (its value may still be optional). */
+  requiredInHeader: boolean;
+}
+
+export interface FileSourceDefinition {
+  name: 'nana' | 'careos';
+  /** As the upload modal lists it. */
+  label: string;
+  columns: readonly ColumnDefinition[];
+}
+
+const required = (name: string): ColumnDefinition => ({ name, requiredInHeader: true });
+
+/**
+ * The sources a file can be imported from, and the header each accepts (any order, any letter
+ * case). The server's file check and the browser's pre-upload check both read this.
+ */
+export const FILE_SOURCES: readonly FileSourceDefinition[] = [
+  {
+    name: 'nana',
+    label: 'Nana',
+    columns: ['careos_cus_id', 'nana_cus_id', 'gender', 'firstname', 'lastname', 'email', 'date_of_birth', 'phone', 'company_name', 'force_create'].map(required),
+  },
+  {
+    name: 'careos',
+    label: 'CareOS existing profiles',
+    columns: ['careos_cus_id', 'firstname', 'lastname', 'phone', 'email', 'gender', 'date_of_birth'].map(required),
+  },
+];
+
+export function fileSource(name: string): FileSourceDefinition | undefined {
+  return FILE_SOURCES.find((s) => s.name === name);
+}
+
+/** Every source's label as the import log shows it (file sources and those that sync). */
+export const SOURCE_LABELS: Record<string, string> = { nana: 'Nana', careos: 'CareOS', careshop: 'Care Shop' };
+
+/**
+ * Checks a header line's cells against a source (shared by the browser and the server, so the
+ * modal says exactly what the server would). Returns the reason it is refused, or null.
+ */
+export function headerProblem(source: FileSourceDefinition, cells: readonly string[]): string | null {
+  const columns = cells.map((c) => c.trim());
+  const canonical = columns.map((c) => c.toLowerCase());
+  const expected = source.columns.map((c) => c.name);
+  const unknown = columns.filter((_, i) => !expected.includes(canonical[i]!));
+  if (unknown.length) {
+    return `header has unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')} (accepted for ${source.label}: ${expected.join(', ')})`;
+  }
+  const duplicated = canonical.filter((name, i) => canonical.indexOf(name) !== i);
+  if (duplicated.length) return `header repeats column "${duplicated[0]}"`;
+  const missing = source.columns.filter((c) => c.requiredInHeader && !canonical.includes(c.name)).map((c) => c.name);
+  if (missing.length) {
+    return `header is missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (expected for ${source.label}: ${expected.join(', ')})`;
+  }
+  return null;
+}

@@ -1,0 +1,251 @@
+// The query/command layer: everything the HTTP API, the CLI and the console ask of the importer,
+// with the role check on every call (so no client can forget one). Clients parse their input,
+// call one of these, and map the result; none of them holds SQL or touches the processor.
+import type pg from 'pg';
+import { Forbidden, NotFound, Unavailable, ValidationError } from '../errors.ts';
+import { importFile, readFile, type App } from '../app.ts';
+import type { SourceName } from '../events/types.ts';
+import { checkPhones } from '../processor/fields.ts';
+import { getImport, pageImports, type ImportView as ImportRecord } from '../../projections/import-log.ts';
+import { errorsAfter, errorsOf, pageErrors } from '../../projections/error-log.ts';
+import { findProfiles, findProfilesByName, profileRecord } from '../../projections/profile.ts';
+import { relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
+import {
+  can, fileSource, FILE_SOURCES, PERMISSIONS, type ErrorView, type ImportView, type Page, type Permission, type Principal,
+  type ProfileDetail, type ProfileView, type RelationView, type UserView,
+} from '../../schemas/api.ts';
+import { addUser, disableUser, displayNames, listUsers } from '../auth/users.ts';
+import { DEFAULT_SESSION_POLICY, changePassword, sessionPrincipal, signIn, signOut, type SessionPolicy, type SignedIn } from '../auth/sessions.ts';
+import { errorFileHeader, errorFileLine, errorFileName } from './error-file.ts';
+
+/** The CLI acts for the operator at the machine: an admin, named by --by or the OS user. */
+export function operator(name: string): Principal {
+  return { id: name, name, role: 'admin', via: 'token', mustChangePassword: false };
+}
+
+/** An id from outside (URL, query, form): printable, bounded, no NUL (PostgreSQL refuses it in text). */
+export function checkId(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value === '') throw new ValidationError(`${what} is required`);
+  if (value.length > 200) throw new ValidationError(`${what} is longer than 200 characters`);
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new ValidationError(`${what} holds a control character`);
+  return value;
+}
+
+export interface Window {
+  limit: number;
+  offset: number;
+}
+
+export interface ErrorFile {
+  fileName: string;
+  /** The file's text, a chunk at a time (any number of rejected rows in bounded memory). */
+  chunks(): AsyncGenerator<string>;
+}
+
+export interface ProfileSearch {
+  /** How the query was read. */
+  kind: 'phone' | 'careosId' | 'name';
+  /** The phone in E.164 when kind is phone. */
+  phoneE164?: string;
+  items: ProfileView[];
+}
+
+const PHONE_LIKE = /^[+()\d\s.-]+$/;
+
+export class Careos {
+  readonly pool: pg.Pool;
+
+  constructor(readonly app: App, readonly sessionPolicy: SessionPolicy = DEFAULT_SESSION_POLICY) {
+    this.pool = app.pool;
+  }
+
+  /** Throws Forbidden unless the actor's role has the permission. */
+  require(actor: Principal, permission: Permission): void {
+    if (actor.mustChangePassword) throw new Forbidden('change your one-time password first');
+    if (!can(actor.role, permission)) {
+      throw new Forbidden(`this needs the ${(PERMISSIONS[permission] as readonly string[]).join(' or ')} role (you are ${actor.role})`);
+    }
+  }
+
+  async health(): Promise<{ ok: true; events: string }> {
+    try {
+      await this.pool.query('select 1');
+    } catch (error) {
+      throw new Unavailable(`PostgreSQL is not reachable (${(error as Error).message})`);
+    }
+    return { ok: true, events: this.app.store.kind };
+  }
+
+  // ── imports ────────────────────────────────────────────────────────────────────────────────
+
+  private async withNames(records: ImportRecord[]): Promise<ImportView[]> {
+    const names = await displayNames(this.pool, records.map((r) => r.importedBy));
+    return records.map((r) => ({ ...r, importedByName: names.get(r.importedBy) ?? r.importedBy }));
+  }
+
+  async listImports(actor: Principal, window: Window): Promise<{ items: ImportView[]; total: number }> {
+    this.require(actor, 'imports.read');
+    const { items, total } = await pageImports(this.pool, window);
+    return { items: await this.withNames(items), total };
+  }
+
+  async importPage(actor: Principal, page: number, size: number): Promise<Page<ImportView>> {
+    const { items, total } = await this.listImports(actor, { limit: size, offset: (page - 1) * size });
+    return { items, total, page, size };
+  }
+
+  async getImport(actor: Principal, importId: string): Promise<ImportView> {
+    this.require(actor, 'imports.read');
+    const record = await getImport(this.pool, checkId(importId, 'import id'));
+    if (!record) throw new NotFound(`no import ${importId}`);
+    return (await this.withNames([record]))[0]!;
+  }
+
+  /**
+   * Checks and stores the file, appends ImportStarted (the import log lists it at once) and reads
+   * its rows on a worker thread. Throws FileRefused when the file is refused: nothing is started.
+   */
+  async startImport(actor: Principal, input: { filePath: string; fileName: string; source: string }): Promise<{ importId: string }> {
+    this.require(actor, 'imports.create');
+    if (!fileSource(input.source)) {
+      throw new ValidationError(`source must be one of: ${FILE_SOURCES.map((s) => s.name).join(', ')} (got "${input.source}")`);
+    }
+    const importId = await importFile(this.app, {
+      filePath: input.filePath, fileName: input.fileName, source: input.source as SourceName, by: actor.id,
+    });
+    // The engine's resume loop reads it too if this process dies before the end.
+    readFile(this.app, importId).catch((error) => console.error(`careos: reading import ${importId}: ${(error as Error).message}`));
+    return { importId };
+  }
+
+  // ── error logs ─────────────────────────────────────────────────────────────────────────────
+
+  async errorPage(actor: Principal, importId: string, page: number, size: number): Promise<{ import: ImportView; errors: Page<ErrorView> }> {
+    this.require(actor, 'errors.read');
+    const view = await this.getImport(actor, importId);
+    const { items, total } = await pageErrors(this.pool, view.importId, { limit: size, offset: (page - 1) * size });
+    return { import: view, errors: { items, total, page, size } };
+  }
+
+  async allErrors(actor: Principal, importId: string): Promise<ErrorView[]> {
+    this.require(actor, 'errors.read');
+    const view = await this.getImport(actor, importId);
+    return errorsOf(this.pool, view.importId);
+  }
+
+  async errorFile(actor: Principal, importId: string): Promise<ErrorFile> {
+    this.require(actor, 'errors.read');
+    const view = await this.getImport(actor, importId);
+    const pool = this.pool;
+    return {
+      fileName: errorFileName(view.fileName),
+      async *chunks() {
+        yield errorFileHeader(view.columns);
+        for (let after = 0; ;) {
+          const page = await errorsAfter(pool, view.importId, after, 2000);
+          if (!page.length) return;
+          yield page.map((error) => errorFileLine(view.columns, error)).join('');
+          after = page[page.length - 1]!.row;
+        }
+      },
+    };
+  }
+
+  // ── profiles and relations ─────────────────────────────────────────────────────────────────
+
+  /** Phone in any format, a CareOS id, or a name (Thai or Latin). */
+  async searchProfiles(actor: Principal, query: string, limit = 50): Promise<ProfileSearch> {
+    this.require(actor, 'profiles.read');
+    const q = query.normalize('NFC').trim();
+    if (/[\u0000-\u001f\u007f]/.test(q)) throw new ValidationError('search holds a control character');
+    if (q.length > 200) throw new ValidationError('search is longer than 200 characters');
+    if (!q) return { kind: 'name', items: [] };
+    if (PHONE_LIKE.test(q) && q.replace(/\D/g, '').length >= 6) {
+      const checked = checkPhones(q, { required: true });
+      if (checked.reasons.length || checked.value.length !== 1) {
+        throw new ValidationError(checked.reasons[0]?.message ?? `"${q}" is not one phone number`);
+      }
+      const phoneE164 = checked.value[0]!;
+      return { kind: 'phone', phoneE164, items: await findProfiles(this.pool, { phoneE164, limit }) };
+    }
+    const byId = await findProfiles(this.pool, { careosId: q, limit: 1 });
+    if (byId.length) return { kind: 'careosId', items: byId };
+    return { kind: 'name', items: await findProfilesByName(this.pool, q.split(/\s+/), limit) };
+  }
+
+  /** The API's exact filters: E.164 phone (any format accepted) and/or CareOS id. */
+  async findProfiles(actor: Principal, filter: { phone?: string; careosId?: string; limit: number }): Promise<ProfileView[]> {
+    this.require(actor, 'profiles.read');
+    let phoneE164: string | undefined;
+    if (filter.phone !== undefined) {
+      const checked = checkPhones(filter.phone, { required: true });
+      if (checked.reasons.length || checked.value.length !== 1) throw new ValidationError(checked.reasons[0]?.message ?? 'phone takes one number');
+      phoneE164 = checked.value[0];
+    }
+    const careosId = filter.careosId === undefined ? undefined : checkId(filter.careosId, 'careosId');
+    return findProfiles(this.pool, { phoneE164, careosId, limit: filter.limit });
+  }
+
+  private async relationViews(records: RelationRecord[]): Promise<RelationView[]> {
+    const names = await displayNames(this.pool, records.flatMap((r) => [r.linkedBy, ...(r.unlinkedBy ? [r.unlinkedBy] : [])]));
+    return records.map((r) => ({
+      ...r,
+      linkedByName: names.get(r.linkedBy) ?? r.linkedBy,
+      unlinkedByName: r.unlinkedBy ? (names.get(r.unlinkedBy) ?? r.unlinkedBy) : null,
+    }));
+  }
+
+  async getProfile(actor: Principal, careosId: string): Promise<ProfileDetail> {
+    this.require(actor, 'profiles.read');
+    const record = await profileRecord(this.pool, checkId(careosId, 'CareOS id'));
+    if (!record) throw new NotFound(`no profile ${careosId}`);
+    const relations = await this.relationViews(await relationHistory(this.pool, { careosId: record.careosId }));
+    const names = await displayNames(this.pool, [record.createdBy]);
+    return { ...record, createdByName: names.get(record.createdBy) ?? record.createdBy, relations };
+  }
+
+  async relations(actor: Principal, filter: { careosId?: string; source?: string; originalId?: string }): Promise<RelationView[]> {
+    this.require(actor, 'relations.read');
+    const checked = {
+      careosId: filter.careosId === undefined ? undefined : checkId(filter.careosId, 'careosId'),
+      source: filter.source === undefined ? undefined : checkId(filter.source, 'source'),
+      originalId: filter.originalId === undefined ? undefined : checkId(filter.originalId, 'originalId'),
+    };
+    if (!checked.careosId && !(checked.source && checked.originalId)) throw new ValidationError('give careosId, or source and originalId');
+    return this.relationViews(await relationHistory(this.pool, checked));
+  }
+
+  // ── sign-in and users ──────────────────────────────────────────────────────────────────────
+
+  signIn(input: { email: string; password: string; address: string; previousToken?: string }): Promise<SignedIn> {
+    return signIn(this.pool, input, this.sessionPolicy);
+  }
+
+  signOut(token: string): Promise<void> {
+    return signOut(this.pool, token);
+  }
+
+  principalOfSession(token: string): Promise<Principal | null> {
+    return sessionPrincipal(this.pool, token, this.sessionPolicy);
+  }
+
+  async changePassword(actor: Principal, input: { token: string; current: string; next: string }): Promise<void> {
+    if (actor.via !== 'session') throw new Forbidden('only a signed-in user changes their password');
+    await changePassword(this.pool, { email: actor.id, token: input.token, current: input.current, next: input.next });
+  }
+
+  async addUser(actor: Principal, input: { email: string; name: string; role: string; password: string }): Promise<UserView> {
+    this.require(actor, 'users.manage');
+    return addUser(this.pool, input);
+  }
+
+  async listUsers(actor: Principal): Promise<UserView[]> {
+    this.require(actor, 'users.manage');
+    return listUsers(this.pool);
+  }
+
+  async disableUser(actor: Principal, email: string): Promise<UserView> {
+    this.require(actor, 'users.manage');
+    return disableUser(this.pool, email);
+  }
+}
