@@ -103,9 +103,10 @@ export class Careos {
 
   /**
    * Checks and stores the file, appends ImportStarted (the import log lists it at once) and reads
-   * its rows on a worker thread. Throws FileRefused when the file is refused: nothing is started.
+   * its rows on a worker thread (`read` settles when the file is read). Throws FileRefused when the
+   * file is refused: nothing is started.
    */
-  async startImport(actor: Principal, input: { filePath: string; fileName: string; source: string }): Promise<{ importId: string }> {
+  async startImport(actor: Principal, input: { filePath: string; fileName: string; source: string }): Promise<{ importId: string; read: Promise<void> }> {
     this.require(actor, 'imports.create');
     if (!fileSource(input.source)) {
       throw new ValidationError(`source must be one of: ${FILE_SOURCES.map((s) => s.name).join(', ')} (got "${input.source}")`);
@@ -114,8 +115,9 @@ export class Careos {
       filePath: input.filePath, fileName: input.fileName, source: input.source as SourceName, by: actor.id,
     });
     // The engine's resume loop reads it too if this process dies before the end.
-    readFile(this.app, importId).catch((error) => console.error(`careos: reading import ${importId}: ${(error as Error).message}`));
-    return { importId };
+    const read = readFile(this.app, importId);
+    read.catch((error) => console.error(`careos: reading import ${importId}: ${(error as Error).message}`));
+    return { importId, read };
   }
 
   // ── error logs ─────────────────────────────────────────────────────────────────────────────
@@ -188,10 +190,13 @@ export class Careos {
 
   private async relationViews(records: RelationRecord[]): Promise<RelationView[]> {
     const names = await displayNames(this.pool, records.flatMap((r) => [r.linkedBy, ...(r.unlinkedBy ? [r.unlinkedBy] : [])]));
+    // Key order: the original shape scripts read first, then who, which row and the unlink's details.
     return records.map((r) => ({
-      ...r,
-      linkedByName: names.get(r.linkedBy) ?? r.linkedBy,
-      unlinkedByName: r.unlinkedBy ? (names.get(r.unlinkedBy) ?? r.unlinkedBy) : null,
+      careosId: r.careosId, originalId: r.originalId, source: r.source, active: r.active, linkedAt: r.linkedAt,
+      unlinkedAt: r.unlinkedAt, importId: r.importId,
+      linkedBy: r.linkedBy, linkedByName: names.get(r.linkedBy) ?? r.linkedBy, linkedRow: r.linkedRow,
+      unlinkedBy: r.unlinkedBy, unlinkedByName: r.unlinkedBy ? (names.get(r.unlinkedBy) ?? r.unlinkedBy) : null,
+      unlinkedImportId: r.unlinkedImportId, unlinkedRow: r.unlinkedRow,
     }));
   }
 
@@ -204,6 +209,7 @@ export class Careos {
     return { ...record, createdByName: names.get(record.createdBy) ?? record.createdBy, relations };
   }
 
+  /** Full history, oldest first; with no filter, every relation (the CLI's listing). */
   async relations(actor: Principal, filter: { careosId?: string; source?: string; originalId?: string }): Promise<RelationView[]> {
     this.require(actor, 'relations.read');
     const checked = {
@@ -211,7 +217,7 @@ export class Careos {
       source: filter.source === undefined ? undefined : checkId(filter.source, 'source'),
       originalId: filter.originalId === undefined ? undefined : checkId(filter.originalId, 'originalId'),
     };
-    if (!checked.careosId && !(checked.source && checked.originalId)) throw new ValidationError('give careosId, or source and originalId');
+    if (checked.originalId !== undefined && checked.source === undefined) throw new ValidationError('originalId needs source');
     return this.relationViews(await relationHistory(this.pool, checked));
   }
 

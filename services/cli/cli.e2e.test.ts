@@ -144,14 +144,16 @@ test('cli › errors ID --format json lists the rejected rows 4, 6 (two reasons)
   assert.is(row7.record.firstname, 'Missing');
 });
 
-test('cli › errors ID --format csv is the original header plus an errors column, one line per rejected row', () => {
+test('cli › errors ID --format csv is the upload header plus an errors column, one CRLF line per rejected row, UTF-8 with a BOM', () => {
   const run = careos('errors', nanaImportId, '--format', 'csv');
   assert.is(run.status, 0, run.stderr);
-  const lines = run.stdout.trimEnd().split('\n');
+  assert.ok(run.stdout.startsWith('\uFEFF'), 'starts with a byte order mark (Excel reads Thai right)');
+  assert.ok(run.stdout.endsWith('\r\n'));
+  const lines = run.stdout.slice(1).slice(0, -2).split('\r\n');
   assert.is(lines.length, 4);
   assert.is(lines[0], `${NANA_LINES[0]},errors`);
   const errors = json<ErrorRow[]>('errors', nanaImportId, '--format', 'json');
-  const records = parse(run.stdout) as string[][];
+  const records = parse(run.stdout, { bom: true }) as string[][];
   const originals = parse(fs.readFileSync(NANA)) as string[][];
   errors.forEach((error, i) => {
     // The row as it was in the file (ready to fix and upload again), then every reason.
@@ -170,7 +172,11 @@ test('cli › profiles --careos-id C0100001 --json shows the baseline profile', 
 
 test('cli › relations --careos-id C0100001 --json shows n5001 and n5002 active, oldest first', () => {
   const relations = json<Relation[]>('relations', '--careos-id', 'C0100001', '--json');
-  assert.equal(Object.keys(relations[0]!), ['careosId', 'originalId', 'source', 'active', 'linkedAt', 'unlinkedAt', 'importId']);
+  // The first seven keys are the original shape scripts use; who, which row and the unlink's details follow.
+  assert.equal(Object.keys(relations[0]!), [
+    'careosId', 'originalId', 'source', 'active', 'linkedAt', 'unlinkedAt', 'importId',
+    'linkedBy', 'linkedByName', 'linkedRow', 'unlinkedBy', 'unlinkedByName', 'unlinkedImportId', 'unlinkedRow',
+  ]);
   assert.equal(
     relations.map(({ careosId, originalId, source, active, unlinkedAt, importId }) => ({ careosId, originalId, source, active, unlinkedAt, importId })),
     [

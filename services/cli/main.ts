@@ -7,13 +7,11 @@ import { loadConfig } from '../config.ts';
 import { stopEmbedded } from '../db/embedded.ts';
 import { AppError, FileRefused, ValidationError } from '../errors.ts';
 import { SOURCES, type SourceName } from '../events/types.ts';
-import { checkPhones } from '../processor/fields.ts';
 import { checkFile } from '../importer/files.ts';
-import { Engine, importFile, openApp, readFile, waitForImport, type App } from '../app.ts';
-import { listImports, getImport } from '../../projections/import-log.ts';
-import { errorsOf } from '../../projections/error-log.ts';
-import { findProfiles } from '../../projections/profile.ts';
-import { relationHistory } from '../../projections/relation.ts';
+import { Engine, openApp, waitForImport, type App } from '../app.ts';
+import { listImports } from '../../projections/import-log.ts';
+import { Careos, operator } from '../api/careos.ts';
+import { readPassword } from './password.ts';
 
 const USAGE = `usage:
   careos import FILE --source nana|careos [--by NAME] [--json]
@@ -23,15 +21,14 @@ const USAGE = `usage:
   careos profiles [--phone P | --careos-id ID] [--json]
   careos relations [--careos-id ID | --source S --original-id ID] [--json]
   careos stats --json
+  careos users add EMAIL --name NAME --role admin|bi|auditor [--password-stdin]
+  careos users list [--json]
+  careos users disable EMAIL
   careos rebuild
   careos db stop                            stop the embedded PostgreSQL`;
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
-}
-
-function csvCell(value: string): string {
-  return /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
 function table(rows: Record<string, unknown>[]): string {
@@ -77,10 +74,10 @@ async function cmdImport(args: string[]): Promise<number> {
   const config = loadConfig();
   checkFile(file, path.basename(file), source, config.maxFileBytes);
   return withApp(async (app) => {
-    const importId = await importFile(app, { filePath: file, fileName: path.basename(file), source, by });
+    const { importId, read } = await new Careos(app).startImport(operator(by), { filePath: file, fileName: path.basename(file), source });
     if (!values.json) out(`import ${importId} started: ${path.basename(file)} (${source}) by ${by}`);
     const view = await withEngine(app, async () => {
-      await readFile(app, importId);
+      await read;
       return waitForImport(app, importId);
     });
     const summary = { importId, status: view.status, totalRows: view.totalRows ?? 0, importedRows: view.importedRows, rejectedRows: view.rejectedRows };
@@ -111,7 +108,7 @@ async function cmdResume(args: string[]): Promise<number> {
 async function cmdImports(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
   return withApp(async (app) => {
-    const imports = await listImports(app.pool, { limit: 100_000 });
+    const { items: imports } = await new Careos(app).listImports(operator(os.userInfo().username), { limit: 100_000, offset: 0 });
     const shaped = imports.map((i) => ({
       importId: i.importId, status: i.status, importDate: i.importDate, lastUpdate: i.lastUpdate, fileName: i.fileName,
       source: i.source, importedBy: i.importedBy, totalRows: i.totalRows, importedRows: i.importedRows, rejectedRows: i.rejectedRows,
@@ -127,20 +124,16 @@ async function cmdErrors(args: string[]): Promise<number> {
   if (!importId) throw new ValidationError('errors needs an IMPORT_ID');
   if (values.format !== 'json' && values.format !== 'csv') throw new ValidationError(`--format must be json or csv (got ${values.format})`);
   return withApp(async (app) => {
-    const view = await getImport(app.pool, importId);
-    if (!view) throw new ValidationError(`no import ${importId} (see careos imports)`);
-    const errors = await errorsOf(app.pool, importId);
+    const careos = new Careos(app);
+    const actor = operator(os.userInfo().username);
     if (values.format === 'json') {
-      out(JSON.stringify(errors));
+      out(JSON.stringify(await careos.allErrors(actor, importId)));
       return 0;
     }
-    // The original columns, as in the uploaded header, plus the reasons: ready to fix and upload again.
-    const canonical = view.columns.map((c) => c.toLowerCase());
-    out([...view.columns, 'errors'].map(csvCell).join(','));
-    for (const error of errors) {
-      const cells = canonical.map((c) => csvCell(error.record[c] ?? ''));
-      cells.push(csvCell(error.reasons.map((r) => r.message).join('; ')));
-      out(cells.join(','));
+    // The console's download, byte for byte: the upload's columns plus the reasons, ready to fix and upload again.
+    const file = await careos.errorFile(actor, importId);
+    for await (const chunk of file.chunks()) {
+      if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once('drain', resolve));
     }
     return 0;
   });
@@ -150,14 +143,8 @@ async function cmdProfiles(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args, options: { phone: { type: 'string' }, 'careos-id': { type: 'string' }, json: { type: 'boolean', default: false } },
   });
-  let phoneE164: string | undefined;
-  if (values.phone !== undefined) {
-    const checked = checkPhones(values.phone, { required: true });
-    if (checked.reasons.length || checked.value.length !== 1) throw new ValidationError(checked.reasons[0]?.message ?? `--phone takes one number (got "${values.phone}")`);
-    phoneE164 = checked.value[0];
-  }
   return withApp(async (app) => {
-    const profiles = await findProfiles(app.pool, { phoneE164, careosId: values['careos-id'], limit: 1_000_000 });
+    const profiles = await new Careos(app).findProfiles(operator(os.userInfo().username), { phone: values.phone, careosId: values['careos-id'], limit: 1_000_000 });
     out(values.json ? JSON.stringify(profiles) : table(profiles as unknown as Record<string, unknown>[]));
     return 0;
   });
@@ -170,7 +157,7 @@ async function cmdRelations(args: string[]): Promise<number> {
   });
   if (values['original-id'] !== undefined && values.source === undefined) throw new ValidationError('--original-id needs --source');
   return withApp(async (app) => {
-    const relations = await relationHistory(app.pool, { careosId: values['careos-id'], source: values.source, originalId: values['original-id'] });
+    const relations = await new Careos(app).relations(operator(os.userInfo().username), { careosId: values['careos-id'], source: values.source, originalId: values['original-id'] });
     out(values.json ? JSON.stringify(relations) : table(relations as unknown as Record<string, unknown>[]));
     return 0;
   });
@@ -217,9 +204,48 @@ async function cmdDb(args: string[]): Promise<number> {
   return 0;
 }
 
+async function cmdUsers(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const actor = operator(os.userInfo().username);
+  if (sub === 'add') {
+    const { values, positionals } = parseArgs({
+      args: rest, allowPositionals: true,
+      options: { name: { type: 'string' }, role: { type: 'string' }, 'password-stdin': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    });
+    const email = positionals[0];
+    if (!email) throw new ValidationError('users add needs an EMAIL');
+    if (!values.name) throw new ValidationError('users add needs --name NAME (shown as "Imported by")');
+    if (!values.role) throw new ValidationError('users add needs --role admin|bi|auditor');
+    const password = await readPassword(values['password-stdin']);
+    return withApp(async (app) => {
+      const user = await new Careos(app).addUser(actor, { email, name: values.name!, role: values.role!, password });
+      out(values.json ? JSON.stringify(user) : `added ${user.email} (${user.name}, ${user.role})`);
+      return 0;
+    });
+  }
+  if (sub === 'list') {
+    const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
+    return withApp(async (app) => {
+      const users = await new Careos(app).listUsers(actor);
+      out(values.json ? JSON.stringify(users) : table(users.map((u) => ({ ...u, disabled: u.disabled ? 'yes' : '' })) as unknown as Record<string, unknown>[]));
+      return 0;
+    });
+  }
+  if (sub === 'disable') {
+    const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+    if (!positionals[0]) throw new ValidationError('users disable needs an EMAIL');
+    return withApp(async (app) => {
+      const user = await new Careos(app).disableUser(actor, positionals[0]!);
+      out(`disabled ${user.email}; their sessions are ended`);
+      return 0;
+    });
+  }
+  throw new ValidationError('users takes: add, list, disable');
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   import: cmdImport, resume: cmdResume, imports: cmdImports, errors: cmdErrors, profiles: cmdProfiles,
-  relations: cmdRelations, stats: cmdStats, rebuild: cmdRebuild, db: cmdDb,
+  relations: cmdRelations, stats: cmdStats, rebuild: cmdRebuild, db: cmdDb, users: cmdUsers,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -237,10 +263,12 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof ValidationError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+
       process.stderr.write(`careos: ${(error as Error).message}\n${USAGE}\n`);
       return 2;
     }
+    // Refused requests (no such import, a user that exists, …) are the caller's to fix: exit 2.
     process.stderr.write(`careos: ${(error as Error).message}\n`);
-    return 1;
+    return error instanceof AppError && error.status < 500 ? 2 : 1;
   }
 }

@@ -163,7 +163,7 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
     }
     upload.single('file')(req, res, (error: unknown) => {
       const file = req.file;
-      const cleanup = () => file && fs.rm(file.path, { force: true }, () => undefined);
+      const cleanup = () => file?.path && fs.rm(file.path, { force: true }, () => undefined);
       if (error) {
         cleanup();
         return next(error);
@@ -211,9 +211,9 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
   }));
 
   http.get('/api/relations', wrap(async (req, res) => {
-    res.json(await careos.relations(req.principal!, {
-      careosId: queryValue(req, 'careosId'), source: queryValue(req, 'source'), originalId: queryValue(req, 'originalId'),
-    }));
+    const filter = { careosId: queryValue(req, 'careosId'), source: queryValue(req, 'source'), originalId: queryValue(req, 'originalId') };
+    if (!filter.careosId && !(filter.source && filter.originalId)) throw new ValidationError('give careosId, or source and originalId');
+    res.json(await careos.relations(req.principal!, filter));
   }));
 
   http.use('/api', (_req, _res, next) => next(new NotFound('no such route')));
