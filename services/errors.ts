@@ -65,3 +65,17 @@ export class Unavailable extends AppError {
     super(message, 503, 'Service unavailable');
   }
 }
+
+/** The path exists but not with this method; `allowed` lists the methods it takes. */
+export class MethodNotAllowed extends AppError {
+  constructor(message: string, readonly allowed: readonly string[]) {
+    super(message, 405, 'Method not allowed');
+  }
+}
+
+/** The request body is not of a type the route takes (an upload that is not multipart/form-data). */
+export class UnsupportedMediaType extends AppError {
+  constructor(message: string) {
+    super(message, 415, 'Unsupported media type');
+  }
+}

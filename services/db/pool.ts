@@ -14,9 +14,34 @@ export async function resolveDatabaseUrl(config: Config): Promise<string> {
 
 export function createPool(connectionString: string, max = 6): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, application_name: 'careos-importer' });
-  // An idle client losing its connection must not crash the process; the next query reconnects.
+  // A client losing its connection (PostgreSQL stopped or restarted) must not crash the process:
+  // an idle one is dropped by the pool (its 'error' comes here), and a checked-out one (a
+  // transaction, the engine's leader lock) emits 'error' on itself, which without a listener is an
+  // uncaught exception. Its query in flight, if any, fails with the error, which is how callers
+  // learn about it; the pool discards the broken client at release and the next query reconnects.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
+}
+
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+// SQLSTATEs of a server that is going away or not there yet: admin_shutdown, crash_shutdown,
+// cannot_connect_now (starting up or shutting down), too_many_connections.
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const CONNECTION_MESSAGES = /^(Connection terminated|Client has encountered a connection error|Connection ended unexpectedly|timeout expired)/;
+
+/**
+ * True when an error says PostgreSQL cannot be reached (down, restarting, refusing connections)
+ * rather than that a statement was wrong: the request may succeed later, so it is a 503 and not a 500.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) return true;
+  }
+  if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable); // every address refused
+  return CONNECTION_MESSAGES.test(error.message);
 }
 
 export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {

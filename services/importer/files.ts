@@ -77,16 +77,20 @@ export function checkFile(filePath: string, fileName: string, source: SourceName
 }
 
 /**
- * Copies the upload into the data directory (fsynced), checking on the way that all of it is
+ * Copies the upload into the data directory (fsynced, mode 0600 in a 0700 directory), checking on the way that all of it is
  * UTF-8 text, so that no row of an undecodable file is ever read. Returns the path relative to dataDir.
  */
 export async function storeUpload(filePath: string, fileName: string, dataDir: string, importId: string): Promise<string> {
   const relative = path.join('uploads', `${importId}.csv`);
   const target = path.join(dataDir, relative);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
+  // Uploads hold personal data: readable by the server's user only (mkdir's and open's modes do
+  // not apply to what already exists, hence the chmods).
+  fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+  fs.chmodSync(path.dirname(target), 0o700);
   const partial = `${target}.partial`;
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  const out = fs.openSync(partial, 'w');
+  const out = fs.openSync(partial, 'w', 0o600);
+  fs.fchmodSync(out, 0o600);
   try {
     for await (const chunk of fs.createReadStream(filePath, { highWaterMark: 1 << 20 })) {
       const buffer = chunk as Buffer;

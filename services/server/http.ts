@@ -1,31 +1,47 @@
 // The HTTP API (/api) the console's browser code and scripts use, and the headers every response
-// of the server carries. Thin transport: authenticate, parse and check input, call one function of
-// the service layer (which checks the role), map the result. Errors become problem+json in one place.
+// of the server carries. Thin transport: authenticate, check the role, parse and check input,
+// call one function of the service layer (which checks the role again), map the result. Errors
+// become problem+json in one place (`problem`), and a malformed request is always a 4xx.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import multer from 'multer';
-import { AppError, TooManyRequests, Unauthorized, ValidationError, NotFound, Forbidden } from '../errors.ts';
+import {
+  AppError, Forbidden, MethodNotAllowed, NotFound, TooManyRequests, Unauthorized, Unavailable, ValidationError,
+} from '../errors.ts';
 import { Careos, checkId } from '../api/careos.ts';
 import { SESSION_COOKIE, readCookie } from '../auth/cookie.ts';
-import { ROLES, type Principal, type Role } from '../../schemas/api.ts';
+import { isDatabaseUnavailable } from '../db/pool.ts';
+import { ROLES, type Permission, type Principal, type Role } from '../../schemas/api.ts';
+import { prepareIncomingDir, receiveUpload } from './upload.ts';
 
 export interface TokenPrincipal {
   name: string;
   role: Role;
 }
 
-/** CAREOS_API_TOKENS="token1=alice:admin,token2=bob:bi" (for scripts; people sign in). */
+/**
+ * CAREOS_API_TOKENS="token1=alice:admin,token2=bob:bi" (for scripts; people sign in). A malformed
+ * entry is a one-line error that names the entry by its place and its name, never by its token.
+ */
 export function parseTokens(spec: string): Map<string, TokenPrincipal> {
   const tokens = new Map<string, TokenPrincipal>();
-  for (const entry of spec.split(',').map((e) => e.trim()).filter(Boolean)) {
-    const match = /^([^=\s]+)=([^:]+):([a-z]+)$/.exec(entry);
-    if (!match) throw new Error(`CAREOS_API_TOKENS entry "${entry.replace(/=.*/, '=…')}" is not token=name:role (roles: ${ROLES.join(', ')})`);
-    if (!(ROLES as readonly string[]).includes(match[3]!)) throw new Error(`CAREOS_API_TOKENS entry for "${match[2]}" has role "${match[3]}" (roles: ${ROLES.join(', ')})`);
-    if (match[1]!.length < 16) throw new Error(`CAREOS_API_TOKENS token for "${match[2]}" is shorter than 16 characters`);
-    tokens.set(match[1]!, { name: match[2]!, role: match[3] as Role });
-  }
+  const entries = spec.split(',').map((e) => e.trim());
+  entries.forEach((entry, index) => {
+    if (!entry) return;
+    const where = `CAREOS_API_TOKENS entry ${index + 1}`;
+    const eq = entry.indexOf('=');
+    const shown = eq < 0 ? '' : ` ("…=${entry.slice(eq + 1)}")`; // the part after "=" is name:role, not secret
+    const match = /^([^=\s]+)=([^:=\s][^:=]*):([a-z]+)$/.exec(entry);
+    if (!match) throw new Error(`${where}${shown} is not token=name:role (roles: ${ROLES.join(', ')})`);
+    const [, token, name, role] = match as unknown as [string, string, string, string];
+    if (!(ROLES as readonly string[]).includes(role)) throw new Error(`${where} for "${name}" has role "${role}" (roles: ${ROLES.join(', ')})`);
+    if (token.length < 16) throw new Error(`${where} for "${name}": the token is shorter than 16 characters`);
+    if (tokens.has(token)) throw new Error(`${where} for "${name}": the same token is given twice`);
+    tokens.set(token, { name, role: role as Role });
+  });
   return tokens;
 }
 
@@ -58,7 +74,7 @@ function authenticate(careos: Careos, tokens: Map<string, TokenPrincipal>) {
     try {
       const header = req.get('authorization');
       if (header !== undefined) {
-        const match = /^bearer\s+(\S+)\s*$/i.exec(header);
+        const match = /^bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header);
         if (!match) throw new Unauthorized('Authorization must be "Bearer <token>"');
         for (const [candidate, principal] of tokens) {
           if (sameToken(candidate, match[1]!)) {
@@ -71,7 +87,9 @@ function authenticate(careos: Careos, tokens: Map<string, TokenPrincipal>) {
       const token = readCookie(req.get('cookie'), SESSION_COOKIE);
       const principal = token ? await careos.principalOfSession(token) : null;
       if (!principal) throw new Unauthorized('sign in, or send a bearer token');
-      if (UNSAFE.has(req.method) && !sameOrigin(req)) throw new Forbidden('cross-site request refused: it must come from the console itself');
+      if (UNSAFE.has(req.method) && !sameOrigin(req, careos.app.config.publicUrl)) {
+        throw new Forbidden('cross-site request refused: it must come from the console itself');
+      }
       req.principal = principal;
       next();
     } catch (error) {
@@ -80,180 +98,320 @@ function authenticate(careos: Careos, tokens: Map<string, TokenPrincipal>) {
   };
 }
 
-function sameOrigin(req: Request): boolean {
+/** The request comes from a page of this site: the one it was sent to, or the public URL (behind a proxy). */
+function sameOrigin(req: Request, publicUrl: string | undefined): boolean {
   const origin = req.get('origin');
-  if (origin) return origin === `${req.protocol}://${req.get('host')}`;
+  if (origin) return origin === `${req.protocol}://${req.get('host')}` || (publicUrl !== undefined && origin === publicUrl);
   return req.get('sec-fetch-site') === 'same-origin';
 }
 
-const wrap = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
-  handler(req, res).catch(next);
-};
+/**
+ * The query string, strictly: percent-encoding must be valid UTF-8 (no silent replacement
+ * characters), and a parameter given twice stays visible (an array) so the route can refuse it.
+ */
+export function parseQuery(query: string | null | undefined): Record<string, string | string[]> {
+  const result: Record<string, string | string[]> = Object.create(null);
+  for (const pair of (query ?? '').split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    let name: string;
+    let value: string;
+    try {
+      name = decodeURIComponent((eq < 0 ? pair : pair.slice(0, eq)).replace(/\+/g, ' '));
+      value = decodeURIComponent((eq < 0 ? '' : pair.slice(eq + 1)).replace(/\+/g, ' '));
+    } catch {
+      throw new ValidationError(`the query string is not valid percent-encoded UTF-8 (at "${pair.slice(0, 40)}")`);
+    }
+    const before = result[name];
+    result[name] = before === undefined ? value : [...(Array.isArray(before) ? before : [before]), value];
+  }
+  return result;
+}
 
-/** One value of a query parameter: a parameter given twice is an error, never silently one of them. */
+/** Refuses query parameters the route does not read, and any given twice (never silently one of them). */
+function checkQuery(allowed: readonly string[]) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    try {
+      for (const [name, value] of Object.entries(req.query as Record<string, string | string[]>)) {
+        if (!allowed.includes(name)) {
+          throw new ValidationError(`unknown query parameter "${name}"${allowed.length ? ` (this route takes: ${allowed.join(', ')})` : ' (this route takes none)'}`);
+        }
+        if (Array.isArray(value)) throw new ValidationError(`query parameter "${name}" is given ${value.length} times: give it once`);
+        if (value.includes('\u0000')) throw new ValidationError(`query parameter "${name}" holds a NUL byte`);
+      }
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+/** One value of a query parameter (checkQuery has refused repeats). */
 function queryValue(req: Request, name: string): string | undefined {
-  const value = req.query[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new ValidationError(`query parameter "${name}" must be given once, as plain text`);
-  if (value.includes('\u0000')) throw new ValidationError(`query parameter "${name}" holds a NUL byte`);
-  return value;
+  return (req.query as Record<string, string | undefined>)[name];
 }
 
 function queryInt(req: Request, name: string, fallback: number, min: number, max: number): number {
   const raw = queryValue(req, name);
   if (raw === undefined) return fallback;
-  if (!/^\d{1,9}$/.test(raw)) throw new ValidationError(`query parameter "${name}" must be a whole number from ${min} to ${max} (got "${raw}")`);
+  if (!/^\d{1,9}$/.test(raw)) throw new ValidationError(`query parameter "${name}" must be a whole number from ${min} to ${max} (got "${raw.slice(0, 40)}")`);
   const value = Number(raw);
   if (value < min || value > max) throw new ValidationError(`query parameter "${name}" must be from ${min} to ${max} (got ${value})`);
   return value;
 }
 
-/** Security headers on every response; pages get their own Content-Security-Policy from SvelteKit. */
+/** The headers every response of the server carries; pages get their own Content-Security-Policy from SvelteKit. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'same-origin',
+  'X-Frame-Options': 'DENY',
+  'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+};
+
 function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'same-origin');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'");
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
   next();
+}
+
+/** Who may call a route: anyone, anyone signed in (or with a token), or the roles of a permission. */
+type Access = 'public' | 'signed-in' | Permission;
+
+interface Route {
+  method: 'GET' | 'POST';
+  path: string;
+  access: Access;
+  /** The query parameters it reads; any other is refused. */
+  query?: readonly string[];
+  handle(req: Request, res: Response): Promise<void>;
 }
 
 export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal>): express.Express {
   const http = express();
   http.disable('x-powered-by');
-  http.set('query parser', 'simple');
+  http.set('query parser', parseQuery);
   http.use(securityHeaders);
   const config = careos.app.config;
   const incoming = path.join(config.dataDir, 'incoming');
-  fs.mkdirSync(incoming, { recursive: true, mode: 0o700 });
-  const upload = multer({
-    dest: incoming,
-    defParamCharset: 'utf8',
-    limits: { fileSize: config.maxFileBytes, files: 1, fields: 4, parts: 6, fieldSize: 1024 },
-  });
+  prepareIncomingDir(incoming);
+
+  const routes: Route[] = [
+    {
+      method: 'GET', path: '/api/health', access: 'public',
+      async handle(_req, res) {
+        res.json(await careos.health());
+      },
+    },
+    {
+      method: 'GET', path: '/api/me', access: 'signed-in',
+      async handle(req, res) {
+        res.json(req.principal);
+      },
+    },
+    {
+      method: 'GET', path: '/api/imports', access: 'imports.read', query: ['limit', 'offset'],
+      async handle(req, res) {
+        const limit = queryInt(req, 'limit', 50, 1, 1000);
+        const offset = queryInt(req, 'offset', 0, 0, 100_000_000);
+        const { items, total } = await careos.listImports(req.principal!, { limit, offset });
+        res.setHeader('X-Total-Count', String(total));
+        res.json(items);
+      },
+    },
+    {
+      method: 'POST', path: '/api/imports', access: 'imports.create',
+      async handle(req, res) {
+        const upload = await receiveUpload(req, res, { directory: incoming, maxFileBytes: config.maxFileBytes });
+        try {
+          const { importId } = await careos.startImport(req.principal!, upload);
+          res.status(202).json({ importId });
+        } finally {
+          fs.rm(upload.filePath, { force: true }, () => undefined);
+        }
+      },
+    },
+    {
+      method: 'GET', path: '/api/imports/:id', access: 'imports.read',
+      async handle(req, res) {
+        res.json(await careos.getImport(req.principal!, checkId(req.params.id, 'import id')));
+      },
+    },
+    {
+      method: 'GET', path: '/api/imports/:id/errors', access: 'errors.read',
+      async handle(req, res) {
+        res.json(await careos.allErrors(req.principal!, checkId(req.params.id, 'import id')));
+      },
+    },
+    {
+      method: 'GET', path: '/api/imports/:id/errors.csv', access: 'errors.read',
+      async handle(req, res) {
+        const file = await careos.errorFile(req.principal!, checkId(req.params.id, 'import id'));
+        res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+        res.setHeader('Content-Disposition', contentDisposition(file.fileName));
+        for await (const chunk of file.chunks()) {
+          if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+        }
+        res.end();
+      },
+    },
+    {
+      method: 'GET', path: '/api/profiles', access: 'profiles.read', query: ['q', 'phone', 'careosId', 'limit'],
+      async handle(req, res) {
+        const q = queryValue(req, 'q');
+        const phone = queryValue(req, 'phone');
+        const careosId = queryValue(req, 'careosId');
+        if (q !== undefined && (phone !== undefined || careosId !== undefined)) {
+          throw new ValidationError('give q (a search), or phone and/or careosId (exact filters), not both');
+        }
+        if (q !== undefined) {
+          res.json((await careos.searchProfiles(req.principal!, q, queryInt(req, 'limit', 50, 1, 200))).items);
+          return;
+        }
+        res.json(await careos.findProfiles(req.principal!, { phone, careosId, limit: queryInt(req, 'limit', 200, 1, 200) }));
+      },
+    },
+    {
+      method: 'GET', path: '/api/profiles/:careosId', access: 'profiles.read',
+      async handle(req, res) {
+        res.json(await careos.getProfile(req.principal!, checkId(req.params.careosId, 'CareOS id')));
+      },
+    },
+    {
+      method: 'GET', path: '/api/relations', access: 'relations.read', query: ['careosId', 'source', 'originalId'],
+      async handle(req, res) {
+        const filter = { careosId: queryValue(req, 'careosId'), source: queryValue(req, 'source'), originalId: queryValue(req, 'originalId') };
+        if (!filter.careosId && !(filter.source && filter.originalId)) throw new ValidationError('give careosId, or source and originalId');
+        res.json(await careos.relations(req.principal!, filter));
+      },
+    },
+  ];
 
   http.use('/api', (_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
     next();
   });
-
-  http.get('/api/health', wrap(async (_req, res) => {
-    res.json(await careos.health());
-  }));
-
-  http.use('/api', authenticate(careos, tokens));
-
-  http.get('/api/me', (req, res) => {
-    res.json(req.principal);
-  });
-
-  http.get('/api/imports', wrap(async (req, res) => {
-    const limit = queryInt(req, 'limit', 50, 1, 1000);
-    const offset = queryInt(req, 'offset', 0, 0, 100_000_000);
-    const { items, total } = await careos.listImports(req.principal!, { limit, offset });
-    res.setHeader('X-Total-Count', String(total));
-    res.json(items);
-  }));
-
-  http.post('/api/imports', (req, res, next) => {
-    try {
-      careos.require(req.principal!, 'imports.create');
-    } catch (error) {
-      return next(error);
-    }
-    upload.single('file')(req, res, (error: unknown) => {
-      const file = req.file;
-      const cleanup = () => file?.path && fs.rm(file.path, { force: true }, () => undefined);
-      if (error) {
-        cleanup();
-        return next(error);
-      }
-      if (!file) return next(new ValidationError('send the CSV as multipart field "file"'));
-      const source = typeof req.body?.source === 'string' ? req.body.source : '';
-      careos.startImport(req.principal!, { filePath: file.path, fileName: file.originalname, source })
-        .then(({ importId }) => {
-          res.status(202).json({ importId });
-        })
-        .catch(next)
-        .finally(cleanup);
+  const signedIn = authenticate(careos, tokens);
+  for (const route of routes) {
+    const guards = route.access === 'public' ? [] : [signedIn, authorize(careos, route.access)];
+    const method = route.method === 'GET' ? 'get' : 'post';
+    http[method](route.path, ...guards, checkQuery(route.query ?? []), (req: Request, res: Response, next: NextFunction) => {
+      route.handle(req, res).catch(next);
     });
-  });
-
-  http.get('/api/imports/:id', wrap(async (req, res) => {
-    res.json(await careos.getImport(req.principal!, checkId(req.params.id, 'import id')));
-  }));
-
-  http.get('/api/imports/:id/errors', wrap(async (req, res) => {
-    res.json(await careos.allErrors(req.principal!, checkId(req.params.id, 'import id')));
-  }));
-
-  http.get('/api/imports/:id/errors.csv', wrap(async (req, res) => {
-    const file = await careos.errorFile(req.principal!, checkId(req.params.id, 'import id'));
-    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-    res.setHeader('Content-Disposition', contentDisposition(file.fileName));
-    for await (const chunk of file.chunks()) {
-      if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
-    }
-    res.end();
-  }));
-
-  http.get('/api/profiles', wrap(async (req, res) => {
-    const q = queryValue(req, 'q');
-    if (q !== undefined) {
-      res.json((await careos.searchProfiles(req.principal!, q, queryInt(req, 'limit', 50, 1, 200))).items);
-      return;
-    }
-    res.json(await careos.findProfiles(req.principal!, { phone: queryValue(req, 'phone'), careosId: queryValue(req, 'careosId'), limit: 200 }));
-  }));
-
-  http.get('/api/profiles/:careosId', wrap(async (req, res) => {
-    res.json(await careos.getProfile(req.principal!, checkId(req.params.careosId, 'CareOS id')));
-  }));
-
-  http.get('/api/relations', wrap(async (req, res) => {
-    const filter = { careosId: queryValue(req, 'careosId'), source: queryValue(req, 'source'), originalId: queryValue(req, 'originalId') };
-    if (!filter.careosId && !(filter.source && filter.originalId)) throw new ValidationError('give careosId, or source and originalId');
-    res.json(await careos.relations(req.principal!, filter));
-  }));
-
-  http.use('/api', (_req, _res, next) => next(new NotFound('no such route')));
+  }
+  // A known path with another method: 405 with the methods it takes (after authentication, like any route).
+  for (const routePath of new Set(routes.map((r) => r.path))) {
+    const allowed: string[] = routes.filter((r) => r.path === routePath).map((r) => r.method);
+    if (allowed.includes('GET')) allowed.push('HEAD');
+    http.all(routePath, signedIn, (req, _res, next) => next(new MethodNotAllowed(`${req.method} is not allowed here (allowed: ${allowed.join(', ')})`, allowed)));
+  }
+  http.use('/api', signedIn, (_req, _res, next) => next(new NotFound('no such route')));
   http.use('/api', problem);
   return http;
+}
+
+/** The role check before any input is read: a refused caller learns nothing about its input. */
+function authorize(careos: Careos, access: Access) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    try {
+      if (access !== 'signed-in' && access !== 'public') careos.require(req.principal!, access);
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
 }
 
 /** RFC 6266: an ASCII fallback and the UTF-8 name (a Thai file name survives). */
 export function contentDisposition(fileName: string): string {
   const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
+  const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
-/** Every error of the API as problem+json; unknown errors are 500 and logged (never a password or a body). */
-function problem(error: unknown, _req: Request, res: Response, _next: NextFunction): void {
-  let known: AppError | null = error instanceof AppError ? error : null;
-  if (!known && error instanceof multer.MulterError) known = new ValidationError(multerMessage(error));
-  const status = known ? known.status : 500;
-  if (!known) console.error('careos server:', error);
+/** The AppError an error stands for, or null when it is a fault of ours (a 500). */
+function known(error: unknown): AppError | null {
+  if (error instanceof AppError) return error;
+  if (isDatabaseUnavailable(error)) return new Unavailable('PostgreSQL is not reachable right now; try again shortly');
+  // Express's own refusals (a path segment that is not valid percent-encoding, …) carry a 4xx status.
+  const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;
+  if (status === 400) return new ValidationError((error as Error).message || 'bad request');
+  if (typeof status === 'number' && status > 400 && status < 500) {
+    return new AppError((error as Error).message || STATUS_CODES[status] || 'Bad request', status, STATUS_CODES[status] ?? 'Bad request');
+  }
+  return null;
+}
+
+/**
+ * Ends a request whose body is still arriving once its answer is sent: `Connection: close` makes
+ * Node close the socket after the response, but a request it has already let go of is not told,
+ * so a body piped into the multipart parser would wait for more forever (and keep its file open).
+ */
+function closeAfterResponse(req: Request, res: Response): void {
+  res.setHeader('Connection', 'close');
+  res.once('finish', () => {
+    const socket = req.socket;
+    if (!socket || socket.destroyed) req.destroy();
+    else socket.once('close', () => req.destroy());
+  });
+}
+
+/**
+ * Every error of the API as problem+json; unknown errors are 500 and logged (never a password or
+ * a body). A request whose body was not read to its end is answered with `Connection: close`, and
+ * Node closes the connection once the answer is sent, instead of reading the rest.
+ */
+function problem(error: unknown, req: Request, res: Response, _next: NextFunction): void {
+  const mapped = known(error);
+  const status = mapped ? mapped.status : 500;
+  if (!mapped) console.error('careos server:', error);
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="careos"');
-  if (known instanceof TooManyRequests) res.setHeader('Retry-After', String(known.retryAfterSeconds));
+  if (!req.complete) closeAfterResponse(req, res);
+  // RFC 6750: a bearer token that was sent and refused is an invalid_token; no credentials, just the scheme.
+  if (status === 401) res.setHeader('WWW-Authenticate', /^bearer\s/i.test(req.get('authorization') ?? '') ? 'Bearer realm="careos", error="invalid_token"' : 'Bearer realm="careos"');
+  if (mapped instanceof MethodNotAllowed) res.setHeader('Allow', mapped.allowed.join(', '));
+  if (mapped instanceof TooManyRequests) res.setHeader('Retry-After', String(mapped.retryAfterSeconds));
+  if (mapped instanceof Unavailable) res.setHeader('Retry-After', '5');
   res.status(status).type('application/problem+json').send(JSON.stringify({
     type: 'about:blank',
-    title: known ? known.title : 'Internal Server Error',
+    title: mapped ? mapped.title : 'Internal Server Error',
     status,
-    detail: known ? known.message : 'something went wrong; see the server log',
+    detail: mapped ? mapped.message : 'something went wrong; see the server log',
   }));
 }
 
-function multerMessage(error: multer.MulterError): string {
-  switch (error.code) {
-    case 'LIMIT_FILE_COUNT': return 'send one file only (multipart field "file")';
-    case 'LIMIT_UNEXPECTED_FILE': return `unexpected file field "${error.field}": send the CSV as multipart field "file"`;
-    case 'LIMIT_FIELD_COUNT':
-    case 'LIMIT_PART_COUNT': return 'too many multipart fields: send "file" and "source" only';
-    case 'LIMIT_FIELD_VALUE': return `multipart field "${error.field}" is too long`;
-    default: return `malformed multipart body: ${error.message}`;
+/**
+ * The last error handler of the whole app (after the console's handler): Express's own would
+ * replace the Content-Security-Policy with one that lacks frame-ancestors.
+ */
+export function lastErrorHandler(error: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  const mapped = known(error);
+  if (!mapped) console.error('careos server:', error);
+  if (res.headersSent) {
+    res.destroy();
+    return;
   }
+  const status = mapped ? mapped.status : 500;
+  res.status(status).type('text/plain').send(`${status} ${STATUS_CODES[status] ?? 'Error'}`);
+}
+
+/**
+ * A request Node cannot parse as HTTP (server 'clientError'): a 400 problem+json with the same
+ * security headers as every other response, instead of Node's bare one.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const title = STATUS_CODES[status]!;
+  const body = JSON.stringify({ type: 'about:blank', title, status, detail: 'the request is not valid HTTP' });
+  const headers = { ...SECURITY_HEADERS, 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'" };
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Cache-Control: no-store\r\nConnection: close\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`,
+  );
 }

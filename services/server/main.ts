@@ -15,7 +15,7 @@ import { Engine, openApp } from '../app.ts';
 import { Careos } from '../api/careos.ts';
 import { provideConsoleContext } from '../api/context.ts';
 import { ensureFirstAdmin } from '../auth/users.ts';
-import { createHttpApp, loadTokens } from './http.ts';
+import { answerClientError, createHttpApp, lastErrorHandler, loadTokens } from './http.ts';
 import { CONSOLE_DIR, BUILD_DIR, ensureConsoleBuild } from './console-build.ts';
 
 const dev = process.argv.includes('--dev');
@@ -52,7 +52,12 @@ await new Promise<void>((resolve) => {
   server.listen(config.port, resolve);
 });
 
-const app = await openApp(config);
+let app: Awaited<ReturnType<typeof openApp>>;
+try {
+  app = await openApp(config);
+} catch (error) {
+  fail(`cannot open the database: ${(error as Error).message.split('\n')[0]}`);
+}
 const careos = new Careos(app);
 const firstAdmin = await ensureFirstAdmin(app.pool);
 if (firstAdmin) console.log(`careos: ${firstAdmin}`);
@@ -74,7 +79,9 @@ if (dev) {
   consoleHandler = handler;
 }
 api.use(consoleHandler);
+api.use(lastErrorHandler);
 server.on('request', api);
+server.on('clientError', answerClientError);
 console.log(`careos: console and API on http://localhost:${config.port}${dev ? ' (dev, hot reload)' : ''}; events in ${app.store.kind}`);
 
 /** Other careos processes still connected to our PostgreSQL (after ours closed its connections). */

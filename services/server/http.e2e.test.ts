@@ -1,0 +1,617 @@
+// The HTTP API as scripts and browsers meet it, against a real `npm start` server (a child process
+// on a fresh database, an upload limit of 256 KB): every malformed request is a 4xx problem+json,
+// Thai file names survive, an upload over the limit is refused while it arrives, the headers every
+// response carries, uploads readable by the server's user only, the role matrix of every route
+// (bearer token and session cookie) and the CSRF rule, the start-up refusals (port in use,
+// malformed CAREOS_API_TOKENS), and docs/api.md listing every route.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ROOT, freePort, startTestServer, type TestServer } from '../../test/support/server.ts';
+import { signIn } from '../auth/sessions.ts';
+import { PERMISSIONS, ROLES, type Permission, type Role } from '../../schemas/api.ts';
+
+const LIMIT = 256 * 1024;
+const CAREOS_HEADER = 'careos_cus_id,firstname,lastname,phone,email,gender,date_of_birth';
+/** One row imported, one rejected (its email is not an address). */
+const GOOD_CSV = `${CAREOS_HEADER}\nC0900001,Somchai,Jaidee,0812223333,somchai@example.com,M,1980-05-01\nC0900002,Malee,Srisuk,0814445555,not-an-email,F,1990-01-01\n`;
+
+let server: TestServer;
+const cookies = {} as Record<Role, string>;
+let importId = '';
+let careosId = '';
+
+type Caller = Role | 'anonymous';
+
+interface Call {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: BodyInit;
+  /** Authenticate with the role's session cookie instead of its bearer token. */
+  cookie?: boolean;
+}
+
+function api(apiPath: string, who: Caller, call: Call = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...call.headers };
+  if (who !== 'anonymous') {
+    if (call.cookie) headers.cookie = cookies[who];
+    else headers.authorization = `Bearer ${server.tokens[who]}`;
+  }
+  return fetch(`${server.url}${apiPath}`, { method: call.method ?? 'GET', headers, body: call.body, redirect: 'manual' });
+}
+
+interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+}
+
+async function expectProblem(response: Response, status: number, detail?: RegExp): Promise<Problem> {
+  const text = await response.text();
+  assert.is(response.status, status, `expected ${status}, got ${response.status}: ${text}`);
+  assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  const problem = JSON.parse(text) as Problem;
+  assert.is(problem.status, status);
+  assert.type(problem.title, 'string');
+  assert.type(problem.detail, 'string');
+  if (detail) assert.match(problem.detail, detail);
+  return problem;
+}
+
+interface Part {
+  name: string;
+  /** As written into the Content-Disposition header, raw (a UTF-8 name goes as its bytes). */
+  filename?: string;
+  /** RFC 5987 form instead: filename*=UTF-8''… */
+  filenameStar?: string;
+  content: string | Buffer;
+  /** Replaces the whole Content-Disposition line (malformed headers). */
+  disposition?: string | Buffer;
+}
+
+const BOUNDARY = 'careos-test-boundary-5f1c';
+
+function multipart(parts: Part[], boundary = BOUNDARY): Uint8Array<ArrayBuffer> {
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    chunks.push(Buffer.from(`--${boundary}\r\n`));
+    let disposition: string | Buffer = part.disposition ?? `Content-Disposition: form-data; name="${part.name}"`;
+    if (!part.disposition && part.filename !== undefined) disposition += `; filename="${part.filename}"`;
+    if (!part.disposition && part.filenameStar !== undefined) disposition += `; filename*=UTF-8''${encodeURIComponent(part.filenameStar)}`;
+    chunks.push(Buffer.from(disposition), Buffer.from('\r\n'));
+    if (part.filename !== undefined || part.filenameStar !== undefined) chunks.push(Buffer.from('Content-Type: text/csv\r\n'));
+    chunks.push(Buffer.from('\r\n'), Buffer.from(part.content), Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+function upload(parts: Part[], who: Caller = 'admin', call: Call = {}): Promise<Response> {
+  return api('/api/imports', who, {
+    ...call, method: 'POST', body: multipart(parts),
+    headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, ...call.headers },
+  });
+}
+
+const fileParts = (fileName = 'customers.csv', content: string = GOOD_CSV): Part[] => [
+  { name: 'source', content: 'careos' },
+  { name: 'file', filename: fileName, content },
+];
+
+async function importCount(): Promise<number> {
+  const response = await api('/api/imports?limit=1', 'admin');
+  assert.is(response.status, 200);
+  return Number(response.headers.get('x-total-count'));
+}
+
+interface ImportListed {
+  importId: string;
+  fileName: string;
+  status: string;
+  importedRows: number;
+  rejectedRows: number;
+}
+
+async function waitForImport(id: string): Promise<ImportListed> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const response = await api(`/api/imports/${id}`, 'admin');
+    assert.is(response.status, 200);
+    const view = (await response.json()) as ImportListed;
+    if (view.status !== 'In progress') return view;
+    if (Date.now() > deadline) throw new Error(`import ${id} did not finish`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Writes raw bytes on a fresh connection and collects what comes back until the server closes it. */
+function rawExchange(request: Buffer | string, timeoutMs = 5000): Promise<{ response: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(server.port, '127.0.0.1', () => socket.write(request));
+    let response = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ response, closed: false });
+    }, timeoutMs);
+    socket.on('data', (chunk) => (response += chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ response, closed: true });
+    });
+  });
+}
+
+function headerOf(rawResponse: string, name: string): string | undefined {
+  const head = rawResponse.split('\r\n\r\n')[0]!;
+  const line = head.split('\r\n').find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+  return line?.slice(line.indexOf(':') + 1).trim();
+}
+
+const incomingDir = () => path.join(server.dataDir, 'incoming');
+
+test.before(async () => {
+  server = await startTestServer({ CAREOS_MAX_FILE_BYTES: String(LIMIT) });
+  for (const role of ROLES) {
+    const { token } = await signIn(server.db.pool, { email: server.users[role].email, password: server.users[role].password, address: '127.0.0.1' });
+    cookies[role] = `careos_session=${token}`;
+  }
+  const response = await upload(fileParts('baseline.csv'));
+  assert.is(response.status, 202, await response.clone().text());
+  importId = ((await response.json()) as { importId: string }).importId;
+  const done = await waitForImport(importId);
+  assert.is(done.importedRows, 1);
+  assert.is(done.rejectedRows, 1);
+  const profiles = (await (await api('/api/profiles?careosId=C0900001', 'admin')).json()) as { careosId: string }[];
+  assert.is(profiles.length, 1);
+  careosId = profiles[0]!.careosId;
+});
+
+test.after(async () => {
+  await server?.stop();
+});
+
+// ── malformed uploads ──────────────────────────────────────────────────────────────────────────
+
+test('upload › two files in one request are a 400 problem and start nothing', async () => {
+  const before = await importCount();
+  const response = await upload([...fileParts('a.csv'), { name: 'file', filename: 'b.csv', content: GOOD_CSV }]);
+  await expectProblem(response, 400, /one file only/);
+  assert.is(await importCount(), before);
+});
+
+test('upload › a file under another field name than "file" is a 400', async () => {
+  await expectProblem(await upload([{ name: 'source', content: 'careos' }, { name: 'upload', filename: 'a.csv', content: GOOD_CSV }]), 400, /unexpected file field "upload"/);
+});
+
+test('upload › a text field other than "source" is a 400', async () => {
+  await expectProblem(await upload([...fileParts(), { name: 'comment', content: 'hello' }]), 400, /unexpected multipart field "comment"/);
+});
+
+test('upload › a multipart Content-Type without a boundary is a 400', async () => {
+  const response = await api('/api/imports', 'admin', { method: 'POST', headers: { 'content-type': 'multipart/form-data' }, body: multipart(fileParts()) });
+  await expectProblem(response, 400, /boundary/i);
+});
+
+test('upload › a body whose parts do not use the declared boundary is a 400', async () => {
+  const response = await api('/api/imports', 'admin', {
+    method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=not-the-one-used' }, body: multipart(fileParts()),
+  });
+  await expectProblem(response, 400, /malformed multipart body/);
+});
+
+test('upload › a part header holding CR, LF or NUL is a 400', async () => {
+  for (const bad of ['\r', '\n', '\u0000']) {
+    const disposition = Buffer.from(`Content-Disposition: form-data; name="file"; filename="a${bad}b.csv"`);
+    const response = await upload([{ name: 'source', content: 'careos' }, { name: 'file', disposition, content: GOOD_CSV }]);
+    await expectProblem(response, 400, /malformed multipart body|control character/);
+  }
+});
+
+test('upload › a body that is not multipart is a 415, an empty body too', async () => {
+  await expectProblem(await api('/api/imports', 'admin', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"source":"careos"}' }), 415);
+  await expectProblem(await api('/api/imports', 'admin', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: GOOD_CSV }), 415);
+  await expectProblem(await api('/api/imports', 'admin', { method: 'POST' }), 415);
+});
+
+test('upload › an empty multipart body is a 400', async () => {
+  const response = await api('/api/imports', 'admin', { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body: '' });
+  await expectProblem(response, 400, /malformed multipart body/);
+});
+
+test('upload › a missing source, a source given twice and an unknown source are 400s', async () => {
+  await expectProblem(await upload([{ name: 'file', filename: 'a.csv', content: GOOD_CSV }]), 400, /"source" is required/);
+  await expectProblem(await upload([{ name: 'source', content: 'careos' }, ...fileParts()]), 400, /"source" must be given once/);
+  await expectProblem(await upload([{ name: 'source', content: 'shopee' }, { name: 'file', filename: 'a.csv', content: GOOD_CSV }]), 400, /source must be one of/);
+});
+
+test('upload › a request without a file part is a 400', async () => {
+  await expectProblem(await upload([{ name: 'source', content: 'careos' }]), 400, /multipart field "file"/);
+  await expectProblem(await upload([{ name: 'source', content: 'careos' }, { name: 'file', content: GOOD_CSV }]), 400, /must be a file part/);
+});
+
+// ── malformed queries and ids ──────────────────────────────────────────────────────────────────
+
+test('query › limit=-5, offset=1e309 and other numbers out of range are 400s', async () => {
+  for (const query of ['limit=-5', 'offset=1e309', 'limit=0', 'limit=1001', 'limit=abc', 'offset=-1', 'limit=', 'limit=1.5']) {
+    await expectProblem(await api(`/api/imports?${query}`, 'admin'), 400, /query parameter "(limit|offset)"/);
+  }
+  await expectProblem(await api('/api/profiles?q=somchai&limit=-5', 'admin'), 400, /"limit"/);
+});
+
+test('ids › a NUL byte or a control character in a path id is a 400 on every route that takes one', async () => {
+  for (const routePath of ['/api/imports/a%00b', '/api/imports/a%00b/errors', '/api/imports/a%00b/errors.csv', '/api/profiles/C09%00', '/api/imports/a%0Ab']) {
+    await expectProblem(await api(routePath, 'admin'), 400, /control character/);
+  }
+});
+
+test('ids › a path id that is not valid percent-encoding is a 400', async () => {
+  await expectProblem(await api('/api/imports/%E0%A4%A', 'admin'), 400);
+  await expectProblem(await api('/api/profiles/%ZZ', 'admin'), 400);
+});
+
+test('query › a NUL byte in a query value is a 400', async () => {
+  for (const routePath of ['/api/profiles?careosId=a%00b', '/api/profiles?q=a%00b', '/api/profiles?phone=081%00', '/api/relations?careosId=a%00b', '/api/relations?source=nana&originalId=n%00']) {
+    await expectProblem(await api(routePath, 'admin'), 400, /NUL/);
+  }
+});
+
+test('query › a parameter given twice is a 400, never a dropped filter', async () => {
+  for (const routePath of [
+    '/api/profiles?careosId=a&careosId=b', `/api/profiles?careosId=${careosId}&careosId=${careosId}`, '/api/profiles?q=a&q=b',
+    '/api/relations?careosId=a&careosId=b', '/api/imports?limit=1&limit=2',
+  ]) {
+    await expectProblem(await api(routePath, 'admin'), 400, /given 2 times/);
+  }
+});
+
+test('query › an unknown parameter and a query string that is not valid percent-encoding are 400s', async () => {
+  await expectProblem(await api('/api/profiles?careosid=C0900001', 'admin'), 400, /unknown query parameter "careosid"/);
+  await expectProblem(await api('/api/profiles?careosId[0]=a', 'admin'), 400, /unknown query parameter/);
+  await expectProblem(await api('/api/imports/x?verbose=1', 'admin'), 400, /unknown query parameter "verbose"/);
+  await expectProblem(await api('/api/profiles?careosId=%E0%A4%A', 'admin'), 400, /percent-encoded/);
+  await expectProblem(await api('/api/profiles?q=somchai&careosId=C0900001', 'admin'), 400, /not both/);
+});
+
+test('routes › another method on a known route is a 405 with Allow; an unknown /api route is a 404', async () => {
+  const response = await api('/api/imports', 'admin', { method: 'DELETE' });
+  assert.is(response.headers.get('allow'), 'GET, POST, HEAD');
+  await expectProblem(response, 405);
+  await expectProblem(await api('/api/imports/x', 'admin', { method: 'PUT', body: '{}' }), 405);
+  await expectProblem(await api('/api/nothing-here', 'admin'), 404);
+});
+
+// ── file names, limits, stored files ───────────────────────────────────────────────────────────
+
+test('upload › a Thai file name sent as raw UTF-8 bytes (as browsers send it) is kept as written in the import log', async () => {
+  const response = await upload(fileParts('ลูกค้า.csv'));
+  assert.is(response.status, 202, await response.clone().text());
+  const { importId: id } = (await response.json()) as { importId: string };
+  assert.is((await waitForImport(id)).fileName, 'ลูกค้า.csv');
+  const listed = (await (await api('/api/imports?limit=100', 'admin')).json()) as ImportListed[];
+  assert.is(listed.find((i) => i.importId === id)?.fileName, 'ลูกค้า.csv');
+});
+
+test('upload › a Thai file name sent in the RFC 5987 form filename*=UTF-8\'\'… is kept as written', async () => {
+  const response = await upload([{ name: 'source', content: 'careos' }, { name: 'file', filenameStar: 'ลูกค้า ใหม่.csv', content: GOOD_CSV }]);
+  assert.is(response.status, 202, await response.clone().text());
+  const { importId: id } = (await response.json()) as { importId: string };
+  assert.is((await waitForImport(id)).fileName, 'ลูกค้า ใหม่.csv');
+});
+
+test('upload › a declared Content-Length over the limit is a 413 before the body is sent, and the connection is closed', async () => {
+  const before = await importCount();
+  const started = Date.now();
+  const { response, closed } = await rawExchange(
+    `POST /api/imports HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${server.tokens.admin}\r\n` +
+    `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${3 * 1024 * 1024 * 1024}\r\n\r\n`,
+  );
+  assert.ok(closed, `the connection stayed open; got: ${response}`);
+  assert.ok(Date.now() - started < 4000);
+  assert.match(response, /^HTTP\/1\.1 413 /);
+  assert.is(headerOf(response, 'connection'), 'close');
+  assert.match(headerOf(response, 'content-type') ?? '', /^application\/problem\+json/);
+  assert.is(await importCount(), before);
+});
+
+test('upload › a chunked body is answered 413 as soon as the file passes the limit, the connection closed before the rest is sent', async () => {
+  const socket = net.connect(server.port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let response = '';
+  let sentWhenAnswered = -1;
+  let sent = 0;
+  let closed = false;
+  socket.on('data', (chunk) => {
+    if (sentWhenAnswered < 0) sentWhenAnswered = sent;
+    response += chunk;
+  });
+  socket.on('error', () => undefined); // writing after the server closed: EPIPE/ECONNRESET
+  socket.on('close', () => (closed = true));
+  const chunk = (data: string | Buffer) => Buffer.concat([Buffer.from(`${Buffer.byteLength(data).toString(16)}\r\n`), Buffer.from(data), Buffer.from('\r\n')]);
+  socket.write(
+    `POST /api/imports HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${server.tokens.admin}\r\n` +
+    `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+  );
+  socket.write(chunk(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="source"\r\n\r\ncareos\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n${CAREOS_HEADER}\n`));
+  const total = 16 * 1024 * 1024; // 64 times the limit, sent slowly: 16 KB every 5 ms
+  const line = Buffer.alloc(16 * 1024, 'x');
+  while (sent < total && !closed && sentWhenAnswered < 0) {
+    socket.write(chunk(line));
+    sent += line.length;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  for (let i = 0; i < 100 && !closed; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  socket.destroy();
+  assert.ok(sentWhenAnswered > 0, 'no answer came');
+  assert.ok(sentWhenAnswered < LIMIT + 512 * 1024, `answered only after ${sentWhenAnswered} bytes of file (limit ${LIMIT})`);
+  assert.ok(sentWhenAnswered < total);
+  assert.ok(closed, 'the server did not close the connection');
+  assert.match(response, /^HTTP\/1\.1 413 /);
+  assert.is(headerOf(response, 'connection'), 'close');
+  assert.match(response, /over the 256 KB limit/);
+  // The part received so far is removed.
+  for (let i = 0; i < 50 && fs.readdirSync(incomingDir()).length; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(fs.readdirSync(incomingDir()), []);
+});
+
+test('uploads › a file being received is mode 0600 in a 0700 directory, and removed when the client gives up', async () => {
+  const socket = net.connect(server.port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.on('error', () => undefined);
+  const head = `--${BOUNDARY}\r\nContent-Disposition: form-data; name="source"\r\n\r\ncareos\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="slow.csv"\r\n\r\n${CAREOS_HEADER}\n`;
+  socket.write(
+    `POST /api/imports HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${server.tokens.admin}\r\n` +
+    `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${head.length + 100_000}\r\n\r\n${head}`,
+  );
+  socket.write(Buffer.alloc(20_000, 'y'));
+  let files: string[] = [];
+  for (let i = 0; i < 100 && !files.length; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    files = fs.readdirSync(incomingDir());
+  }
+  assert.is(files.length, 1, 'the upload in flight is not in the incoming directory');
+  assert.is(fs.statSync(path.join(incomingDir(), files[0]!)).mode & 0o777, 0o600);
+  assert.is(fs.statSync(incomingDir()).mode & 0o777, 0o700);
+  socket.destroy();
+  for (let i = 0; i < 100 && fs.readdirSync(incomingDir()).length; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(fs.readdirSync(incomingDir()), []);
+});
+
+test('uploads › a stored upload is mode 0600 in a 0700 uploads directory', async () => {
+  const uploads = path.join(server.dataDir, 'uploads');
+  const stored = path.join(uploads, `${importId}.csv`);
+  assert.ok(fs.existsSync(stored));
+  assert.is(fs.statSync(stored).mode & 0o777, 0o600);
+  assert.is(fs.statSync(uploads).mode & 0o777, 0o700);
+});
+
+// ── headers ────────────────────────────────────────────────────────────────────────────────────
+
+test('auth › "Authorization: bearer …" is accepted in any letter case', async () => {
+  for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+    const response = await fetch(`${server.url}/api/me`, { headers: { authorization: `${scheme} ${server.tokens.bi}` } });
+    assert.is(response.status, 200, scheme);
+    assert.is(((await response.json()) as { role: string }).role, 'bi');
+  }
+});
+
+test('auth › a 401 carries WWW-Authenticate: Bearer', async () => {
+  const anonymous = await fetch(`${server.url}/api/imports`);
+  assert.is(anonymous.headers.get('www-authenticate'), 'Bearer realm="careos"');
+  await expectProblem(anonymous, 401);
+  const wrongToken = await fetch(`${server.url}/api/imports`, { headers: { authorization: 'Bearer not-a-token-of-ours-at-all' } });
+  assert.match(wrongToken.headers.get('www-authenticate') ?? '', /^Bearer realm="careos", error="invalid_token"$/);
+  await expectProblem(wrongToken, 401);
+  const basic = await fetch(`${server.url}/api/imports`, { headers: { authorization: 'Basic YWRtaW46YWRtaW4=' } });
+  assert.match(basic.headers.get('www-authenticate') ?? '', /^Bearer /);
+  await expectProblem(basic, 401);
+  const expired = await fetch(`${server.url}/api/imports`, { headers: { cookie: 'careos_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } });
+  assert.match(expired.headers.get('www-authenticate') ?? '', /^Bearer /);
+  await expectProblem(expired, 401);
+});
+
+function assertSecurityHeaders(response: Response | Headers, what: string): void {
+  const headers = response instanceof Headers ? response : response.headers;
+  assert.is(headers.get('x-content-type-options'), 'nosniff', what);
+  assert.match(headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/, what);
+  assert.ok(headers.get('referrer-policy'), `${what}: no Referrer-Policy`);
+}
+
+test('headers › every API response says Cache-Control: no-store', async () => {
+  const responses: [string, Response][] = [
+    ['health', await fetch(`${server.url}/api/health`)],
+    ['list', await api('/api/imports', 'bi')],
+    ['one import', await api(`/api/imports/${importId}`, 'auditor')],
+    ['error file', await api(`/api/imports/${importId}/errors.csv`, 'bi')],
+    ['profile', await api(`/api/profiles/${careosId}`, 'auditor', { cookie: true })],
+    ['401', await fetch(`${server.url}/api/imports`)],
+    ['403', await api('/api/profiles', 'bi')],
+    ['404', await api('/api/imports/no-such-import', 'admin')],
+    ['400', await api('/api/imports?limit=-5', 'admin')],
+    ['202', await upload(fileParts('cache.csv'))],
+  ];
+  for (const [what, response] of responses) {
+    assert.is(response.headers.get('cache-control'), 'no-store', what);
+    assertSecurityHeaders(response, what);
+    await response.arrayBuffer();
+  }
+});
+
+test('headers › every response — API, pages, static assets, errors — has nosniff, a CSP with frame-ancestors \'none\' and a Referrer-Policy', async () => {
+  for (const url of ['/', '/login', '/favicon.svg', '/no-such-page', '/api/health', '/api/me', `/api/imports/${importId}`]) {
+    const response = await fetch(`${server.url}${url}`, { redirect: 'manual' });
+    await response.arrayBuffer();
+    assertSecurityHeaders(response, url);
+  }
+  // Not even HTTP: Node's parser refuses it, and the answer still carries the headers.
+  const { response } = await rawExchange('NOT HTTP AT ALL\r\n\r\n');
+  assert.match(response, /^HTTP\/1\.1 400 /);
+  const headers = new Headers();
+  for (const name of ['x-content-type-options', 'content-security-policy', 'referrer-policy']) headers.set(name, headerOf(response, name) ?? '');
+  assertSecurityHeaders(headers, 'unparseable request');
+});
+
+// ── roles and CSRF ─────────────────────────────────────────────────────────────────────────────
+
+interface MatrixRoute {
+  method: 'GET' | 'POST';
+  path: () => string;
+  /** null: any signed-in caller. */
+  permission: Permission | null;
+  ok: number;
+}
+
+const MATRIX: MatrixRoute[] = [
+  { method: 'GET', path: () => '/api/me', permission: null, ok: 200 },
+  { method: 'GET', path: () => '/api/imports', permission: 'imports.read', ok: 200 },
+  { method: 'POST', path: () => '/api/imports', permission: 'imports.create', ok: 202 },
+  { method: 'GET', path: () => `/api/imports/${importId}`, permission: 'imports.read', ok: 200 },
+  { method: 'GET', path: () => `/api/imports/${importId}/errors`, permission: 'errors.read', ok: 200 },
+  { method: 'GET', path: () => `/api/imports/${importId}/errors.csv`, permission: 'errors.read', ok: 200 },
+  { method: 'GET', path: () => `/api/profiles?careosId=${careosId}`, permission: 'profiles.read', ok: 200 },
+  { method: 'GET', path: () => `/api/profiles/${careosId}`, permission: 'profiles.read', ok: 200 },
+  { method: 'GET', path: () => `/api/relations?careosId=${careosId}`, permission: 'relations.read', ok: 200 },
+];
+
+function expected(route: MatrixRoute, who: Caller): number {
+  if (who === 'anonymous') return 401;
+  if (route.permission === null) return route.ok;
+  return (PERMISSIONS[route.permission] as readonly Role[]).includes(who) ? route.ok : 403;
+}
+
+async function matrix(cookie: boolean): Promise<void> {
+  const failures: string[] = [];
+  for (const route of MATRIX) {
+    for (const who of ['anonymous', ...ROLES] as Caller[]) {
+      const call: Call = { method: route.method, cookie };
+      if (route.method === 'POST') {
+        call.body = multipart(fileParts('matrix.csv'));
+        call.headers = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, origin: server.url };
+      }
+      const response = await api(route.path(), who, call);
+      const want = expected(route, who);
+      if (response.status !== want) failures.push(`${route.method} ${route.path()} as ${who}: ${response.status}, expected ${want}: ${await response.text()}`);
+      else if (want >= 400) await expectProblem(response, want);
+      else await response.arrayBuffer();
+    }
+  }
+  assert.equal(failures, []);
+}
+
+test('roles › every route answers anonymous 401 and each role as PERMISSIONS says (bearer token)', async () => {
+  await matrix(false);
+});
+
+test('roles › every route answers anonymous 401 and each role as PERMISSIONS says (session cookie)', async () => {
+  await matrix(true);
+});
+
+test('roles › /api/health answers anyone, signed in or not', async () => {
+  const response = await fetch(`${server.url}/api/health`);
+  assert.is(response.status, 200);
+  assert.equal(await response.json(), { ok: true, events: 'postgres' });
+});
+
+test('csrf › a cookie-authenticated POST /api/imports from a foreign Origin is 403; from the server\'s own Origin it is accepted', async () => {
+  const before = await importCount();
+  await expectProblem(await upload(fileParts(), 'admin', { cookie: true, headers: { origin: 'https://evil.example' } }), 403, /cross-site/);
+  await expectProblem(await upload(fileParts(), 'admin', { cookie: true, headers: { origin: 'null' } }), 403, /cross-site/);
+  await expectProblem(await upload(fileParts(), 'admin', { cookie: true }), 403, /cross-site/); // neither Origin nor Sec-Fetch-Site
+  await expectProblem(await upload(fileParts(), 'admin', { cookie: true, headers: { 'sec-fetch-site': 'cross-site' } }), 403, /cross-site/);
+  assert.is(await importCount(), before);
+  const own = await upload(fileParts('own-origin.csv'), 'admin', { cookie: true, headers: { origin: server.url } });
+  assert.is(own.status, 202, await own.clone().text());
+  const fetchMetadata = await upload(fileParts('same-origin.csv'), 'admin', { cookie: true, headers: { 'sec-fetch-site': 'same-origin' } });
+  assert.is(fetchMetadata.status, 202, await fetchMetadata.clone().text());
+  assert.is(await importCount(), before + 2);
+});
+
+test('csrf › a bearer-token POST /api/imports needs no Origin', async () => {
+  const response = await upload(fileParts('script.csv'), 'admin');
+  assert.is(response.status, 202, await response.clone().text());
+});
+
+// ── start-up ───────────────────────────────────────────────────────────────────────────────────
+
+/** Runs bin/careos-server.js until it exits (or 60 s); what it printed and its exit code. */
+function runServer(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/careos-server.js')], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test('start › a second server on a port in use says so and exits 1', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-port-'));
+  try {
+    const run = await runServer({ PORT: String(server.port), DATABASE_URL: server.db.url, CAREOS_DATA_DIR: dataDir, CAREOS_API_TOKENS: '' });
+    assert.is(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stderr, new RegExp(`port ${server.port} is already in use`));
+    assert.not.match(run.stdout, /console and API on/);
+    // The first server is unharmed.
+    assert.is((await fetch(`${server.url}/api/health`)).status, 200);
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('start › a malformed CAREOS_API_TOKENS is a one-line error and exit 1 before anything starts, never showing a token', async () => {
+  const secret = 'a-secret-token-0123456789';
+  const cases: [string, RegExp][] = [
+    [`${secret}=alice`, /entry 1 .* is not token=name:role/],
+    [`${secret}=alice:superuser`, /entry 1 for "alice" has role "superuser"/],
+    [`short=bob:bi`, /entry 1 for "bob": the token is shorter than 16 characters/],
+    [`${secret}=alice:admin,${secret}=bob:bi`, /entry 2 for "bob": the same token is given twice/],
+    [`${secret}`, /entry 1 is not token=name:role/],
+    [`${secret}=alice:admin;other=bob:bi`, /entry 1 .* is not token=name:role/],
+  ];
+  for (const [tokens, message] of cases) {
+    const dataDir = path.join(os.tmpdir(), `careos-tokens-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const port = await freePort();
+    const run = await runServer({ CAREOS_API_TOKENS: tokens, PORT: String(port), DATABASE_URL: server.db.url, CAREOS_DATA_DIR: dataDir });
+    assert.is(run.code, 1, tokens);
+    const lines = run.stderr.trimEnd().split('\n');
+    assert.is(lines.length, 1, run.stderr);
+    assert.match(lines[0]!, /^careos: CAREOS_API_TOKENS /);
+    assert.match(lines[0]!, message);
+    assert.not.ok(run.stderr.includes(secret), `the token is shown: ${run.stderr}`);
+    assert.is(run.stdout, '');
+    assert.not.ok(fs.existsSync(dataDir), 'the data directory was created: something started');
+  }
+});
+
+// ── docs ───────────────────────────────────────────────────────────────────────────────────────
+
+test('docs › docs/api.md has a row for every route, with the roles PERMISSIONS gives it', () => {
+  const doc = fs.readFileSync(path.join(ROOT, 'docs/api.md'), 'utf8');
+  const rows = doc.split('\n').filter((line) => line.startsWith('| `'));
+  const documented = [...MATRIX.map((r) => ({ method: r.method, path: r.path().replace(importId, ':id').replace(careosId, ':careosId').replace(/\?.*/, ''), permission: r.permission })),
+    { method: 'GET', path: '/api/health', permission: 'public' as const }];
+  for (const route of documented) {
+    const row = rows.find((line) => line.startsWith(`| \`${route.method}\` | \`${route.path}\` |`));
+    assert.ok(row, `docs/api.md has no row for ${route.method} ${route.path}`);
+    const roles = row!.split('|')[3]!;
+    if (route.permission === 'public') assert.match(roles, /anyone/);
+    else if (route.permission === null) assert.match(roles, /any signed-in/);
+    else for (const role of ROLES) assert.is(roles.includes(role), (PERMISSIONS[route.permission] as readonly string[]).includes(role), `${route.method} ${route.path}: ${role}`);
+  }
+});
+
+test('log › no request of this file was answered 500 or logged as a server fault', () => {
+  assert.not.match(server.output(), /careos server:|Internal Server Error/);
+});
+
+test.run();
