@@ -1,0 +1,112 @@
+// A real `npm start` server (bin/careos-server.js in a child process) on a fresh test database and
+// data directory, with one user per role and one API token per role, for HTTP and browser tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createTestDatabase, type TestDatabase } from './db.ts';
+import { addUser } from '../../services/auth/users.ts';
+import { migrateAuth } from '../../services/auth/sessions.ts';
+import type { Role } from '../../schemas/api.ts';
+
+export interface TestUser {
+  email: string;
+  password: string;
+  name: string;
+  role: Role;
+}
+
+export interface TestServer {
+  url: string;
+  port: number;
+  db: TestDatabase;
+  dataDir: string;
+  process: ChildProcess;
+  /** Everything the server printed so far. */
+  output(): string;
+  users: Record<Role, TestUser>;
+  /** One bearer token per role. */
+  tokens: Record<Role, string>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const db = await createTestDatabase();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-server-'));
+  const port = await freePort();
+  const users: Record<Role, TestUser> = {
+    admin: { email: 'admin@example.com', password: 'admin-password-1', name: 'Ada Admin', role: 'admin' },
+    bi: { email: 'bi@example.com', password: 'bi-password-123', name: 'Bee Analyst', role: 'bi' },
+    auditor: { email: 'auditor@example.com', password: 'auditor-password', name: 'Otto Auditor', role: 'auditor' },
+  };
+  await migrateAuth(db.pool);
+  for (const user of Object.values(users)) await addUser(db.pool, user);
+  const tokens: Record<Role, string> = {
+    admin: 'tok-admin-0123456789abcdef', bi: 'tok-bi-0123456789abcdef', auditor: 'tok-auditor-0123456789abcdef',
+  };
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/careos-server.js')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url, CAREOS_DATA_DIR: dataDir, PORT: String(port),
+      CAREOS_API_TOKENS: `${tokens.admin}=script-admin:admin,${tokens.bi}=script-bi:bi,${tokens.auditor}=script-auditor:auditor`,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = `http://localhost:${port}`;
+  const deadline = Date.now() + 120_000; // the first start may build the console
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before it listened:\n${output}`);
+    if (output.includes('console and API on')) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start in time:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url, port, db, dataDir, process: child, users, tokens,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await db.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Signs in through the console's login form action; returns the session cookie ("name=value"). */
+export async function signInCookie(server: TestServer, user: TestUser): Promise<string> {
+  const body = new URLSearchParams({ email: user.email, password: user.password });
+  const response = await fetch(`${server.url}/login`, {
+    method: 'POST', body, redirect: 'manual',
+    headers: { origin: server.url, 'content-type': 'application/x-www-form-urlencoded', 'x-sveltekit-action': 'true' },
+  });
+  const cookie = response.headers.getSetCookie().find((c) => c.startsWith('careos_session='));
+  if (!cookie) throw new Error(`sign-in as ${user.email} failed: ${response.status} ${await response.text()}`);
+  return cookie.split(';')[0]!;
+}
