@@ -15,6 +15,7 @@ import { Engine, openApp } from '../app.ts';
 import { Careos } from '../api/careos.ts';
 import { provideConsoleContext } from '../api/context.ts';
 import { ensureFirstAdmin } from '../auth/users.ts';
+import { DEFAULT_SESSION_POLICY } from '../auth/sessions.ts';
 import { answerClientError, createHttpApp, lastErrorHandler, loadTokens } from './http.ts';
 import { CONSOLE_DIR, BUILD_DIR, ensureConsoleBuild } from './console-build.ts';
 
@@ -58,7 +59,7 @@ try {
 } catch (error) {
   fail(`cannot open the database: ${(error as Error).message.split('\n')[0]}`);
 }
-const careos = new Careos(app);
+const careos = new Careos(app, { ...DEFAULT_SESSION_POLICY, idleMinutes: config.sessionIdleMinutes });
 const firstAdmin = await ensureFirstAdmin(app.pool);
 if (firstAdmin) console.log(`careos: ${firstAdmin}`);
 provideConsoleContext({ careos, secureCookies: config.publicUrl?.startsWith('https:') ?? false });
@@ -70,13 +71,24 @@ const api = createHttpApp(careos, tokens);
 let consoleHandler: express.RequestHandler;
 let closeDev: (() => Promise<void>) | undefined;
 if (dev) {
+  // SvelteKit's Vite plugin finds svelte.config.js and src/ from the working directory (read once,
+  // when it loads), so the dev server runs from console/. Everything of ours that is a path was
+  // made absolute above (data directory, build paths).
+  process.chdir(CONSOLE_DIR);
   const { createServer } = await import('vite');
   const vite = await createServer({ root: CONSOLE_DIR, configFile: `${CONSOLE_DIR}/vite.config.ts`, server: { middlewareMode: true, hmr: { server } }, appType: 'custom' });
   consoleHandler = vite.middlewares as unknown as express.RequestHandler;
   closeDev = () => vite.close();
 } else {
+  // adapter-node takes the page's origin (SvelteKit's CSRF check of form actions compares it with
+  // the Origin header) from a protocol header, else assumes https. Express knows the request's
+  // protocol, so it sets that header itself, overwriting whatever the client sent.
+  process.env.PROTOCOL_HEADER = 'x-careos-protocol';
   const { handler } = (await import(`${BUILD_DIR}/handler.js`)) as { handler: express.RequestHandler };
-  consoleHandler = handler;
+  consoleHandler = (req, res, next) => {
+    req.headers['x-careos-protocol'] = req.protocol;
+    handler(req, res, next);
+  };
 }
 api.use(consoleHandler);
 api.use(lastErrorHandler);
