@@ -65,12 +65,21 @@ export interface EngineEvents {
   onError?: (where: string, error: unknown) => void;
 }
 
-/** The background work of a process: leader election, the processor thread, resumed readers. */
+/**
+ * The background work of a process: leader election, the processor thread, resumed readers.
+ *
+ * Leadership is a PostgreSQL advisory lock held on one connection. When that connection is lost
+ * (PostgreSQL stopped or restarted), so is the lock: the engine stops its processor at once (another
+ * process may take the lock as soon as PostgreSQL is back) and elects again until it can connect.
+ */
 export class Engine {
   private running = false;
   private loops: Promise<void>[] = [];
   private leaderClient: pg.PoolClient | null = null;
+  /** True while this process holds the lock and its connection is alive. */
+  private leading = false;
   private readonly reading = new Set<string>();
+  private readonly reported = new Map<string, { message: string; at: number }>();
 
   constructor(private readonly app: App, private readonly events: EngineEvents = {}) {}
 
@@ -87,34 +96,73 @@ export class Engine {
   async stop(): Promise<void> {
     this.running = false;
     await Promise.allSettled(this.loops);
-    if (this.leaderClient) {
-      await this.leaderClient.query('select pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
-      this.leaderClient.release();
-      this.leaderClient = null;
-    }
   }
 
+  /** Reports an error; the same message from the same place is repeated at most once a minute (PostgreSQL down). */
   private report(where: string, error: unknown): void {
-    if (this.events.onError) this.events.onError(where, error);
-    else console.error(`careos: ${where}: ${(error as Error).message}`);
+    if (this.events.onError) return this.events.onError(where, error);
+    const message = (error as Error).message;
+    const last = this.reported.get(where);
+    if (last && last.message === message && Date.now() - last.at < 60_000) return;
+    this.reported.set(where, { message, at: Date.now() });
+    console.error(`careos: ${where}: ${message}`);
   }
 
   private async leadLoop(): Promise<void> {
+    let lostOnce = false;
     while (this.running) {
+      let client: pg.PoolClient | null = null;
       try {
-        const client = await this.app.pool.connect();
+        client = await this.app.pool.connect();
         const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [LEADER_LOCK]);
+        this.reported.delete('leader election');
         if (rows[0]!.locked) {
-          this.leaderClient = client;
-          await Promise.all([this.processLoop(), this.resumeLoop()]);
-          return;
+          if (lostOnce) console.error('careos: engine: leading again (PostgreSQL is back); the processor resumes');
+          const lost = await this.lead(client);
+          client = null;
+          if (lost) {
+            lostOnce = true;
+            console.error(`careos: engine: lost its PostgreSQL connection (${lost.message}); the processor is paused until PostgreSQL is back`);
+          }
+        } else {
+          client.release();
+          client = null;
         }
-        client.release();
       } catch (error) {
+        client?.release(error as Error); // a broken connection is discarded, not reused
         this.report('leader election', error);
       }
       await sleep(250);
     }
+  }
+
+  /**
+   * Runs the leader's work on the connection that holds the lock until the engine stops
+   * (resolves null, lock released) or that connection is lost (resolves its error, work stopped).
+   */
+  private async lead(client: pg.PoolClient): Promise<Error | null> {
+    let lose!: (error: Error) => void;
+    const connectionLost = new Promise<Error>((resolve) => (lose = resolve));
+    const onError = (error: Error) => lose(error);
+    const onEnd = () => lose(new Error('the connection ended'));
+    client.on('error', onError);
+    client.on('end', onEnd);
+    this.leaderClient = client;
+    this.leading = true;
+    const work = Promise.all([this.processLoop(), this.resumeLoop()]);
+    const lost = await Promise.race([work.then(() => null), connectionLost]);
+    this.leading = false;
+    await work;
+    this.leaderClient = null;
+    client.off('error', onError);
+    client.off('end', onEnd);
+    if (lost) {
+      client.release(lost);
+      return lost;
+    }
+    await client.query('select pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
+    client.release();
+    return null;
   }
 
   /** The processor (which also projects) runs on its own thread; this resolves when the engine stops. */
@@ -128,18 +176,18 @@ export class Engine {
 
   /** Keeps a long-running thread (see threads/loop.ts) alive while the engine runs; starts it again if it dies. */
   private async threadLoop(where: ThreadName, input: unknown): Promise<void> {
-    while (this.running) {
+    while (this.running && this.leading) {
       const worker = startThread(where, input, this.app.config.threadHeapMb);
       worker.on('message', (message: { error?: string }) => {
         if (message.error) this.report(where, new Error(message.error));
       });
       const exited = new Promise<number>((resolve) => worker.on('exit', resolve));
       worker.on('error', (error) => this.report(where, error));
-      while (this.running) {
+      while (this.running && this.leading) {
         const done = await Promise.race([exited.then(() => true), sleep(50).then(() => false)]);
         if (done) break;
       }
-      if (!this.running) {
+      if (!this.running || !this.leading) {
         worker.postMessage('stop');
         await exited;
         return;
@@ -150,7 +198,7 @@ export class Engine {
 
   /** Picks up imports whose file was not read to its end (a crashed reader), every second. */
   private async resumeLoop(): Promise<void> {
-    while (this.running) {
+    while (this.running && this.leading) {
       try {
         for (const importId of await unreadImports(this.app.pool)) {
           // A reader in another process (or the one importFile's caller runs) is still at work.
@@ -163,7 +211,7 @@ export class Engine {
       } catch (error) {
         this.report('resume', error);
       }
-      for (let i = 0; i < 20 && this.running; i++) await sleep(50);
+      for (let i = 0; i < 20 && this.running && this.leading; i++) await sleep(50);
     }
   }
 }

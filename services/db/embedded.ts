@@ -251,36 +251,72 @@ export async function ensureEmbedded(dataDir: string): Promise<EmbeddedServer> {
         await sleep(100);
       }
     }
-    const port = await freePort();
-    const { postgres } = await binaries();
-    const ids = postgresUserIds();
-    const logFile = path.join(dataDir, 'postgres.log');
-    const log = fs.openSync(logFile, 'a');
-    if ('uid' in ids) fs.chownSync(logFile, ids.uid, ids.gid);
-    const child = spawn(postgres, ['-D', pgDir, '-p', String(port)], {
-      ...ids,
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: { ...process.env, LC_MESSAGES: 'C' },
-    });
-    child.unref();
-    fs.closeSync(log);
-    let exited = false;
-    child.on('exit', () => {
-      exited = true;
-    });
-    const url = connectionString(credentials, port);
-    for (let i = 0; i < 600; i++) {
-      if (await canConnect(connectionString(credentials, port, 'postgres'))) {
-        await createDatabaseIfMissing(credentials, port);
-        return { connectionString: url, port, pid: child.pid ?? 0, startedHere: true };
-      }
-      if (exited) break;
-      await sleep(100);
+    // The port of the last start when it is free: processes still running with its URL (a server
+    // whose PostgreSQL was stopped by `careos db stop`) reconnect when it is started again.
+    const previous = lastPort(dataDir);
+    if (previous !== null && (await portIsFree(previous))) {
+      const started = await startPostgres(dataDir, pgDir, credentials, previous);
+      if (started) return started;
     }
+    const started = await startPostgres(dataDir, pgDir, credentials, await freePort());
+    if (started) return started;
     const tail = fs.readFileSync(path.join(dataDir, 'postgres.log'), 'utf8').split('\n').slice(-15).join('\n');
     throw new Error(`embedded PostgreSQL did not start (data directory ${pgDir}):\n${tail}`);
   });
+}
+
+function portFile(dataDir: string): string {
+  return path.join(dataDir, 'pg-port');
+}
+
+function lastPort(dataDir: string): number | null {
+  try {
+    const port = Number(fs.readFileSync(portFile(dataDir), 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port < 65536 ? port : null;
+  } catch {
+    return null;
+  }
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Starts PostgreSQL on `port`; null when it exited without accepting connections (the port taken meanwhile). */
+async function startPostgres(dataDir: string, pgDir: string, credentials: Credentials, port: number): Promise<EmbeddedServer | null> {
+  const { postgres } = await binaries();
+  const ids = postgresUserIds();
+  const logFile = path.join(dataDir, 'postgres.log');
+  const log = fs.openSync(logFile, 'a');
+  if ('uid' in ids) fs.chownSync(logFile, ids.uid, ids.gid);
+  const child = spawn(postgres, ['-D', pgDir, '-p', String(port)], {
+    ...ids,
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  child.unref();
+  fs.closeSync(log);
+  let exited = false;
+  child.on('exit', () => {
+    exited = true;
+  });
+  const url = connectionString(credentials, port);
+  for (let i = 0; i < 600; i++) {
+    if (await canConnect(connectionString(credentials, port, 'postgres'))) {
+      await createDatabaseIfMissing(credentials, port);
+      fs.writeFileSync(portFile(dataDir), `${port}\n`);
+      return { connectionString: url, port, pid: child.pid ?? 0, startedHere: true };
+    }
+    if (exited) return null;
+    await sleep(100);
+  }
+  return null;
 }
 
 /** Stops the embedded server for dataDir, if it runs (fast shutdown: open sessions are ended). */

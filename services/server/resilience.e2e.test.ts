@@ -1,0 +1,121 @@
+// PostgreSQL stopped and started again under a running `npm start` server, as `careos db stop`
+// does it: the server stays up, answers 503 problem+json meanwhile (health and every other
+// route, never a 500), and carries on when PostgreSQL is back (the engine leads again and an
+// import started after the restart completes). The server runs against a dedicated embedded
+// PostgreSQL in a temporary data directory, so stopping it disturbs no other test.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { ensureEmbedded, stopEmbedded } from '../db/embedded.ts';
+
+/** Two new customers, different for each file (ids and phones from `n`). */
+function csv(n: number): string {
+  return `careos_cus_id,firstname,lastname,phone,email,gender,date_of_birth\nC07${n}001,Anong,Chaiyo,081${n}667777,,F,1985-03-03\nC07${n}002,Boon,Mee,081${n}889999,,M,\n`;
+}
+let files = 0;
+
+let pgDir = '';
+let pgPort = 0;
+let server: TestServer;
+
+function bearer(): Record<string, string> {
+  return { authorization: `Bearer ${server.tokens.admin}` };
+}
+
+function postImport(fileName: string): Promise<Response> {
+  const form = new FormData();
+  form.append('source', 'careos');
+  form.append('file', new Blob([csv(++files)], { type: 'text/csv' }), fileName);
+  return fetch(`${server.url}/api/imports`, { method: 'POST', headers: bearer(), body: form });
+}
+
+async function importAndWait(fileName: string): Promise<{ status: string; importedRows: number }> {
+  const response = await postImport(fileName);
+  assert.is(response.status, 202, await response.clone().text());
+  const { importId } = (await response.json()) as { importId: string };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const view = (await (await fetch(`${server.url}/api/imports/${importId}`, { headers: bearer() })).json()) as { status: string; importedRows: number };
+    if (view.status !== 'In progress') return view;
+    if (Date.now() > deadline) throw new Error(`import ${importId} did not finish:\n${server.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function alive(): boolean {
+  return server.process.exitCode === null && server.process.signalCode === null;
+}
+
+async function expect503(response: Response, what: string): Promise<void> {
+  const text = await response.text();
+  assert.is(response.status, 503, `${what}: ${response.status} ${text}`);
+  assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/, what);
+  assert.is(response.headers.get('retry-after'), '5', what);
+  const problem = JSON.parse(text) as { status: number; title: string; detail: string };
+  assert.is(problem.status, 503, what);
+  assert.match(problem.detail, /PostgreSQL/, what);
+}
+
+test.before(async () => {
+  pgDir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-resilience-'));
+  const embedded = await ensureEmbedded(pgDir);
+  pgPort = embedded.port;
+  server = await startTestServer({ DATABASE_URL: embedded.connectionString });
+});
+
+test.after(async () => {
+  await server?.stop();
+  await stopEmbedded(pgDir);
+  fs.rmSync(pgDir, { recursive: true, force: true });
+});
+
+test('postgres up › an import completes (the engine leads)', async () => {
+  assert.is((await fetch(`${server.url}/api/health`)).status, 200);
+  const view = await importAndWait('before.csv');
+  assert.is(view.status, 'Success');
+  assert.is(view.importedRows, 2);
+});
+
+test('postgres stopped › the server stays up; /api/health and every other route answer 503 problem+json, never a 500', async () => {
+  assert.ok(await stopEmbedded(pgDir), 'the embedded PostgreSQL was not running');
+  // Long enough for every connection of the server (idle ones, the engine's leader lock, the
+  // processor thread's) to learn that PostgreSQL is gone.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.ok(alive(), `the server died:\n${server.output()}`);
+  await expect503(await fetch(`${server.url}/api/health`), 'health');
+  await expect503(await fetch(`${server.url}/api/imports`, { headers: bearer() }), 'import log');
+  await expect503(await fetch(`${server.url}/api/profiles?careosId=C071001`, { headers: bearer() }), 'profiles');
+  await expect503(await postImport('while-down.csv'), 'upload');
+  // The session cookie is looked up in PostgreSQL: unreachable is a 503, not a 401 or a 500.
+  await expect503(await fetch(`${server.url}/api/imports`, { headers: { cookie: `careos_session=${'A'.repeat(43)}` } }), 'cookie');
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.ok(alive(), `the server died:\n${server.output()}`);
+  await expect503(await fetch(`${server.url}/api/health`), 'health, later');
+});
+
+test('postgres back › health is 200 again, the engine leads again, and an import started after the restart completes', async () => {
+  const embedded = await ensureEmbedded(pgDir);
+  assert.is(embedded.port, pgPort, 'the embedded PostgreSQL came back on another port');
+  const deadline = Date.now() + 15_000;
+  let health = await fetch(`${server.url}/api/health`);
+  while (health.status !== 200 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    health = await fetch(`${server.url}/api/health`);
+  }
+  assert.is(health.status, 200, await health.text());
+  const view = await importAndWait('after.csv');
+  assert.is(view.status, 'Success');
+  assert.is(view.importedRows, 2);
+  assert.match(server.output(), /engine: lost its PostgreSQL connection/);
+  assert.match(server.output(), /engine: leading again/);
+  assert.ok(alive());
+});
+
+test('log › nothing was answered 500 or logged as a server fault', () => {
+  assert.not.match(server.output(), /careos server:|Internal Server Error|Unhandled|uncaught/i);
+});
+
+test.run();
