@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import pg from 'pg';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { ensureEmbedded, stopEmbedded } from '../db/embedded.ts';
 
@@ -19,6 +20,7 @@ let files = 0;
 
 let pgDir = '';
 let pgPort = 0;
+let pgUrl = '';
 let server: TestServer;
 
 function bearer(): Record<string, string> {
@@ -45,6 +47,29 @@ async function importAndWait(fileName: string): Promise<{ status: string; import
   }
 }
 
+/** Sessions holding the engine's leader lock (services/app.ts LEADER_LOCK), as PostgreSQL sees them. */
+async function leaderLocks(): Promise<number> {
+  const client = new pg.Client({ connectionString: pgUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>(
+      "select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = 0 and objid = 7261003 and granted",
+    );
+    return rows[0]!.n;
+  } finally {
+    await client.end();
+  }
+}
+
+async function waitForLeaderLock(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const n = await leaderLocks();
+    if (n > 0) return n;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return 0;
+}
+
 function alive(): boolean {
   return server.process.exitCode === null && server.process.signalCode === null;
 }
@@ -63,6 +88,7 @@ test.before(async () => {
   pgDir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-resilience-'));
   const embedded = await ensureEmbedded(pgDir);
   pgPort = embedded.port;
+  pgUrl = embedded.connectionString;
   server = await startTestServer({ DATABASE_URL: embedded.connectionString });
 });
 
@@ -72,8 +98,9 @@ test.after(async () => {
   fs.rmSync(pgDir, { recursive: true, force: true });
 });
 
-test('postgres up › an import completes (the engine leads)', async () => {
+test('postgres up › the engine holds the leader lock and an import completes', async () => {
   assert.is((await fetch(`${server.url}/api/health`)).status, 200);
+  assert.is(await waitForLeaderLock(), 1);
   const view = await importAndWait('before.csv');
   assert.is(view.status, 'Success');
   assert.is(view.importedRows, 2);
@@ -106,6 +133,7 @@ test('postgres back › health is 200 again, the engine leads again, and an impo
     health = await fetch(`${server.url}/api/health`);
   }
   assert.is(health.status, 200, await health.text());
+  assert.is(await waitForLeaderLock(), 1, 'the engine did not take the leader lock again');
   const view = await importAndWait('after.csv');
   assert.is(view.status, 'Success');
   assert.is(view.importedRows, 2);
