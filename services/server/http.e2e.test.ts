@@ -213,6 +213,13 @@ test('upload › a part header holding CR, LF or NUL is a 400', async () => {
   }
 });
 
+test('upload › a file name that decodes to CR, LF or NUL (%0D%0A as browsers escape them, or filename*=…%00) is a 400', async () => {
+  const before = await importCount();
+  await expectProblem(await upload([{ name: 'source', content: 'careos' }, { name: 'file', filename: 'a%0D%0Ab.csv', content: GOOD_CSV }]), 400, /control character/);
+  await expectProblem(await upload([{ name: 'source', content: 'careos' }, { name: 'file', filenameStar: 'a\u0000b.csv', content: GOOD_CSV }]), 400, /control character/);
+  assert.is(await importCount(), before);
+});
+
 test('upload › a body that is not multipart is a 415, an empty body too', async () => {
   await expectProblem(await api('/api/imports', 'admin', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"source":"careos"}' }), 415);
   await expectProblem(await api('/api/imports', 'admin', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: GOOD_CSV }), 415);
