@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { stopEmbedded } from '../services/db/embedded.ts';
 import { testDataDir } from './support/db.ts';
+import { ensureConsoleBuild } from '../services/server/console-build.ts';
 
 const TIERS = ['unit', 'int', 'e2e'] as const;
 const ROOTS = ['services', 'projections', 'bench', 'test', 'console/src'];
@@ -30,6 +31,9 @@ if (!process.env.TEST_DATABASE_URL) {
 const wanted = process.argv.slice(2);
 const tiers = wanted.length ? TIERS.filter((t) => wanted.includes(t)) : TIERS;
 const filter = wanted.filter((w) => !(TIERS as readonly string[]).includes(w));
+// End-to-end tests start real servers, which build the console when its build is stale: build it
+// once here, so no test's start waits for it (or two builds race).
+if (tiers.includes('e2e')) ensureConsoleBuild();
 let failed = 0;
 let files = 0;
 for (const tier of tiers) {
