@@ -1,0 +1,16 @@
+import { asServiceError, sentence, service, signedIn } from '$lib/server/service.ts';
+import type { PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async ({ locals, url }) => {
+  const user = signedIn(locals);
+  const q = url.searchParams.get('q') ?? '';
+  if (!q.trim()) return { q, search: null, problem: null };
+  try {
+    return { q, search: await locals.careos.searchProfiles(user, q), problem: null };
+  } catch (thrown) {
+    // A query the service cannot read (not one phone number, too long) is said on the page.
+    const known = asServiceError(thrown);
+    if (known?.status === 400) return { q, search: null, problem: sentence(known.message) };
+    return service(() => Promise.reject(thrown));
+  }
+};

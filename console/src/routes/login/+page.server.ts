@@ -1,0 +1,40 @@
+import { fail, redirect } from '@sveltejs/kit';
+import { consoleContext } from '../../../../services/api/context.ts';
+import { SESSION_COOKIE, sessionCookieOptions } from '../../../../services/auth/cookie.ts';
+import { safeNext } from '$lib/server/next.ts';
+import { asServiceError, sentence } from '$lib/server/service.ts';
+import type { Actions, PageServerLoad } from './$types';
+
+export const load: PageServerLoad = ({ locals, url }) => {
+  const next = safeNext(url.searchParams.get('next'));
+  if (locals.user) redirect(303, next);
+  return { next };
+};
+
+export const actions: Actions = {
+  default: async ({ request, cookies, locals, getClientAddress }) => {
+    const form = await request.formData();
+    const email = String(form.get('email') ?? '').trim();
+    const password = String(form.get('password') ?? '');
+    const next = safeNext(String(form.get('next') ?? ''));
+    const fieldErrors: { email?: string; password?: string } = {};
+    if (!email) fieldErrors.email = 'Enter your email.';
+    if (!password) fieldErrors.password = 'Enter your password.';
+    if (fieldErrors.email || fieldErrors.password) return fail(400, { email, fieldErrors, message: null, rateLimited: false });
+
+    let signed: Awaited<ReturnType<typeof locals.careos.signIn>>;
+    try {
+      signed = await locals.careos.signIn({
+        email, password, address: getClientAddress(), previousToken: cookies.get(SESSION_COOKIE) ?? undefined,
+      });
+    } catch (thrown) {
+      const known = asServiceError(thrown);
+      if (!known) throw thrown;
+      const rateLimited = known.name === 'TooManyRequests';
+      return fail(known.status, { email, fieldErrors, message: sentence(known.message), rateLimited });
+    }
+    // A new session id at every sign-in (the old one, if any, was ended by signIn).
+    cookies.set(SESSION_COOKIE, signed.token, sessionCookieOptions(consoleContext().secureCookies));
+    redirect(303, signed.principal.mustChangePassword ? '/account/password' : next);
+  },
+};
