@@ -67,8 +67,8 @@ export async function snap(page: Page, name: string): Promise<void> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   for (const [width, height] of [[1280, 800], [390, 844]] as const) {
     await page.setViewportSize({ width, height });
-    // Let layout (and the narrow menu) settle after the resize.
-    await page.waitForTimeout(150);
+    // Let layout settle after the resize (the narrow menu's slide takes 180 ms).
+    await page.waitForTimeout(400);
     await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${width}.png`), fullPage: true });
   }
   await page.setViewportSize({ width: 1280, height: 800 });
