@@ -7,7 +7,7 @@ import type { Browser } from 'playwright-core';
 import { addUser } from '../../services/auth/users.ts';
 import { startTestServer, signInCookie, type TestServer } from '../support/server.ts';
 import { finished, importFixture } from './api.ts';
-import { fillLogin, launchBrowser, openSession, snap, visit } from './browser.ts';
+import { SCREENSHOTS, fillLogin, launchBrowser, openSession, snap, visit } from './browser.ts';
 
 const test = suite('console access');
 let server: TestServer;
@@ -101,6 +101,7 @@ test('login › next is honoured only for a path of this site', async () => {
     const url = new URL(page.url());
     assert.equal(url.origin, new URL(server.url).origin, next);
     assert.equal(url.pathname, '/imports', next);
+    if (next.startsWith('//')) await snap(page, 'login-foreign-next-lands-on-imports');
     await context.close();
   }
 });
@@ -136,6 +137,13 @@ test('auditor › reads the import log and profiles, but a Failed status is plai
   assert.deepEqual(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts(), ['Import', 'Profiles']);
   assert.equal(await page.getByRole('link', { name: 'Failed' }).count(), 0, 'no link to the error log');
   assert.equal(await page.getByText('Failed', { exact: true }).count(), 1);
+  await snap(page, 'imports-as-auditor');
+  // The import's own page is open to the auditor, without the error log.
+  await visit(page, `/imports/${failedImport}`);
+  await page.getByRole('heading', { name: 'nana-sample.csv' }).waitFor();
+  assert.match(await page.locator('main').innerText(), /3 rows were rejected\. The admin and BI roles can read the error log\./);
+  assert.equal(await page.getByRole('link', { name: /Error log|Download error file/ }).count(), 0);
+  await snap(page, 'import-page-as-auditor');
 
   assert.equal(await visit(page, `/imports/${failedImport}/errors`), 403);
   await page.getByRole('heading', { name: 'You do not have access to this page' }).waitFor();
@@ -153,6 +161,29 @@ test('auditor › reads the import log and profiles, but a Failed status is plai
   await page.getByRole('heading', { name: 'You do not have access to this page' }).waitFor();
   // The download of the error file is refused by the API.
   assert.equal((await page.request.get(`/api/imports/${failedImport}/errors.csv`)).status(), 403);
+  await context.close();
+});
+
+test('layout › at 390 px the left panel folds into a menu button that opens and closes it', async () => {
+  const { page, context } = await openSession(browser, server, server.users.auditor);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await visit(page, '/imports');
+  const menuButton = page.getByRole('button', { name: 'Menu' });
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  assert.equal(await menuButton.getAttribute('aria-expanded'), 'false');
+  assert.equal(await nav.isVisible(), false, 'the panel is folded');
+  await menuButton.click();
+  await nav.getByRole('link', { name: 'Profiles' }).waitFor();
+  assert.equal(await menuButton.getAttribute('aria-expanded'), 'true');
+  await page.waitForTimeout(400);
+  await page.screenshot({ path: `${SCREENSHOTS}/menu-open-390.png` });
+  await nav.getByRole('link', { name: 'Profiles' }).click();
+  await page.waitForURL((u) => u.pathname === '/profiles');
+  await nav.waitFor({ state: 'hidden' });
+  // At 1280 px the panel is always there, with no menu button.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await nav.waitFor();
+  assert.equal(await menuButton.isVisible(), false);
   await context.close();
 });
 

@@ -210,6 +210,12 @@ test('error log › Nana sample ends Failed with 4 imported rows; Failed opens i
   assert.match(reasons[1]!, /date_of_birth[\s\S]*not a real date/);
   assert.match(await rows.nth(0).getByRole('listitem').innerText(), /already belongs to CareOS profile/);
   await snap(page, 'error-log');
+  // The import's page sums it up and links to the same log.
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'nana-sample.csv' }).click();
+  await page.waitForURL(/\/imports\/[^/]+$/);
+  assert.match(await page.locator('main').innerText(), /7 in the file · 4 imported · 3 rejected/);
+  await page.getByRole('link', { name: 'Error log (3)' }).waitFor();
+  await snap(page, 'import-page');
 });
 
 test('error file › the download has the BOM, the upload\'s columns in its order then errors, CRLF, and neutralised formulas', async () => {
@@ -229,6 +235,7 @@ test('error file › the download has the BOM, the upload\'s columns in its orde
   const headers = await page.locator('thead th').allInnerTexts();
   assert.deepEqual(headers.map((h) => h.toLowerCase()), ['row', ...header.split(',')]);
   assert.equal(await page.locator('tbody.group').first().locator('td[data-label="firstname"]').innerText(), '=HYPERLINK("http://evil.example")');
+  await snap(page, 'error-log-formulas');
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download error file' }).click()]);
   assert.equal(download.suggestedFilename(), 'formulas-errors.csv');
