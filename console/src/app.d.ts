@@ -10,6 +10,8 @@ declare global {
       user: Principal | null;
       /** The session cookie's token, when there is a live session. */
       sessionToken: string | null;
+      /** The session cookie is Secure (the public URL is https). */
+      secureCookies: boolean;
       /**
        * Set by the hook when the user's role may not open this page: the (console) layout's load
        * throws it as a 403, so the error page renders inside the console's frame.

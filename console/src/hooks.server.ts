@@ -3,8 +3,8 @@
 // a layout load alone would not run before an action or a +server endpoint.
 import { json, redirect, type Handle, type HandleServerError, type RequestEvent } from '@sveltejs/kit';
 import { consoleContext } from '../../services/api/context.ts';
-import { SESSION_COOKIE, sessionCookieOptions } from '../../services/auth/cookie.ts';
 import { decide } from '$lib/server/access.ts';
+import { clearSessionCookie, readSessionCookie } from '$lib/server/session-cookie.ts';
 import { asServiceError } from '$lib/server/service.ts';
 import { routes } from '$lib/routes.ts';
 
@@ -23,12 +23,13 @@ function refuse(event: RequestEvent, status: number, message: string): Response 
 export const handle: Handle = async ({ event, resolve }) => {
   const { careos, secureCookies } = consoleContext();
   event.locals.careos = careos;
+  event.locals.secureCookies = secureCookies;
   event.locals.forbidden = null;
 
-  const token = event.cookies.get(SESSION_COOKIE) ?? null;
+  const token = readSessionCookie(event.cookies);
   const user = token ? await careos.principalOfSession(token) : null;
   // An expired or ended session's cookie is of no use any more.
-  if (token && !user) event.cookies.delete(SESSION_COOKIE, sessionCookieOptions(secureCookies));
+  if (token && !user) clearSessionCookie(event.cookies, event.locals);
   event.locals.user = user;
   event.locals.sessionToken = user ? token : null;
 

@@ -1,7 +1,7 @@
 import { fail, redirect } from '@sveltejs/kit';
-import { consoleContext } from '../../../../services/api/context.ts';
-import { SESSION_COOKIE, sessionCookieOptions } from '../../../../services/auth/cookie.ts';
+import { routes } from '$lib/routes.ts';
 import { safeNext } from '$lib/server/next.ts';
+import { readSessionCookie, setSessionCookie } from '$lib/server/session-cookie.ts';
 import { asServiceError, sentence } from '$lib/server/service.ts';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -25,7 +25,7 @@ export const actions: Actions = {
     let signed: Awaited<ReturnType<typeof locals.careos.signIn>>;
     try {
       signed = await locals.careos.signIn({
-        email, password, address: getClientAddress(), previousToken: cookies.get(SESSION_COOKIE) ?? undefined,
+        email, password, address: getClientAddress(), previousToken: readSessionCookie(cookies) ?? undefined,
       });
     } catch (thrown) {
       const known = asServiceError(thrown);
@@ -34,7 +34,7 @@ export const actions: Actions = {
       return fail(known.status, { email, fieldErrors, message: sentence(known.message), rateLimited });
     }
     // A new session id at every sign-in (the old one, if any, was ended by signIn).
-    cookies.set(SESSION_COOKIE, signed.token, sessionCookieOptions(consoleContext().secureCookies));
-    redirect(303, signed.principal.mustChangePassword ? '/account/password' : next);
+    setSessionCookie(cookies, locals, signed.token);
+    redirect(303, signed.principal.mustChangePassword ? routes.changePassword() : next);
   },
 };

@@ -1,6 +1,5 @@
 import { redirect } from '@sveltejs/kit';
-import { consoleContext } from '../../../../services/api/context.ts';
-import { SESSION_COOKIE, sessionCookieOptions } from '../../../../services/auth/cookie.ts';
+import { clearSessionCookie } from '$lib/server/session-cookie.ts';
 import { routes } from '$lib/routes.ts';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -10,7 +9,7 @@ export const load: PageServerLoad = () => ({});
 export const actions: Actions = {
   default: async ({ cookies, locals }) => {
     if (locals.sessionToken) await locals.careos.signOut(locals.sessionToken);
-    cookies.delete(SESSION_COOKIE, sessionCookieOptions(consoleContext().secureCookies));
+    clearSessionCookie(cookies, locals);
     redirect(303, routes.login());
   },
 };
