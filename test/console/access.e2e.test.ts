@@ -38,6 +38,9 @@ test('anonymous › every console page sends to the login page, which brings the
     assert.equal(response.status, 303, path);
     assert.match(response.headers.get('location') ?? '', /^\/login\?next=/, path);
   }
+  // The API answers 401 (not a redirect) to a request without a session or token.
+  const api = await fetch(`${server.url}/api/imports`, { method: 'POST', headers: { origin: server.url } });
+  assert.equal(api.status, 401);
   await fillLogin(page, server.users.admin.email, server.users.admin.password);
   await page.waitForURL((u) => u.pathname === '/imports');
   assert.equal(new URL(page.url()).search, '?page=1&size=25');

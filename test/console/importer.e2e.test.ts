@@ -115,20 +115,20 @@ test('upload modal › a file whose header is wrong shows why, clears the file f
 });
 
 test('upload › a good file goes through the confirm window, shows In progress with its progress live, and ends Success with every row imported', async () => {
-  const file = careosFile('careos-20k.csv', 20_000, 1);
+  const file = careosFile('careos-40k.csv', 40_000, 1);
   await visit(page, '/imports');
   await openUpload();
   await modal().getByRole('combobox', { name: 'Source' }).selectOption({ label: 'CareOS existing profiles' });
   await fileField().setInputFiles(file);
   await modal().getByTestId('file-ok').waitFor();
-  assert.match(await modal().getByTestId('file-ok').innerText(), /careos-20k\.csv[\s\S]*1\.\d MB/);
+  assert.match(await modal().getByTestId('file-ok').innerText(), /careos-40k\.csv[\s\S]*2\.\d MB/);
   await snap(page, 'upload-valid-file');
 
   // Cancel in the confirm window goes back to the modal, file kept.
   await confirmButton().click();
   const question = page.getByRole('alertdialog', { name: 'Confirm import' });
   await question.waitFor();
-  assert.equal(await question.getByTestId('confirm-question').innerText(), 'Import careos-20k.csv as CareOS existing profiles?');
+  assert.equal(await question.getByTestId('confirm-question').innerText(), 'Import careos-40k.csv as CareOS existing profiles?');
   await question.getByRole('button', { name: 'Cancel' }).click();
   await question.waitFor({ state: 'hidden' });
   assert.equal(await confirmButton().isEnabled(), true);
@@ -138,9 +138,9 @@ test('upload › a good file goes through the confirm window, shows In progress 
   await snap(page, 'upload-confirm');
   await question.getByRole('button', { name: 'Confirm' }).click();
   await modal().waitFor({ state: 'hidden', timeout: 30_000 });
-  await page.getByText('Import of careos-20k.csv started').waitFor();
+  await page.getByText('Import of careos-40k.csv started').waitFor();
 
-  const row = logRow('careos-20k.csv');
+  const row = logRow('careos-40k.csv');
   await row.getByText('In progress').waitFor();
   await row.getByRole('progressbar').waitFor();
   assert.equal(await row.getByRole('cell').nth(3).innerText(), 'Ada Admin', 'Imported by shows the display name');
@@ -148,12 +148,12 @@ test('upload › a good file goes through the confirm window, shows In progress 
   await snap(page, 'import-in-progress');
   // No reload: the page follows the import by itself.
   await row.getByText('Success').waitFor({ timeout: 90_000 });
-  assert.equal(await row.getByRole('cell').nth(6).innerText(), '20,000');
+  assert.equal(await row.getByRole('cell').nth(6).innerText(), '40,000');
   assert.equal(await row.getByRole('progressbar').count(), 0);
   const importId = (await row.getByRole('cell').first().innerText()).replace(/\s/g, '');
   const view = await getImport(server, importId);
   assert.equal(view.status, 'Success');
-  assert.equal(view.importedRows, 20_000);
+  assert.equal(view.importedRows, 40_000);
   assert.equal(view.importedByName, 'Ada Admin');
   await snap(page, 'import-success');
 });
