@@ -325,6 +325,10 @@ export async function stopEmbedded(dataDir: string): Promise<boolean> {
   const running = readPostmasterPid(pgDir);
   if (!running || !alive(running.pid)) return false;
   process.kill(running.pid, 'SIGINT');
-  for (let i = 0; i < 600 && alive(running.pid); i++) await sleep(50);
+  // PostgreSQL removes postmaster.pid as the last step of its shutdown. Waiting for that, not only
+  // for the pid to go, matters when the server was started by a process that is not reaping its
+  // children right now (it shows as a zombie, which kill(pid, 0) still finds, until reaped).
+  const stopped = () => !alive(running.pid) || readPostmasterPid(pgDir)?.pid !== running.pid;
+  for (let i = 0; i < 600 && !stopped(); i++) await sleep(50);
   return true;
 }

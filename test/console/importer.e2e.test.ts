@@ -265,7 +265,10 @@ test('pagination › page links and "Show N entries" at top and bottom; page and
   }
   const total = await importCount();
   assert.ok(total >= 27 && total <= 30, `total ${total}`);
-  const newest = (await (await fetch(`${server.url}/api/imports?limit=100`, { headers: { authorization: `Bearer ${server.tokens.admin}` } })).json()) as { importId: string }[];
+  // Every import finished first: no row is live-refreshing while the test clicks through pages.
+  const newest = await eventually('every import finished', async () =>
+    (await (await fetch(`${server.url}/api/imports?limit=100`, { headers: { authorization: `Bearer ${server.tokens.admin}` } })).json()) as { importId: string; status: string }[],
+  (imports) => imports.every((i) => i.status !== 'In progress'), 60_000);
 
   await visit(page, '/imports');
   const dataRows = page.locator('tbody tr');
