@@ -136,6 +136,13 @@ export class Careos {
     return { import: view, errors: { items, total, page, size } };
   }
 
+  /** A window of an import's rejected rows (row order) and how many there are. */
+  async errorWindow(actor: Principal, importId: string, window: Window): Promise<{ items: ErrorView[]; total: number }> {
+    this.require(actor, 'errors.read');
+    const view = await this.getImport(actor, importId);
+    return pageErrors(this.pool, view.importId, window);
+  }
+
   async allErrors(actor: Principal, importId: string): Promise<ErrorView[]> {
     this.require(actor, 'errors.read');
     const view = await this.getImport(actor, importId);

@@ -251,6 +251,20 @@ test('query › limit=-5, offset=1e309 and other numbers out of range are 400s',
   await expectProblem(await api('/api/profiles?q=somchai&limit=-5', 'admin'), 400, /"limit"/);
 });
 
+test('errors › without limit/offset every rejected row; with them one window, X-Total-Count the whole count; a bad window is a 400', async () => {
+  const all = await api(`/api/imports/${importId}/errors`, 'bi');
+  assert.is(all.status, 200);
+  assert.is(all.headers.get('x-total-count'), '1');
+  assert.equal(((await all.json()) as { row: number }[]).map((e) => e.row), [2]);
+  const first = await api(`/api/imports/${importId}/errors?limit=1&offset=0`, 'bi');
+  assert.equal(((await first.json()) as { row: number; record: Record<string, string> }[]).map((e) => [e.row, e.record.email]), [[2, 'not-an-email']]);
+  const past = await api(`/api/imports/${importId}/errors?offset=1`, 'bi');
+  assert.is(past.headers.get('x-total-count'), '1');
+  assert.equal(await past.json(), []);
+  await expectProblem(await api(`/api/imports/${importId}/errors?limit=0`, 'bi'), 400, /limit/);
+  await expectProblem(await api(`/api/imports/${importId}/errors?limit=20000`, 'bi'), 400, /limit/);
+});
+
 test('ids › a NUL byte or a control character in a path id is a 400 on every route that takes one', async () => {
   for (const routePath of ['/api/imports/a%00b', '/api/imports/a%00b/errors', '/api/imports/a%00b/errors.csv', '/api/profiles/C09%00', '/api/imports/a%0Ab']) {
     await expectProblem(await api(routePath, 'admin'), 400, /control character/);

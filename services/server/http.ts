@@ -236,9 +236,21 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
       },
     },
     {
-      method: 'GET', path: '/api/imports/:id/errors', access: 'errors.read',
+      method: 'GET', path: '/api/imports/:id/errors', access: 'errors.read', query: ['limit', 'offset'],
       async handle(req, res) {
-        res.json(await careos.allErrors(req.principal!, checkId(req.params.id, 'import id')));
+        const importId = checkId(req.params.id, 'import id');
+        // Without limit/offset: every rejected row (the original shape); with them, one window.
+        if (req.query.limit === undefined && req.query.offset === undefined) {
+          const all = await careos.allErrors(req.principal!, importId);
+          res.setHeader('X-Total-Count', String(all.length));
+          res.json(all);
+          return;
+        }
+        const limit = queryInt(req, 'limit', 1000, 1, 10_000);
+        const offset = queryInt(req, 'offset', 0, 0, 100_000_000);
+        const { items, total } = await careos.errorWindow(req.principal!, importId, { limit, offset });
+        res.setHeader('X-Total-Count', String(total));
+        res.json(items);
       },
     },
     {
