@@ -1,7 +1,11 @@
 // Test runner: every *.{unit,int,e2e}.test.ts under the source folders, one child process per
 // file (uvu runs one file at a time), tiers in order; `npm test` runs them all. The embedded test
 // PostgreSQL starts fresh (its data directory removed first) and is stopped at the end.
-import { spawnSync } from 'node:child_process';
+//
+// Skips are never counted as passes: a file that cannot run here (no EVENTSTORE_URL) exits with
+// SKIP_EXIT after saying why, and a test that skips inside a file that ran prints a line
+// "SKIPPED: why"; the summary lists both.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { stopEmbedded } from '../services/db/embedded.ts';
@@ -9,6 +13,8 @@ import { testDataDir } from './support/db.ts';
 import { ensureConsoleBuild } from '../services/server/console-build.ts';
 
 const TIERS = ['unit', 'int', 'e2e'] as const;
+/** The exit code of a test file that could not run here at all (automake's convention). */
+export const SKIP_EXIT = 77;
 const ROOTS = ['services', 'projections', 'bench', 'test', 'console/src'];
 
 function find(dir: string, suffix: string, found: string[] = []): string[] {
@@ -36,18 +42,46 @@ const filter = wanted.filter((w) => !(TIERS as readonly string[]).includes(w));
 if (tiers.includes('e2e')) ensureConsoleBuild();
 let failed = 0;
 let files = 0;
+const skippedFiles: string[] = [];
+const skippedTests: string[] = [];
+
+/** Runs one test file, its output passed through; resolves with its exit code and its SKIPPED lines. */
+function runFile(file: string): Promise<{ code: number | null; skips: string[] }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const skips: string[] = [];
+    const watch = (chunk: Buffer, out: NodeJS.WriteStream) => {
+      out.write(chunk);
+      for (const match of chunk.toString('utf8').matchAll(/^SKIPPED: (.*)$/gm)) skips.push(match[1]!);
+    };
+    child.stdout.on('data', (chunk: Buffer) => watch(chunk, process.stdout));
+    child.stderr.on('data', (chunk: Buffer) => watch(chunk, process.stderr));
+    child.on('close', (code) => resolve({ code, skips }));
+  });
+}
+
 for (const tier of tiers) {
   for (const file of ROOTS.flatMap((root) => find(root, `.${tier}.test.ts`))) {
     if (filter.length && !filter.some((f) => file.includes(f))) continue;
     files++;
     process.stdout.write(`\n▶ ${file}\n`);
-    const result = spawnSync(process.execPath, ['--import', 'tsx', file], { stdio: 'inherit', env: process.env });
-    if (result.status !== 0) {
+    const { code, skips } = await runFile(file);
+    if (code === SKIP_EXIT) {
+      skippedFiles.push(`${file}: ${skips.join('; ') || 'skipped'}`);
+      continue;
+    }
+    skippedTests.push(...skips.map((why) => `${file}: ${why}`));
+    if (code !== 0) {
       failed++;
-      process.stdout.write(`✘ ${file} failed (exit ${result.status ?? result.signal})\n`);
+      process.stdout.write(`✘ ${file} failed (exit ${code})\n`);
     }
   }
 }
 if (!process.env.TEST_DATABASE_URL) await stopEmbedded(testDataDir());
-process.stdout.write(`\n${files - failed}/${files} test files passed\n`);
+const ran = files - skippedFiles.length;
+process.stdout.write(`\n${ran - failed}/${ran} test files passed`);
+if (skippedFiles.length) process.stdout.write(`; ${skippedFiles.length} skipped as a whole`);
+process.stdout.write('\n');
+for (const line of skippedFiles) process.stdout.write(`  skipped file: ${line}\n`);
+for (const line of skippedTests) process.stdout.write(`  skipped test: ${line}\n`);
 process.exit(failed ? 1 : 0);

@@ -9,6 +9,8 @@ const url = process.env.EVENTSTORE_URL;
 
 if (!url) {
   process.stderr.write('SKIPPED: EventStoreDB contract suite (set EVENTSTORE_URL=esdb://localhost:2113?tls=false to run it)\n');
+  // test/run.ts counts this exit code as a skipped file, never as a pass.
+  process.exitCode = 77;
 } else {
   eventStoreContract('eventstoredb', async () => {
     const db = await createTestDatabase();
