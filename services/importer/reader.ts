@@ -136,24 +136,33 @@ export async function readImport(store: EventStore, pool: pg.Pool, importId: str
       return batch.length >= options.batchRows;
     };
 
+    // A quote inside an unquoted value (Stray"Quote) is read as the character it is. A record that
+    // truly cannot be parsed (a quote never closed) is kept as a row of its own with its raw text,
+    // in file order, and reading goes on after it: every part of the file is accounted for.
+    const unparsable: { lines: number; record: Record<string, string> }[] = [];
     const parser = fs.createReadStream(path.join(options.dataDir, storedFile), { highWaterMark: 1 << 20 }).pipe(
-      parse({ bom: true, from_line: 2, relax_column_count: true, skip_empty_lines: true }),
+      parse({
+        bom: true, from_line: 2, relax_column_count: true, skip_empty_lines: true, relax_quotes: true,
+        skip_records_with_error: true, raw: true, info: true,
+        on_skip: (error, raw) => {
+          unparsable.push({ lines: (error as { lines?: number } | undefined)?.lines ?? 0, record: { _unparsable: error?.message ?? 'not valid CSV', _raw: raw ?? '' } });
+        },
+      }),
     );
-    let parseError: Error | null = null;
-    try {
-      for await (const values of parser as AsyncIterable<string[]>) {
-        const record: Record<string, string> = {};
-        const n = Math.min(values.length, canonical.length);
-        for (let i = 0; i < n; i++) record[canonical[i]!] = values[i]!;
-        for (let i = canonical.length; i < values.length; i++) record[`_extra${i - canonical.length + 1}`] = values[i]!;
-        if (push(record)) await flush();
+    const pushUnparsableBefore = async (lines: number) => {
+      while (unparsable.length && unparsable[0]!.lines < lines) {
+        if (push(unparsable.shift()!.record)) await flush();
       }
-    } catch (error) {
-      // The rest of the file cannot be read as CSV (e.g. a quote never closed): it becomes one
-      // rejected row, so every part of the file is accounted for.
-      parseError = error as Error;
+    };
+    for await (const { record: values, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      await pushUnparsableBefore(info.lines);
+      const record: Record<string, string> = {};
+      const n = Math.min(values.length, canonical.length);
+      for (let i = 0; i < n; i++) record[canonical[i]!] = values[i]!;
+      for (let i = canonical.length; i < values.length; i++) record[`_extra${i - canonical.length + 1}`] = values[i]!;
+      if (push(record)) await flush();
     }
-    if (parseError) push({ _unparsable: parseError.message });
+    await pushUnparsableBefore(Number.POSITIVE_INFINITY);
     await flush();
     const metadata: EventMetadata = { by, at: now().toISOString(), importId, v: 1 };
     await appendAndLog(store, {

@@ -20,7 +20,12 @@ export function rulesFor(source: string): SourceRules<unknown> {
 /** A record whose shape does not fit the header: unparsable, too few or too many values. */
 function shapeReasons(record: Record<string, string>, rules: SourceRules<unknown>): RowReason[] {
   if (record._unparsable !== undefined) {
-    return [{ field: 'row', code: 'unparsable', message: `from this row on the file is not valid CSV: ${record._unparsable}` }];
+    const raw = (record._raw ?? '').replace(/\r?\n$/, '');
+    const shown = raw.length > 300 ? `${raw.slice(0, 300)}…` : raw;
+    return [{
+      field: 'row', code: 'unparsable',
+      message: `row is not valid CSV (${record._unparsable}); as written: ${JSON.stringify(shown)} (quote values that hold commas, quotes or line breaks, doubling the quotes inside)`,
+    }];
   }
   const reasons: RowReason[] = [];
   const extra = Object.keys(record).filter((key) => key.startsWith('_extra'));

@@ -435,11 +435,12 @@ test('row › rejects a row with fewer values than the header, naming every miss
   assert.match(reasons[0]!.message, 'fewer values than the header');
 });
 
-test('row › rejects the rest of a file that is not valid CSV as one row, quoting the parser', () => {
-  const row = received('nana', { _unparsable: 'Quote Not Closed: the parsing is finished with an opening quote at line 9' });
+test('row › rejects a record that is not valid CSV, quoting the parser and the row as written', () => {
+  const row = received('nana', { _unparsable: 'Quote Not Closed: the parsing is finished with an opening quote at line 9', _raw: ',n9,"F,Broken,Row\n' });
   const reason = only(rejection(given().when(row)));
   assert.equal([reason.field, reason.code], ['row', 'unparsable']);
   assert.match(reason.message, 'Quote Not Closed');
+  assert.match(reason.message, 'as written: ",n9,\\"F,Broken,Row"');
 });
 
 test('row › a careos row with too few values is rejected too', () => {
