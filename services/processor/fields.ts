@@ -118,10 +118,31 @@ function isCalendarDate(isoDate: string): boolean {
  * date_of_birth as yyyy-mm-dd, or empty. `today` is yyyy-mm-dd too: equal-length zero-padded ISO
  * dates order as strings, so no Date object and no time zone can shift the answer by a day.
  */
+/** Thai dates are often written in the Buddhist Era: year BE = year CE + 543. */
+const BUDDHIST_ERA_OFFSET = 543;
+
+/** The Gregorian date a Buddhist Era date stands for, when it is one that could be a birth date. */
+function fromBuddhistEra(value: string, today: string): string | null {
+  if (!ISO_DATE.test(value)) return null;
+  const year = Number(value.slice(0, 4));
+  if (year < 2400) return null;
+  const gregorian = `${String(year - BUDDHIST_ERA_OFFSET).padStart(4, '0')}${value.slice(4)}`;
+  return isCalendarDate(gregorian) && gregorian <= today ? gregorian : null;
+}
+
 export function checkDateOfBirth(raw: string, today: string): Checked<string | null> {
   const value = raw.trim();
   if (value === '') return checked(null);
-  if (!ISO_DATE.test(value) || !isCalendarDate(value)) {
+  const valid = ISO_DATE.test(value) && isCalendarDate(value);
+  if (!valid || value > today) {
+    const gregorian = fromBuddhistEra(value, today);
+    if (gregorian) {
+      return checked(null, [
+        reason('date_of_birth', 'buddhist-era-date', `date_of_birth ${quoted(raw)} looks like a Buddhist Era year (${value.slice(0, 4)} BE = ${gregorian.slice(0, 4)}); write the Gregorian date ${gregorian}`),
+      ]);
+    }
+  }
+  if (!valid) {
     return checked(null, [
       reason('date_of_birth', 'invalid-date', `date_of_birth ${quoted(raw)} is not a real date in yyyy-mm-dd form (e.g. 1988-02-14)`),
     ]);

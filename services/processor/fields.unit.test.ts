@@ -282,4 +282,15 @@ test('force_create › rejects anything other than Y or empty', () => {
   }
 });
 
+test('date_of_birth › a Buddhist Era year is named as such, with the Gregorian date to write (2533-05-01 → 1990-05-01)', () => {
+  const result = checkDateOfBirth('2533-05-01', TODAY);
+  assert.equal(codes(result), ['buddhist-era-date']);
+  assert.is(result.reasons[0]!.message, 'date_of_birth "2533-05-01" looks like a Buddhist Era year (2533 BE = 1990); write the Gregorian date 1990-05-01');
+  // 29 February of BE 2535 is a real day (1992 is a leap year), though 2535 CE is not a leap year.
+  assert.equal(result.value, null);
+  assert.match(checkDateOfBirth('2535-02-29', TODAY).reasons[0]!.message, 'write the Gregorian date 1992-02-29');
+  // A future date that is not a plausible BE date stays a future date.
+  assert.equal(codes(checkDateOfBirth('2099-01-01', TODAY)), ['future-date']);
+});
+
 test.run();
