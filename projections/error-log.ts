@@ -11,11 +11,20 @@ export const errorLogProjection: Projection = {
       import_id text not null,
       row_number integer not null,
       source text not null,
-      record jsonb not null,
+      -- json, not jsonb: the record's keys keep the upload's column order
+      record json not null,
       reasons jsonb not null,
       rejected_at timestamptz not null,
       primary key (import_id, row_number)
     );
+    -- Tables made before records were json: convert once (their rows' key order comes back with
+    -- careos rebuild, from the events).
+    do $$ begin
+      if (select data_type from information_schema.columns
+           where table_schema = current_schema() and table_name = 'error_log' and column_name = 'record') = 'jsonb' then
+        alter table error_log alter column record type json using record::json;
+      end if;
+    end $$;
   `,
   handles: ['RowRejected'],
   async apply(client: pg.ClientBase, events: readonly PositionedEvent[]) {

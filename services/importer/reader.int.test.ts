@@ -62,4 +62,14 @@ test('reader › an invalid closing quote ("a"b) is read as written, not a lost 
   assert.equal([view.totalRows, view.importedRows + view.rejectedRows], [2, 2]);
 });
 
+test('error log › a rejected record keeps the upload\'s column order (JSON as well as CSV)', async () => {
+  const view = await t.run(file('order.csv', [
+    'phone,lastname,firstname,nana_cus_id,careos_cus_id,gender,email,date_of_birth,company_name,force_create',
+    '0814440001,Order,Keeps,,,X,,,,',
+  ]), 'nana');
+  assert.is(view.rejectedRows, 1);
+  const [error] = await errorsOf(t.app.pool, view.importId);
+  assert.equal(Object.keys(error!.record), ['phone', 'lastname', 'firstname', 'nana_cus_id', 'careos_cus_id', 'gender', 'email', 'date_of_birth', 'company_name', 'force_create']);
+});
+
 test.run();
