@@ -7,6 +7,7 @@ import type { SourceName } from '../events/types.ts';
 import { RULES } from '../processor/decide.ts';
 import { FileRefused } from '../errors.ts';
 import { FILE_SOURCES, fileSource, headerProblem } from '../../schemas/api.ts';
+import { SAVE_AS_UTF8, decodeHead, detectEncoding, windows874Problem, type DetectedEncoding } from '../../schemas/encoding.ts';
 
 const HEAD_BYTES = 64 * 1024;
 const CSV_TYPES = /\.csv$/i;
@@ -17,6 +18,8 @@ export interface CheckedFile {
   /** Canonical (lower-case) column names, in file order. */
   canonical: string[];
   sizeBytes: number;
+  /** As detected from the head ('ascii': nothing but ASCII so far; the rest decides). */
+  encoding: DetectedEncoding;
 }
 
 function formatBytes(bytes: number): string {
@@ -51,14 +54,13 @@ export function checkFile(filePath: string, fileName: string, source: SourceName
   } finally {
     fs.closeSync(fd);
   }
-  if (head.includes(0)) throw new FileRefused(fileName, 'not a CSV file: it holds binary data');
-  let text: string;
-  try {
-    // stream: true tolerates a character cut at the end of the head.
-    text = new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: stat.size > head.length });
-  } catch {
-    throw new FileRefused(fileName, 'not decodable text: the file must be UTF-8 encoded');
-  }
+  const complete = stat.size <= head.length;
+  const detected = detectEncoding(head, complete);
+  if (detected.problem !== undefined) throw new FileRefused(fileName, detected.problem);
+  const utf16 = detected.encoding === 'utf-16le' || detected.encoding === 'utf-16be';
+  if (!utf16 && head.includes(0)) throw new FileRefused(fileName, 'not a CSV file: it holds binary data');
+  let text = decodeHead(head, detected.encoding, complete);
+  if (text.includes('\u0000')) throw new FileRefused(fileName, 'not a CSV file: it holds binary data');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const firstLineEnd = text.search(/\r?\n/);
   if (firstLineEnd < 0 && stat.size > head.length) throw new FileRefused(fileName, 'header line is longer than 64 KB');
@@ -73,14 +75,92 @@ export function checkFile(filePath: string, fileName: string, source: SourceName
   const canonical = columns.map((name) => name.toLowerCase());
   const problem = headerProblem(definition, columns);
   if (problem) throw new FileRefused(fileName, problem);
-  return { columns, canonical, sizeBytes: stat.size };
+  return { columns, canonical, sizeBytes: stat.size, encoding: detected.encoding };
 }
 
 /**
- * Copies the upload into the data directory (fsynced, mode 0600 in a 0700 directory), checking on the way that all of it is
- * UTF-8 text, so that no row of an undecodable file is ever read. Returns the path relative to dataDir.
+ * Turns the upload's bytes into UTF-8 while checking all of them: UTF-8 files pass byte for byte,
+ * Windows-874 and UTF-16 ones are decoded (Thai intact). A file whose head was only ASCII is
+ * decided at its first other byte. Throws FileRefused for anything that is not such text.
  */
-export async function storeUpload(filePath: string, fileName: string, dataDir: string, importId: string): Promise<string> {
+class ToUtf8 {
+  private decoder: TextDecoder | null = null;
+  private previous = 0x20;
+
+  constructor(private encoding: DetectedEncoding, private readonly fileName: string) {
+    this.start();
+  }
+
+  private start(): void {
+    if (this.encoding === 'utf-8') this.decoder = new TextDecoder('utf-8', { fatal: true });
+    if (this.encoding === 'utf-16le' || this.encoding === 'utf-16be') this.decoder = new TextDecoder(this.encoding, { fatal: true });
+    if (this.encoding === 'windows-874') this.decoder = new TextDecoder('windows-874');
+  }
+
+  private refuse(reason: string): never {
+    throw new FileRefused(this.fileName, reason);
+  }
+
+  private notText(): never {
+    const what = this.encoding === 'utf-8' ? 'UTF-8' : this.encoding === 'windows-874' ? 'Thai Windows-874 (TIS-620)' : 'UTF-16';
+    this.refuse(`not decodable text: it starts as ${what} but later bytes are not; ${SAVE_AS_UTF8}`);
+  }
+
+  push(chunk: Buffer): Buffer {
+    if (this.encoding === 'ascii') {
+      const firstOther = chunk.findIndex((b) => b >= 0x80);
+      if (firstOther < 0) {
+        if (chunk.includes(0)) this.refuse('not a CSV file: it holds binary data');
+        this.previous = chunk[chunk.length - 1] ?? this.previous;
+        return chunk;
+      }
+      // The first non-ASCII byte decides, from what follows it in this chunk.
+      const detected = detectEncoding(chunk.subarray(firstOther), false);
+      if (detected.problem !== undefined) this.refuse(detected.problem);
+      this.encoding = detected.encoding === 'ascii' ? 'utf-8' : detected.encoding;
+      this.start();
+    }
+    if (this.encoding === 'utf-8') {
+      try {
+        this.decoder!.decode(chunk, { stream: true });
+      } catch {
+        this.notText();
+      }
+      if (chunk.includes(0)) this.refuse('not a CSV file: it holds binary data');
+      return chunk;
+    }
+    if (this.encoding === 'windows-874') {
+      if (windows874Problem(chunk, this.previous)) this.notText();
+      if (chunk.includes(0)) this.refuse('not a CSV file: it holds binary data');
+      this.previous = chunk[chunk.length - 1] ?? this.previous;
+    }
+    let text = '';
+    try {
+      text = this.decoder!.decode(chunk, { stream: true });
+    } catch {
+      this.notText();
+    }
+    if (text.includes('\u0000')) this.refuse('not a CSV file: it holds binary data');
+    return Buffer.from(text, 'utf8');
+  }
+
+  end(): Buffer {
+    if (!this.decoder) return Buffer.alloc(0);
+    try {
+      const rest = this.decoder.decode();
+      return this.encoding === 'utf-8' ? Buffer.alloc(0) : Buffer.from(rest, 'utf8');
+    } catch {
+      this.refuse('not decodable text: the file ends inside a character');
+    }
+  }
+}
+
+/**
+ * Copies the upload into the data directory as UTF-8 (fsynced, mode 0600 in a 0700 directory),
+ * checking on the way that all of it is text in the encoding its head showed, so that no row of
+ * an undecodable file is ever read. Returns the path relative to dataDir.
+ */
+export async function storeUpload(filePath: string, fileName: string, dataDir: string, importId: string, encoding: DetectedEncoding = 'ascii'): Promise<string> {
   const relative = path.join('uploads', `${importId}.csv`);
   const target = path.join(dataDir, relative);
   // Uploads hold personal data: readable by the server's user only (mkdir's and open's modes do
@@ -88,25 +168,14 @@ export async function storeUpload(filePath: string, fileName: string, dataDir: s
   fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
   fs.chmodSync(path.dirname(target), 0o700);
   const partial = `${target}.partial`;
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const toUtf8 = new ToUtf8(encoding, fileName);
   const out = fs.openSync(partial, 'w', 0o600);
   fs.fchmodSync(out, 0o600);
   try {
     for await (const chunk of fs.createReadStream(filePath, { highWaterMark: 1 << 20 })) {
-      const buffer = chunk as Buffer;
-      try {
-        decoder.decode(buffer, { stream: true });
-      } catch {
-        throw new FileRefused(fileName, 'not decodable text: the file must be UTF-8 encoded');
-      }
-      if (buffer.includes(0)) throw new FileRefused(fileName, 'not a CSV file: it holds binary data');
-      fs.writeSync(out, buffer);
+      fs.writeSync(out, toUtf8.push(chunk as Buffer));
     }
-    try {
-      decoder.decode();
-    } catch {
-      throw new FileRefused(fileName, 'not decodable text: the file ends inside a character');
-    }
+    fs.writeSync(out, toUtf8.end());
     fs.fsyncSync(out);
   } catch (error) {
     fs.closeSync(out);

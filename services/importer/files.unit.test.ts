@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
+import type { DetectedEncoding } from '../../schemas/encoding.ts';
 import * as assert from 'uvu/assert';
 import { FileRefused } from '../errors.ts';
 import type { SourceName } from '../events/types.ts';
@@ -27,6 +28,14 @@ function write(name: string, content: string | Buffer): string {
 }
 
 /** A file of rows long enough that its head (what checkFile reads) ends before `tail`. */
+/** Thai text in Windows-874: U+0E01–U+0E5B map to bytes 0xA1–0xFB. */
+function encode874(text: string): Buffer {
+  return Buffer.from([...text].map((c) => {
+    const code = c.codePointAt(0)!;
+    return code >= 0x0e01 && code <= 0x0e5b ? code - 0x0e01 + 0xa1 : code;
+  }));
+}
+
 function longFile(tail: Buffer): Buffer {
   const lines = [NANA_HEADER];
   while (lines.join('\n').length < HEAD_BYTES + 1000) lines.push(NANA_ROW);
@@ -50,9 +59,9 @@ function refusal(file: string, options: { name?: string; source?: SourceName; ma
   return '';
 }
 
-async function storeRefusal(file: string, dataDir: string): Promise<string> {
+async function storeRefusal(file: string, dataDir: string, encoding: DetectedEncoding = 'ascii'): Promise<string> {
   try {
-    await storeUpload(file, path.basename(file), dataDir, 'import-1');
+    await storeUpload(file, path.basename(file), dataDir, 'import-1', encoding);
   } catch (error) {
     assert.instance(error, FileRefused);
     assert.not.match((error as Error).message, /[\r\n]/, 'the reason is one line');
@@ -102,9 +111,14 @@ test('file check › refuses a .csv holding binary data (NUL bytes)', () => {
   assert.is(refusal(file), 'not a CSV file: it holds binary data');
 });
 
-test('file check › refuses a UTF-16 export, which holds NUL bytes', () => {
-  const file = write('utf16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${NANA_HEADER}\n`, 'utf16le')]));
-  assert.match(refusal(file), 'not a CSV file');
+test('file check › reads a UTF-16 export (Excel\'s "Unicode text", with its byte order mark), and stores it as UTF-8, Thai intact', async () => {
+  const text = `${NANA_HEADER}\n,n5004,,นภา,ศรีสวัสดิ์,,,+66895550102,,\n`;
+  const file = write('utf16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+  const checked = checkFile(file, 'utf16.csv', 'nana', MAX_BYTES);
+  assert.equal([checked.encoding, checked.canonical], ['utf-16le', NANA_HEADER.split(',')]);
+  const dataDir = path.join(root, 'data-utf16');
+  const stored = await storeUpload(file, 'utf16.csv', dataDir, 'import-16', checked.encoding);
+  assert.is(fs.readFileSync(path.join(dataDir, stored), 'utf8'), text);
 });
 
 test('file check › refuses an empty file', () => {
@@ -152,10 +166,29 @@ test('file check › accepts a header whose names are quoted', () => {
   assert.equal(checkFile(write('quoted.csv', `${header}\n`), 'quoted.csv', 'nana', MAX_BYTES).canonical, NANA_HEADER.split(','));
 });
 
-test('file check › refuses text that is not UTF-8 in the head of the file', () => {
-  // "Wichai" then a TIS-620 (Thai Windows) encoded name: bytes that are not valid UTF-8.
-  const file = write('tis620.csv', Buffer.concat([Buffer.from(`${NANA_HEADER}\n,n5004,,`), Buffer.from([0xb9, 0xc0, 0xd2]), Buffer.from(',x,,,+66895550102,,\n')]));
-  assert.is(refusal(file), 'not decodable text: the file must be UTF-8 encoded');
+test('file check › reads a Thai Windows-874 (TIS-620) file, as Excel saves "CSV" on a Thai Windows, and stores it as UTF-8, Thai intact', async () => {
+  const thai = 'นภา,ศรีสวัสดิ์';
+  const bytes = Buffer.concat([Buffer.from(`${NANA_HEADER}\n,n5004,,`), encode874(thai), Buffer.from(',,,+66895550102,,\n')]);
+  const file = write('tis620.csv', bytes);
+  const checked = checkFile(file, 'tis620.csv', 'nana', MAX_BYTES);
+  assert.is(checked.encoding, 'windows-874');
+  const dataDir = path.join(root, 'data-874');
+  const stored = await storeUpload(file, 'tis620.csv', dataDir, 'import-874', checked.encoding);
+  assert.is(fs.readFileSync(path.join(dataDir, stored), 'utf8'), `${NANA_HEADER}\n,n5004,,${thai},,,+66895550102,,\n`);
+});
+
+test('file check › refuses bytes that are neither UTF-8 nor Thai (Latin-1 "José"), saying how to save as CSV UTF-8', () => {
+  const file = write('latin1.csv', Buffer.concat([Buffer.from(`${NANA_HEADER}\n,n5004,,Jos`), Buffer.from([0xe9]), Buffer.from(',x,,,+66895550102,,\n')]));
+  assert.match(refusal(file), /^not UTF-8 nor Thai Windows-874 \(TIS-620\) text .*CSV UTF-8/);
+});
+
+test('file store › a file whose head is only ASCII is decided by its first other byte: Thai Windows-874 deeper in the file is read', async () => {
+  const file = write('deep-874.csv', longFile(Buffer.concat([Buffer.from(',n9999,,'), encode874('สมชาย'), Buffer.from(',x,,,+66895550102,,\n')])));
+  const checked = checkFile(file, 'deep-874.csv', 'nana', MAX_BYTES);
+  assert.is(checked.encoding, 'ascii');
+  const dataDir = path.join(root, 'data-deep-874');
+  const stored = await storeUpload(file, 'deep-874.csv', dataDir, 'import-d874', checked.encoding);
+  assert.match(fs.readFileSync(path.join(dataDir, stored), 'utf8'), ',n9999,,สมชาย,x,');
 });
 
 test('file check › accepts a multi-byte character cut by the end of the head', () => {
@@ -170,11 +203,12 @@ test('file check › accepts a multi-byte character cut by the end of the head',
   checkFile(write('cut.csv', buffer), 'cut.csv', 'nana', MAX_BYTES);
 });
 
-test('file store › refuses text that is not UTF-8 deeper in the file, storing nothing', async () => {
-  const file = write('deep.csv', longFile(Buffer.concat([Buffer.from(',n9999,,'), Buffer.from([0xc3, 0x28]), Buffer.from(',x,,,+66895550102,,\n')])));
-  checkFile(file, 'deep.csv', 'nana', MAX_BYTES); // the head is fine
+test('file store › refuses a file that starts as UTF-8 and has other bytes deeper, storing nothing', async () => {
+  const utf8Head = Buffer.from(`${NANA_HEADER}\n,n5004,,นภา,ศรีสวัสดิ์,,,+66895550102,,\n`);
+  const file = write('deep.csv', Buffer.concat([utf8Head, longFile(Buffer.concat([Buffer.from(',n9999,,'), Buffer.from([0xc3, 0x28]), Buffer.from(',x,,,+66895550102,,\n')])).subarray(NANA_HEADER.length + 1)]));
+  assert.is(checkFile(file, 'deep.csv', 'nana', MAX_BYTES).encoding, 'utf-8'); // the head is fine
   const dataDir = path.join(root, 'data-deep');
-  assert.is(await storeRefusal(file, dataDir), 'not decodable text: the file must be UTF-8 encoded');
+  assert.match(await storeRefusal(file, dataDir, 'utf-8'), /^not decodable text: it starts as UTF-8 but later bytes are not; .*CSV UTF-8/);
   assert.equal(fs.readdirSync(path.join(dataDir, 'uploads')), [], 'neither the upload nor a partial copy is left');
 });
 

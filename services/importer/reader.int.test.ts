@@ -72,4 +72,17 @@ test('error log › a rejected record keeps the upload\'s column order (JSON as 
   assert.equal(Object.keys(error!.record), ['phone', 'lastname', 'firstname', 'nana_cus_id', 'careos_cus_id', 'gender', 'email', 'date_of_birth', 'company_name', 'force_create']);
 });
 
+test('reader › a Thai Windows-874 (TIS-620) file, as Excel saves "CSV" on a Thai Windows, imports with its Thai names intact', async () => {
+  const to874 = (text: string) => Buffer.from([...text].map((c) => {
+    const code = c.codePointAt(0)!;
+    return code >= 0x0e01 && code <= 0x0e5b ? code - 0x0e01 + 0xa1 : code;
+  }));
+  const target = path.join(dir, 'thai-windows.csv');
+  fs.writeFileSync(target, to874(`${HEADER}\n,n7301,F,นภา,ศรีสวัสดิ์,,,0815550001,,\n,n7302,M,สมชาย,ใจดี,,,0815550002,,\n`));
+  const view = await t.run(target, 'nana');
+  assert.equal([view.status, view.totalRows, view.importedRows], ['Success', 2, 2]);
+  const { rows } = await t.app.pool.query<{ name: string }>("select firstname || ' ' || lastname as name from profile where import_id = $1 order by row_number", [view.importId]);
+  assert.equal(rows.map((r) => r.name), ['นภา ศรีสวัสดิ์', 'สมชาย ใจดี']);
+});
+
 test.run();

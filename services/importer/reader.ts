@@ -36,7 +36,7 @@ export async function startImport(store: EventStore, request: StartImport, optio
   const checked = checkFile(request.filePath, request.fileName, request.source, options.maxFileBytes);
   const now = options.now ?? (() => new Date());
   const importId = uuidV7(now().getTime());
-  const storedFile = await storeUpload(request.filePath, request.fileName, options.dataDir, importId);
+  const storedFile = await storeUpload(request.filePath, request.fileName, options.dataDir, importId, checked.encoding);
   const data: ImportStartedData = {
     importId, source: request.source, fileName: path.basename(request.fileName), storedFile,
     sizeBytes: checked.sizeBytes, columns: checked.columns,

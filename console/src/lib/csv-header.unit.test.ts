@@ -36,9 +36,18 @@ test('csv header › refusals: wrong header for the source, size, type, empty, b
   assert.match((await checkFile(new File([`${NANA_HEADER}\n`], 'nana.xlsx'), nana, MB)).problem!, /^not a CSV file/);
   assert.match((await checkFile(new File([], 'empty.csv'), nana, MB)).problem!, /^file is empty/);
   assert.match((await checkFile(new File([new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00])], 'zip.csv'), nana, MB)).problem!, /binary data/);
-  assert.match((await checkFile(new File([new Uint8Array([0x61, 0xff, 0x62, 0x0a])], 'latin1.csv'), nana, MB)).problem!, /must be UTF-8/);
+  assert.match((await checkFile(new File([new Uint8Array([0x61, 0xff, 0x62, 0x0a])], 'latin1.csv'), nana, MB)).problem!, /^not UTF-8 nor Thai Windows-874 \(TIS-620\) text .*CSV UTF-8/);
   assert.match((await checkFile(new File([`${NANA_HEADER},"open\n`], 'q.csv'), nana, MB)).problem!, /^header line is not valid CSV/);
   assert.match((await checkFile(new File([`${NANA_HEADER},${NANA_HEADER}\n`], 'dup.csv'), nana, MB)).problem!, /repeats column "careos_cus_id"/);
+});
+
+test('csv header › a Thai Windows-874 file and a UTF-16 export pass, as they do on the server', async () => {
+  // "นภา" in Windows-874 in a row after the header.
+  const thai874 = new Uint8Array([...new TextEncoder().encode(`${NANA_HEADER}\n,n1,,`), 0xb9, 0xc0, 0xd2, ...new TextEncoder().encode(',x,,,0812345678,,\n')]);
+  assert.equal((await checkFile(new File([thai874], 'thai.csv'), nana, MB)).ok, true);
+  const utf16 = new Uint8Array([0xff, 0xfe, ...[...`${NANA_HEADER}\n`].flatMap((c) => [c.charCodeAt(0), 0])]);
+  const checked = await checkFile(new File([utf16], 'unicode.csv'), nana, MB);
+  assert.deepEqual([checked.ok, checked.columns?.length], [true, 10]);
 });
 
 test('csv header › only the first 64 KB are read, whatever the file size', async () => {
