@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { stopEmbedded } from '../services/db/embedded.ts';
 import { runBenchmark } from './run.ts';
 
-test('bench › a 2,000-row run imports or rejects every row, duplicate phones included', async () => {
+test('bench › a 2,000-row run of both scenarios imports or rejects every row, duplicate phones, remaps and unknown profiles included', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-bench-'));
   const dataDir = path.join(root, 'data');
   try {
@@ -23,6 +23,16 @@ test('bench › a 2,000-row run imports or rejects every row, duplicate phones i
     assert.is(result.anchors.copy.rows, 2000);
     assert.is(result.anchors.naive.rows, 2000);
     assert.ok(result.memory.peakRssMB > 0 && result.cpu.nodeSeconds > 0, 'the careos import process itself was measured');
+
+    // The second scenario, in the same PostgreSQL: remapped ids are unlinked, unknown careos_cus_ids rejected.
+    const remap = result.remap!;
+    assert.is(remap.import.totalRows, 2000);
+    assert.equal({ imported: remap.import.importedRows, rejected: remap.import.rejectedRows }, remap.import.expected);
+    assert.ok(remap.import.rejectedRows / 2000 > 0.2 && remap.import.rejectedRows / 2000 < 0.3, `about a quarter rejected (${remap.import.rejectedRows})`);
+    assert.ok((remap.import.rejectionsByCode['unknown-profile'] ?? 0) / 2000 > 0.15, 'about a fifth name a profile that does not exist');
+    assert.ok(remap.import.reappearingIds > 0 && remap.import.unlinkedRelations > 0, 'ids seen in earlier rows are remapped');
+    assert.is(remap.copy.rows, 2000);
+    assert.ok(remap.ratioToCopy > 0 && remap.memory.peakRssMB > 0);
   } finally {
     await stopEmbedded(dataDir);
     fs.rmSync(root, { recursive: true, force: true });

@@ -210,16 +210,44 @@ export type NanaRowKind = 'new' | 'mapped' | 'forced' | 'duplicate' | 'invalid';
 export interface NanaLine {
   row: number;
   kind: NanaRowKind;
+  /** Its nana ids. */
+  ids: string[];
   /** For invalid rows: the reason code the importer should give. */
   fault?: string;
   line: string;
 }
+
+/**
+ * 'standard': the mix described at nanaLines. 'remap': a file shaped like real Nana exports after
+ * BI's mapping work — about a fifth of the rows carry a careos_cus_id that does not exist
+ * (rejected), about one nana id in six appears again in a later row (unlinked from its first
+ * profile, linked to the new one), about a quarter of all rows rejected.
+ */
+export type Scenario = 'standard' | 'remap';
+
+export interface RemapShares {
+  /** Rows whose careos_cus_id names no profile. */
+  unknownProfile: number;
+  /** Nana ids that repeat an id of an earlier row. */
+  reappear: number;
+  /** Rows rejected for another fault, and for a duplicate phone. */
+  otherInvalid: number;
+  duplicate: number;
+}
+
+export const DEFAULT_REMAP_SHARES: RemapShares = { unknownProfile: 0.2, reappear: 1 / 6, otherInvalid: 0.03, duplicate: 0.02 };
 
 export interface NanaPlan {
   rows: number;
   baselineRows: number;
   seed?: number;
   batchRows?: number;
+  scenario?: Scenario;
+  remapShares?: RemapShares;
+  /** Fresh phone numbers start this far into their sequences (files imported into one database must not share them). */
+  phoneOffset?: number;
+  /** Prefix of fresh nana ids (files imported into one database keep theirs apart). */
+  idPrefix?: string;
 }
 
 interface Fault {
@@ -256,6 +284,21 @@ function nanaLine(f: NanaFields): string {
   return `${f.careosId},${csvField(f.nanaIds)},${f.gender},${csvField(f.firstname)},${csvField(f.lastname)},${csvField(f.email)},${f.dateOfBirth},${csvField(f.phone)},${csvField(f.companies)},${f.forceCreate}\n`;
 }
 
+/** A bounded ring of nana ids of earlier rows: the pool reappearing ids are drawn from. */
+class RecentIds {
+  private readonly items: string[] = [];
+  private next = 0;
+  constructor(private readonly size: number) {}
+  add(id: string): void {
+    if (this.items.length < this.size) this.items.push(id);
+    else this.items[this.next] = id;
+    this.next = (this.next + 1) % this.size;
+  }
+  pick(random: Random): string | undefined {
+    return this.items.length ? random.pick(this.items) : undefined;
+  }
+}
+
 /** A bounded ring of phones that created profiles: the pool duplicates are drawn from. */
 class RecentPhones {
   private readonly items: Phone[] = [];
@@ -278,13 +321,19 @@ class RecentPhones {
  * phones of rows b-1 and b.
  */
 export function* nanaLines(plan: NanaPlan): Generator<NanaLine> {
-  const random = new Random((plan.seed ?? DEFAULT_SEED) ^ 0x4a4a);
+  const remap = plan.scenario === 'remap';
+  const shares = plan.remapShares ?? DEFAULT_REMAP_SHARES;
+  const random = new Random((plan.seed ?? DEFAULT_SEED) ^ (remap ? 0x5e5e : 0x4a4a));
   const batchRows = plan.batchRows ?? DEFAULT_BATCH_ROWS;
   const baselineRows = Math.max(1, plan.baselineRows);
   // Fresh numbers start after every number the baseline could have used.
-  let mobiles = baselineRows;
-  let landlines = baselineRows;
+  let mobiles = baselineRows + (plan.phoneOffset ?? 0);
+  let landlines = baselineRows + (plan.phoneOffset ?? 0);
   let nanaIds = 0;
+  const idPrefix = plan.idPrefix ?? 'n';
+  // Ids of earlier rows, for the remap scenario's reappearing ids.
+  const earlierIds = new RecentIds(65_536);
+  let unknownProfiles = 0;
   const recent = new RecentPhones(8192);
   // Phones of rows b-1 and b, for the boundary duplicates b+1 and b+2.
   const boundary = new Map<number, Phone>();
@@ -305,15 +354,25 @@ export function* nanaLines(plan: NanaPlan): Generator<NanaLine> {
     let kind: NanaRowKind;
     if (atBoundary || afterBoundary) kind = 'duplicate';
     else if (beforeBoundary) kind = 'new';
-    else {
+    else if (remap) {
+      const u = random.float();
+      const invalid = shares.unknownProfile + shares.otherInvalid;
+      kind = u < invalid ? 'invalid' : u < invalid + shares.duplicate ? 'duplicate' : u < invalid + shares.duplicate + 0.03 ? 'forced' : u < invalid + shares.duplicate + 0.23 ? 'mapped' : 'new';
+    } else {
       const u = random.float();
       kind = u < 0.05 ? 'invalid' : u < 0.1 ? 'duplicate' : u < 0.15 ? 'forced' : u < 0.35 ? 'mapped' : 'new';
     }
+    // In the remap scenario most invalid rows name a profile that does not exist.
+    const unknownProfile = remap && kind === 'invalid' && random.float() < shares.unknownProfile / (shares.unknownProfile + shares.otherInvalid);
 
     const name = randomName(random);
     const idCount = 1 + (random.chance(0.5) ? 0 : random.chance(0.6) ? 1 : 2);
     const ids: string[] = [];
-    for (let i = 0; i < idCount; i++) ids.push(`n${pad(++nanaIds, 7)}`);
+    for (let i = 0; i < idCount; i++) {
+      const again = remap && random.chance(shares.reappear) ? earlierIds.pick(random) : undefined;
+      ids.push(again !== undefined && !ids.includes(again) ? again : `${idPrefix}${pad(++nanaIds, 7)}`);
+    }
+    if (remap) for (const id of ids) earlierIds.add(id);
 
     // The first phone of a duplicate (and of half the forced rows) is one a profile already owns.
     let repeated: Phone | undefined;
@@ -344,7 +403,11 @@ export function* nanaLines(plan: NanaPlan): Generator<NanaLine> {
       forceCreate: kind === 'forced' ? 'Y' : '',
     };
     let fault: string | undefined;
-    if (kind === 'invalid') {
+    if (unknownProfile) {
+      // A careos_cus_id of the baseline's form that no profile has.
+      fields.careosId = `X${pad(++unknownProfiles, 9)}`;
+      fault = 'unknown-profile';
+    } else if (kind === 'invalid') {
       const chosen = random.pick(FAULTS);
       chosen.apply(fields, random);
       fault = chosen.code;
@@ -355,7 +418,7 @@ export function* nanaLines(plan: NanaPlan): Generator<NanaLine> {
       if (kind === 'new' && (row % batchRows === 0 || (row + 1) % batchRows === 0)) boundary.set(row, fresh[0]!);
     }
     boundary.delete(row - 3);
-    yield { row, kind, fault, line: nanaLine(fields) };
+    yield { row, kind, ids, fault, line: nanaLine(fields) };
   }
 }
 
@@ -398,6 +461,43 @@ export interface GeneratedFiles {
   expected: { imported: number; rejected: number };
 }
 
+export interface GeneratedScenario {
+  file: string;
+  rows: number;
+  bytes: number;
+  kinds: Record<NanaRowKind, number>;
+  /** Nana ids that repeat an id of an earlier row. */
+  reappearingIds: number;
+  expected: { imported: number; rejected: number };
+}
+
+/** A second Nana file for one scenario, to import after the standard one into the same database. */
+export async function generateScenarioFile(options: { rows: number; dir: string; scenario: Scenario; seed?: number; batchRows?: number }): Promise<GeneratedScenario> {
+  const { rows, dir, scenario } = options;
+  const seed = options.seed ?? DEFAULT_SEED;
+  const baselineRows = Math.max(1, Math.round(rows / 10));
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `nana-${scenario}-${rows}.csv`);
+  const kinds: Record<NanaRowKind, number> = { new: 0, mapped: 0, forced: 0, duplicate: 0, invalid: 0 };
+  const seen = new Set<string>();
+  let reappearingIds = 0;
+  function* lines(): Generator<string> {
+    yield `${NANA_HEADER}\n`;
+    // Its fresh phones and ids lie past everything the standard file of the same size uses.
+    for (const line of nanaLines({ rows, baselineRows, seed, batchRows: options.batchRows, scenario, phoneOffset: rows * 4, idPrefix: 'r' })) {
+      kinds[line.kind]++;
+      for (const id of line.ids) {
+        if (seen.has(id)) reappearingIds++;
+        else seen.add(id);
+      }
+      yield line.line;
+    }
+  }
+  const bytes = await writeLines(file, lines());
+  const rejected = kinds.duplicate + kinds.invalid;
+  return { file, rows, bytes, kinds, reappearingIds, expected: { imported: rows - rejected, rejected } };
+}
+
 export async function generateBenchmarkFiles(options: { rows: number; dir: string; seed?: number; batchRows?: number }): Promise<GeneratedFiles> {
   const { rows, dir } = options;
   const seed = options.seed ?? DEFAULT_SEED;
@@ -421,7 +521,10 @@ export async function generateBenchmarkFiles(options: { rows: number; dir: strin
 
 // `node --import tsx bench/generate.ts --rows N --dir DIR`: only the files.
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, dir: { type: 'string', default: 'bench/tmp' } } });
-  const generated = await generateBenchmarkFiles({ rows: Number(values.rows!.replace(/_/g, '')), dir: values.dir! });
+  const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, dir: { type: 'string', default: 'bench/tmp' }, scenario: { type: 'string', default: 'standard' } } });
+  const rows = Number(values.rows!.replace(/_/g, ''));
+  const generated = values.scenario === 'standard'
+    ? await generateBenchmarkFiles({ rows, dir: values.dir! })
+    : await generateScenarioFile({ rows, dir: values.dir!, scenario: values.scenario as Scenario });
   process.stdout.write(`${JSON.stringify(generated, null, 2)}\n`);
 }

@@ -30,7 +30,7 @@ import { streams, type SourceName } from '../services/events/types.ts';
 import { checkPhones } from '../services/processor/fields.ts';
 import { nana } from '../services/processor/nana.ts';
 import { bangkokDate } from '../services/processor/rules.ts';
-import type { GeneratedFiles } from './generate.ts';
+import type { GeneratedFiles, GeneratedScenario, Scenario } from './generate.ts';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const NAIVE_ROWS = 20_000;
@@ -53,6 +53,8 @@ export interface BenchmarkOptions {
   log?: (line: string) => void;
   /** CPU-profile the Nana import (this process): a .cpuprofile in filesDir and a summary in the results. */
   profile?: boolean;
+  /** Also run the "remaps and mapping errors" scenario (default true). */
+  remap?: boolean;
 }
 
 export interface CpuProfileSummary {
@@ -83,6 +85,28 @@ export interface ProgressSample {
   rssMB: number;
 }
 
+export interface ScenarioResult {
+  scenario: Scenario;
+  rows: number;
+  bytes: number;
+  endToEnd: { seconds: number; rowsPerSecond: number };
+  import: {
+    importId: string; status: string; totalRows: number; importedRows: number; rejectedRows: number;
+    rejectionsByCode: Record<string, number>;
+    expected: { imported: number; rejected: number };
+    matchesExpected: boolean;
+    /** Nana ids in the file that repeat an id of an earlier row. */
+    reappearingIds: number;
+    /** Relations this import unlinked (an id linked elsewhere before). */
+    unlinkedRelations: number;
+  };
+  copy: { rows: number; seconds: number; rowsPerSecond: number };
+  /** COPY rows/s of its own file ÷ its end-to-end rows/s. */
+  ratioToCopy: number;
+  memory: { peakRssMB: number };
+  cpu: { nodeSeconds: number; postgresSeconds: number | null };
+}
+
 export interface BenchmarkResult {
   date: string;
   rows: number;
@@ -105,6 +129,8 @@ export interface BenchmarkResult {
   };
   stages: StageTiming[];
   progress: ProgressSample[];
+  /** The "remaps and mapping errors" scenario at the same size, in the same PostgreSQL, after the standard one. */
+  remap?: ScenarioResult;
   /** nodeSeconds: user + system CPU of the `careos import` process, every thread. */
   cpu: { wallSeconds: number; nodeSeconds: number; postgresSeconds: number | null };
   /** VmHWM of the `careos import` processes. */
@@ -372,15 +398,15 @@ async function runImport(
 const NANA_COLUMNS = nana.columns.map((c) => c.name);
 
 /** The physical floor: COPY of the same file into an unindexed table of text columns. */
-async function copyAnchor(client: pg.PoolClient, file: string): Promise<{ rows: number; seconds: number; rowsPerSecond: number }> {
-  await client.query(`create table bench_anchor.nana_copy (${NANA_COLUMNS.map((c) => `${c} text`).join(', ')})`);
+async function copyAnchor(client: pg.PoolClient, file: string, table = 'nana_copy'): Promise<{ rows: number; seconds: number; rowsPerSecond: number }> {
+  await client.query(`create table bench_anchor.${table} (${NANA_COLUMNS.map((c) => `${c} text`).join(', ')})`);
   const started = performance.now();
   await pipeline(
     fs.createReadStream(file, { highWaterMark: 1 << 20 }),
-    client.query(copyFrom(`copy bench_anchor.nana_copy (${NANA_COLUMNS.join(', ')}) from stdin (format csv, header)`)),
+    client.query(copyFrom(`copy bench_anchor.${table} (${NANA_COLUMNS.join(', ')}) from stdin (format csv, header)`)),
   );
   const seconds = (performance.now() - started) / 1000;
-  const { rows } = await client.query<{ n: number }>('select count(*)::int as n from bench_anchor.nana_copy');
+  const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from bench_anchor.${table}`);
   return { rows: rows[0]!.n, seconds: round(seconds, 3), rowsPerSecond: Math.round(rows[0]!.n / seconds) };
 }
 
@@ -756,6 +782,9 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
     const parseOnly = await csvParseOnly(files.nanaFile, Math.min(rows, IN_PROCESS_ROWS));
     const checks = await checksOnly(files.nanaFile, Math.min(rows, IN_PROCESS_ROWS));
 
+    let remap: ScenarioResult | undefined;
+    if (options.remap ?? true) remap = await remapScenario(app, monitor, { rows, dataDir, filesDir, log });
+
     const view = run.view;
     const totalRows = view.totalRows ?? 0;
     const e2eRowsPerSecond = totalRows / run.seconds;
@@ -811,6 +840,7 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
         eventIdMicrosPerRow: checks.eventIdMicrosPerRow,
         schemaCheckMicrosPerRow: checks.schemaCheckMicrosPerRow,
       },
+      remap,
       postgresActivity: sharesOf(run.watched),
       refusal,
       cpuProfile,
@@ -833,6 +863,60 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
     await app.close();
     if (!keep) await stopEmbedded(dataDir);
   }
+}
+
+/**
+ * The second scenario: a Nana file with remapped ids and unknown careos_cus_ids, generated,
+ * imported with careos import after the standard one (same database), and COPYed raw as its own floor.
+ */
+async function remapScenario(
+  app: Awaited<ReturnType<typeof openApp>>, monitor: pg.Client,
+  options: { rows: number; dataDir: string; filesDir: string; log?: (line: string) => void },
+): Promise<ScenarioResult> {
+  const { rows, dataDir, filesDir, log } = options;
+  log?.(`scenario "remaps and mapping errors": generating ${rows.toLocaleString('en-US')} rows`);
+  const generated = spawnSync(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'generate.ts'), '--rows', String(rows), '--dir', filesDir, '--scenario', 'remap'], {
+    encoding: 'utf8', maxBuffer: 1 << 20,
+  });
+  if (generated.status !== 0) throw new Error(`the generator failed: ${generated.stderr}`);
+  const file = JSON.parse(generated.stdout) as GeneratedScenario;
+  log?.(`scenario "remaps and mapping errors": importing ${(file.bytes / MB).toFixed(1)} MB with careos import`);
+  const pgBefore = postgresCpuSeconds(dataDir);
+  const run = await runImport(monitor, dataDir, { path: file.file, rows, source: 'nana' }, log);
+  const pgAfter = postgresCpuSeconds(dataDir);
+  const { rows: reasonRows } = await app.pool.query<{ code: string; n: number }>(
+    `select r->>'code' as code, count(*)::int as n from error_log e, jsonb_array_elements(e.reasons) r
+      where e.import_id = $1 group by 1 order by 2 desc, 1`,
+    [run.importId],
+  );
+  const { rows: unlinked } = await app.pool.query<{ n: number }>('select count(*)::int as n from relation where unlinked_import_id = $1', [run.importId]);
+  const client = await app.pool.connect();
+  let copy: Awaited<ReturnType<typeof copyAnchor>>;
+  try {
+    await client.query('create schema if not exists bench_anchor; drop table if exists bench_anchor.nana_copy_remap');
+    copy = await copyAnchor(client, file.file, 'nana_copy_remap');
+  } finally {
+    client.release();
+  }
+  const view = run.view;
+  const totalRows = view.totalRows ?? 0;
+  const rowsPerSecond = totalRows / run.seconds;
+  return {
+    scenario: 'remap', rows, bytes: file.bytes,
+    endToEnd: { seconds: round(run.seconds), rowsPerSecond: Math.round(rowsPerSecond) },
+    import: {
+      importId: run.importId, status: view.status, totalRows, importedRows: view.importedRows, rejectedRows: view.rejectedRows,
+      rejectionsByCode: Object.fromEntries(reasonRows.map((r) => [r.code, r.n])),
+      expected: file.expected,
+      matchesExpected: view.importedRows === file.expected.imported && view.rejectedRows === file.expected.rejected,
+      reappearingIds: file.reappearingIds,
+      unlinkedRelations: unlinked[0]!.n,
+    },
+    copy,
+    ratioToCopy: round(copy.rowsPerSecond / rowsPerSecond, 1),
+    memory: { peakRssMB: Math.round(run.peakRssBytes / MB) },
+    cpu: { nodeSeconds: round(run.cpuSeconds), postgresSeconds: pgBefore === null || pgAfter === null ? null : round(pgAfter - pgBefore) },
+  };
 }
 
 // --- the report --------------------------------------------------------------------------------
@@ -867,6 +951,21 @@ export function renderMarkdown(r: BenchmarkResult): string {
   row('Largest tables', r.database.largestTables.map((t) => `${t.table} ${t.MB} MB`).join(', '));
   row(`Refused file (wrong header, ${s(r.refusal.fileMB)} MB) through the CLI`, `${n(r.refusal.milliseconds)} ms from start to exit ${r.refusal.exitCode}: ${r.refusal.message.replace(/\|/g, '\\|')}`);
   row('CareOS baseline import', `${n(r.baseline.totalRows)} rows in ${s(r.baseline.seconds)} s (${n(r.baseline.rowsPerSecond)} rows/s), ${r.baseline.status}`);
+  if (r.remap) {
+    const m = r.remap;
+    lines.push('', `### Both scenarios, ${n(r.rows)} rows each, one PostgreSQL (standard first, then remaps and mapping errors)`, '');
+    row('Scenario', 'End to end', 'Raw COPY of its own file', 'COPY is … faster', 'Peak RSS', 'CPU importer / PostgreSQL');
+    row('---', '---:', '---:', '---:', '---:', '---:');
+    row('standard', `${s(r.endToEnd.seconds)} s, ${n(r.endToEnd.rowsPerSecond)} rows/s`, `${n(r.anchors.copy.rowsPerSecond)} rows/s`, `**${r.anchors.ratioToCopy}×**`, `${n(r.memory.peakRssMB)} MB`, `${s(r.cpu.nodeSeconds)} s / ${r.cpu.postgresSeconds === null ? 'n/a' : `${s(r.cpu.postgresSeconds)} s`}`);
+    row('remaps and mapping errors', `${s(m.endToEnd.seconds)} s, ${n(m.endToEnd.rowsPerSecond)} rows/s`, `${n(m.copy.rowsPerSecond)} rows/s`, `**${m.ratioToCopy}×**`, `${n(m.memory.peakRssMB)} MB`, `${s(m.cpu.nodeSeconds)} s / ${m.cpu.postgresSeconds === null ? 'n/a' : `${s(m.cpu.postgresSeconds)} s`}`);
+    lines.push('');
+    row('Remap scenario', 'Value');
+    row('---', '---');
+    row('File', `${n(m.rows)} rows, ${(m.bytes / MB).toFixed(1)} MB; ${n(m.import.reappearingIds)} nana ids repeat an earlier row's`);
+    row('Import summary', `${m.import.status}: ${n(m.import.totalRows)} total, ${n(m.import.importedRows)} imported, ${n(m.import.rejectedRows)} rejected${m.import.matchesExpected ? ' (as generated)' : ` (generator expected ${n(m.import.expected.imported)} / ${n(m.import.expected.rejected)})`}`);
+    row('Rejections by reason', Object.entries(m.import.rejectionsByCode).map(([code, count]) => `${code} ${n(count)}`).join(', ') || '(none)');
+    row('Relations unlinked by this import (remapped ids)', n(m.import.unlinkedRelations));
+  }
   lines.push('', '### Where the time went (Nana import, seconds from the start of careos import)', '');
   row('Stage', 'Ends at (s)', 'Duration (s)', 'Rows/s');
   row('---', '---:', '---:', '---:');
@@ -918,13 +1017,17 @@ function parseRows(raw: string): number {
 // The CLI part; importing this module (the test does) runs nothing.
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const { values } = parseArgs({
-    options: { rows: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } },
+    options: {
+      rows: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false },
+      'standard-only': { type: 'boolean', default: false },
+    },
   });
   const result = await runBenchmark({
     rows: parseRows(values.rows!),
     dataDir: path.join(BENCH_DIR, 'tmp', 'data'),
     keep: values.keep,
     profile: values.profile,
+    remap: !values['standard-only'],
     write: true,
     log: (line) => process.stderr.write(`${line}\n`),
   });
