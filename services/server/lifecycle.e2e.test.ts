@@ -20,7 +20,7 @@ interface Started {
 }
 
 function serverEnv(dataDir: string, port: number | null, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CAREOS_DATA_DIR: dataDir, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, CAREOS_DATA_DIR: dataDir, CAREOS_STOP_WITH_PARENT: '1', ...extra };
   if (port === null) delete env.PORT;
   else env.PORT = String(port);
   for (const name of ['DATABASE_URL', 'EVENTSTORE_URL', 'CAREOS_API_TOKENS', ...(extra.CAREOS_ADMIN_EMAIL ? [] : ['CAREOS_ADMIN_EMAIL', 'CAREOS_ADMIN_PASSWORD'])]) {
@@ -53,10 +53,16 @@ function postmasterPid(dataDir: string): number | null {
   }
 }
 
+/** Running: it exists and is not a zombie (an exited process its parent — here often init, which may not reap in a container — has not reaped yet). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -152,6 +158,31 @@ test('shutdown › SIGINT leaves the embedded PostgreSQL running while a careos 
   assert.ok(alive(pid), 'PostgreSQL still runs for the CLI');
   assert.is(await cliExited, 0, cliOut);
   assert.match(cliOut, /(Success|Failed): 30000 rows, \d+ imported, \d+ rejected/, 'the CLI import ran to its end');
+});
+
+test('shutdown › a server whose starter was killed (SIGKILL, no chance to stop it) stops by itself and stops its PostgreSQL', async () => {
+  const dataDir = freshDataDir();
+  const port = await freePort();
+  // An intermediate process starts the server and is then killed outright.
+  const starter = spawn(process.execPath, ['-e', `
+    const child = require('node:child_process').spawn(process.execPath, [${JSON.stringify(path.join(ROOT, 'bin/careos-server.js'))}], { stdio: 'inherit' });
+    console.log('server pid ' + child.pid);
+    setInterval(() => {}, 1000);
+  `], { cwd: ROOT, env: serverEnv(dataDir, port), stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  starter.stdout!.on('data', (c) => (output += c));
+  starter.stderr!.on('data', (c) => (output += c));
+  for (let i = 0; !output.includes('console and API on'); i++) {
+    assert.ok(i < 2400, `server did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const serverPid = Number(/server pid (\d+)/.exec(output)![1]);
+  const pgPid = postmasterPid(dataDir)!;
+  starter.kill('SIGKILL');
+  for (let i = 0; alive(serverPid) || alive(pgPid); i++) {
+    assert.ok(i < 300, 'the orphaned server (or its PostgreSQL) is still running after 15 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
 });
 
 test.run();

@@ -125,5 +125,13 @@ async function shutdown(signal: string): Promise<void> {
   }
   process.exit(0);
 }
+// For a server started by another program (the tests): when that program is gone (killed
+// without a chance to stop us), stop too instead of running on as an orphan.
+if (process.env.CAREOS_STOP_WITH_PARENT) {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void shutdown('the process that started this server is gone');
+  }, 1000).unref();
+}
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));

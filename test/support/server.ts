@@ -62,7 +62,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     cwd: ROOT,
     env: {
       ...process.env,
-      DATABASE_URL: db.url, CAREOS_DATA_DIR: dataDir, PORT: String(port),
+      DATABASE_URL: db.url, CAREOS_DATA_DIR: dataDir, PORT: String(port), CAREOS_STOP_WITH_PARENT: '1',
       CAREOS_API_TOKENS: `${tokens.admin}=script-admin:admin,${tokens.bi}=script-bi:bi,${tokens.auditor}=script-auditor:auditor`,
       ...env,
     },
