@@ -23,6 +23,8 @@ export const importLogProjection: Projection = {
       columns text[] not null
     );
     create index if not exists import_log_date on import_log (import_date desc);
+    -- Where the rows come from (ImportStarted v2's origin.kind); logs made before it were all files.
+    alter table import_log add column if not exists origin text not null default 'file';
   `,
   handles: ['ImportStarted', 'ImportFileRead', 'ImportProgressed', 'ImportCompleted'],
   async apply(client: pg.ClientBase, events: readonly PositionedEvent[]) {
@@ -33,11 +35,12 @@ export const importLogProjection: Projection = {
       switch (event.type) {
         case 'ImportStarted': {
           const d = event.data;
+          const origin = d.origin;
           await client.query(
-            `insert into import_log (import_id, file_name, source, imported_by, import_date, last_update, status, stored_file, size_bytes, columns)
-             values ($1, $2, $3, $4, $5, $5, 'In progress', $6, $7, $8)
+            `insert into import_log (import_id, file_name, source, imported_by, import_date, last_update, status, stored_file, size_bytes, columns, origin)
+             values ($1, $2, $3, $4, $5, $5, 'In progress', $6, $7, $8, $9)
              on conflict (import_id) do nothing`,
-            [d.importId, d.fileName, d.source, event.metadata.by, event.metadata.at, d.storedFile, d.sizeBytes, d.columns],
+            [d.importId, origin.fileName, d.source, event.metadata.by, event.metadata.at, origin.storedFile, origin.sizeBytes, d.columns, origin.kind],
           );
           break;
         }
@@ -70,6 +73,8 @@ export const importLogProjection: Projection = {
 
 export interface ImportView {
   importId: string;
+  /** Where the rows came from: 'file' today. */
+  origin: string;
   fileName: string;
   source: string;
   importedBy: string;
@@ -84,13 +89,13 @@ export interface ImportView {
 }
 
 type ImportRow = {
-  import_id: string; file_name: string; source: string; imported_by: string; import_date: Date; last_update: Date;
+  import_id: string; origin: string; file_name: string; source: string; imported_by: string; import_date: Date; last_update: Date;
   status: ImportView['status']; total_rows: number | null; processed_rows: number; imported_rows: number; rejected_rows: number; columns: string[];
 };
 
 function toView(r: ImportRow): ImportView {
   return {
-    importId: r.import_id, fileName: r.file_name, source: r.source, importedBy: r.imported_by,
+    importId: r.import_id, origin: r.origin, fileName: r.file_name, source: r.source, importedBy: r.imported_by,
     importDate: r.import_date.toISOString(), lastUpdate: r.last_update.toISOString(), status: r.status,
     totalRows: r.total_rows, processedRows: r.processed_rows, importedRows: r.imported_rows, rejectedRows: r.rejected_rows, columns: r.columns,
   };

@@ -40,6 +40,8 @@ export type ImportStatus = 'In progress' | 'Success' | 'Failed';
 
 export interface ImportView {
   importId: string;
+  /** Where the rows came from: 'file' (an upload) today; a table sync and a replay next. */
+  origin: string;
   fileName: string;
   source: string;
   /** Stable id of who started it (user email, token name, or the CLI's --by). */

@@ -93,7 +93,8 @@ test('cli › import --json of the Nana sample after the baseline: Failed, 7 row
 test('cli › imports --json lists every import, newest first', () => {
   const imports = json<ImportListed[]>('imports', '--json');
   assert.equal(imports.map((i) => i.importId), [nanaImportId, baselineImportId]);
-  assert.equal(Object.keys(imports[0]!), ['importId', 'status', 'importDate', 'lastUpdate', 'fileName', 'source', 'importedBy', 'totalRows', 'importedRows', 'rejectedRows']);
+  assert.equal(Object.keys(imports[0]!), ['importId', 'status', 'importDate', 'lastUpdate', 'fileName', 'source', 'importedBy', 'totalRows', 'importedRows', 'rejectedRows', 'origin']);
+  assert.equal(imports.map((i) => (i as unknown as { origin: string }).origin), ['file', 'file']);
   assert.equal(
     imports.map(({ fileName, source, importedBy, status, totalRows, importedRows, rejectedRows }) => ({ fileName, source, importedBy, status, totalRows, importedRows, rejectedRows })),
     [

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { packageFile } from '../paths.ts';
-import { EVENT_TYPES, type EventType, type ImporterEvent } from './types.ts';
+import { EVENT_TYPES, type EventMetadata, type EventType, type ImportStartedData, type ImportStartedV1Data, type ImporterEvent } from './types.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -19,9 +19,12 @@ function loadSchema(name: string): object {
 }
 
 const metadataValidator = ajv.compile(loadSchema('EventMetadata.v1.json'));
-const dataValidators = new Map<EventType, ValidateFunction>(
-  EVENT_TYPES.map((type) => [type, ajv.compile(loadSchema(`${type}.v1.json`))]),
-);
+/** Every schemas/<Type>.v<n>.json, compiled once: `${type}.v${n}` → validator. */
+const dataValidators = new Map<string, ValidateFunction>();
+for (const name of fs.readdirSync(SCHEMA_DIR)) {
+  const match = /^([A-Za-z]+)\.v(\d+)\.json$/.exec(name);
+  if (match && (EVENT_TYPES as readonly string[]).includes(match[1]!)) dataValidators.set(`${match[1]}.v${match[2]}`, ajv.compile(loadSchema(name)));
+}
 
 export class InvalidEvent extends Error {
   constructor(readonly eventType: string, detail: string) {
@@ -34,16 +37,40 @@ function describe(validate: ValidateFunction): string {
   return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ');
 }
 
-/** Throws InvalidEvent unless type, data and metadata match schemas/<type>.v1.json. */
+function versionOf(metadata: unknown): number {
+  const v = (metadata as { v?: unknown } | null)?.v;
+  return typeof v === 'number' ? v : 1;
+}
+
+/** Throws InvalidEvent unless type, data and metadata match schemas/<type>.v<metadata.v>.json. */
 export function checkEvent(type: string, data: unknown, metadata: unknown): asserts type is EventType {
-  const validate = dataValidators.get(type as EventType);
-  if (!validate) throw new InvalidEvent(type, 'unknown event type');
+  if (!(EVENT_TYPES as readonly string[]).includes(type)) throw new InvalidEvent(type, 'unknown event type');
+  const version = versionOf(metadata);
+  const validate = dataValidators.get(`${type}.v${version}`);
+  if (!validate) throw new InvalidEvent(type, `no schema for version ${version} (schemas/${type}.v${version}.json)`);
   if (!validate(data)) throw new InvalidEvent(type, describe(validate));
   if (!metadataValidator(metadata)) throw new InvalidEvent(type, `metadata ${describe(metadataValidator)}`);
 }
 
-/** Narrows a stored event to the importer's union after checking it. */
+/**
+ * Upcasting: an event stored in an older version of its type, as the current version reads it.
+ * Stored events are never rewritten; they are read through this.
+ */
+export function upcast(type: EventType, data: unknown, metadata: EventMetadata): { data: unknown; metadata: EventMetadata } {
+  if (type === 'ImportStarted' && metadata.v === 1) {
+    const old = data as ImportStartedV1Data;
+    const current: ImportStartedData = {
+      importId: old.importId, source: old.source, columns: old.columns,
+      origin: { kind: 'file', fileName: old.fileName, storedFile: old.storedFile, sizeBytes: old.sizeBytes },
+    };
+    return { data: current, metadata: { ...metadata, v: 2 } };
+  }
+  return { data, metadata };
+}
+
+/** Narrows a stored event to the importer's union after checking it (in its stored version) and upcasting it. */
 export function toImporterEvent(stored: { type: string; data: unknown; metadata: unknown }): ImporterEvent {
   checkEvent(stored.type, stored.data, stored.metadata);
-  return { type: stored.type, data: stored.data, metadata: stored.metadata } as ImporterEvent;
+  const current = upcast(stored.type, stored.data, stored.metadata as EventMetadata);
+  return { type: stored.type, data: current.data, metadata: current.metadata } as ImporterEvent;
 }

@@ -14,8 +14,8 @@ export interface EventMetadata {
   importId: string;
   /** 1 = first record after the header; absent for import-level events. */
   row?: number;
-  /** Event schema version. */
-  v: 1;
+  /** Version of the event's data schema (CURRENT_VERSION; 1 for most types). */
+  v: 1 | 2;
 }
 
 export interface RowReason {
@@ -26,16 +26,36 @@ export interface RowReason {
 
 export type ImportStatus = 'In progress' | 'Success' | 'Failed';
 
+/** Where an import's rows come from. A file today; a table sync and a replay are the next kinds. */
+export type ImportOrigin = {
+  kind: 'file';
+  fileName: string;
+  /** Path of the durable UTF-8 copy of the upload, relative to the data directory. */
+  storedFile: string;
+  sizeBytes: number;
+};
+
+/** ImportStarted as read and written (schemas/ImportStarted.v2.json; v1 events are upcast to it). */
 export interface ImportStartedData {
   importId: string;
   source: SourceName;
+  /** The record's columns as the origin names them (a file's header as written, trimmed), in order. */
+  columns: string[];
+  origin: ImportOrigin;
+}
+
+/** ImportStarted v1, as stored before imports had an origin (every one was a file). */
+export interface ImportStartedV1Data {
+  importId: string;
+  source: SourceName;
   fileName: string;
-  /** Path of the durable copy of the upload, relative to the data directory. */
   storedFile: string;
   sizeBytes: number;
-  /** Header as written in the file (trimmed), in file order. */
   columns: string[];
 }
+
+/** The version each event type is written in today (metadata.v). */
+export const CURRENT_VERSION: Partial<Record<EventType, 2>> = { ImportStarted: 2 };
 
 export interface RowReceivedData {
   importId: string;

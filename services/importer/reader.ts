@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse';
 import type pg from 'pg';
-import { checkEvent } from '../events/schemas.ts';
+import { checkEvent, toImporterEvent } from '../events/schemas.ts';
 import { eventId, uuidV7 } from '../events/ids.ts';
 import type { EventMetadata, ImportStartedData, RowReceivedData, SourceName } from '../events/types.ts';
 import { streams } from '../events/types.ts';
@@ -38,10 +38,10 @@ export async function startImport(store: EventStore, request: StartImport, optio
   const importId = uuidV7(now().getTime());
   const storedFile = await storeUpload(request.filePath, request.fileName, options.dataDir, importId, checked.encoding);
   const data: ImportStartedData = {
-    importId, source: request.source, fileName: path.basename(request.fileName), storedFile,
-    sizeBytes: checked.sizeBytes, columns: checked.columns,
+    importId, source: request.source, columns: checked.columns,
+    origin: { kind: 'file', fileName: path.basename(request.fileName), storedFile, sizeBytes: checked.sizeBytes },
   };
-  const metadata: EventMetadata = { by: request.by, at: now().toISOString(), importId, v: 1 };
+  const metadata: EventMetadata = { by: request.by, at: now().toISOString(), importId, v: 2 };
   checkEvent('ImportStarted', data, metadata);
   await appendAndLog(store, {
     streamId: streams.import(importId),
@@ -107,9 +107,11 @@ export async function readImport(store: EventStore, pool: pg.Pool, importId: str
     const streamId = streams.import(importId);
     const [started] = await store.readStream(streamId, { maxCount: 1 });
     if (!started || started.type !== 'ImportStarted') throw new Error(`import ${importId} has no ImportStarted event`);
-    checkEvent(started.type, started.data, started.metadata);
-    const { source, storedFile, columns } = started.data as ImportStartedData;
-    const by = (started.metadata as EventMetadata).by;
+    const { data: startedData, metadata: startedMetadata } = toImporterEvent(started) as { data: ImportStartedData; metadata: EventMetadata };
+    const { source, columns, origin } = startedData;
+    if (origin.kind !== 'file') throw new Error(`import ${importId} reads from a ${origin.kind as string}, not a file`);
+    const { storedFile } = origin;
+    const by = startedMetadata.by;
     let revision = (await store.streamRevision(streamId))!;
     const [last] = await store.readStream(streamId, { fromRevision: revision, maxCount: 1 });
     if (last?.type === 'ImportFileRead') return;

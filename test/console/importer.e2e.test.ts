@@ -158,7 +158,7 @@ test('upload › a good file goes through the confirm window, shows In progress 
   await snap(page, 'import-success');
 });
 
-test('upload › a file the server refuses (not UTF-8 past the first 64 KB the browser reads) shows the server\'s reason in the modal', async () => {
+test('upload › a file the server refuses (neither UTF-8 nor Thai past the first 64 KB the browser reads) shows the server\'s reason in the modal', async () => {
   const head = Buffer.from(`${CAREOS_HEADER}\n`);
   const rows = Buffer.from(Array.from({ length: 4000 }, (_, i) => `CX${i},A,B,08${String(30_000_000 + i)},,F,\n`).join(''));
   const file = path.join(workDir, 'latin1-tail.csv');
@@ -174,7 +174,7 @@ test('upload › a file the server refuses (not UTF-8 past the first 64 KB the b
   await page.getByRole('alertdialog', { name: 'Confirm import' }).getByRole('button', { name: 'Confirm' }).click();
   const refused = modal().getByTestId('upload-refused');
   await refused.waitFor({ timeout: 30_000 });
-  assert.match(await refused.innerText(), /latin1-tail\.csv: not decodable text/);
+  assert.match(await refused.innerText(), /latin1-tail\.csv: not UTF-8 nor Thai Windows-874 \(TIS-620\) text .*CSV UTF-8/);
   assert.equal(await fileField().evaluate((input: HTMLInputElement) => input.files?.length ?? 0), 0, 'the refused file is cleared');
   assert.equal(await confirmButton().isDisabled(), true);
   await snap(page, 'upload-refused-by-server');
