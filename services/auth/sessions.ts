@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
 import { TooManyRequests, Unauthorized, ValidationError } from '../errors.ts';
+import { withTransaction } from '../db/pool.ts';
 import type { Principal } from '../../schemas/api.ts';
 import { burnPasswordCheck, verifyPassword } from './passwords.ts';
 import { USERS_DDL, findUser, setPassword } from './users.ts';
@@ -102,20 +103,12 @@ export async function signIn(
     throw new Unauthorized('email or password is wrong');
   }
   const token = crypto.randomBytes(32).toString('base64url');
-  const client = await db.connect();
-  try {
-    await client.query('begin');
+  await withTransaction(db, async (client) => {
     if (input.previousToken) await client.query('delete from app_session where token_hash = $1', [hashToken(input.previousToken)]);
     await client.query('insert into app_session (token_hash, email, address) values ($1, $2, $3)', [hashToken(token), user.email, input.address]);
     await client.query('update app_user set last_login_at = now() where email = $1', [user.email]);
     await client.query('delete from login_failure where key = $1', [accountKey]);
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
   return { token, principal: { id: user.email, name: user.name, role: user.role, via: 'session', mustChangePassword: user.mustChangePassword } };
 }
 

@@ -1,6 +1,7 @@
 // Console users: email, display name, role, scrypt password hash. Owns the app_user table.
 import type pg from 'pg';
 import { Conflict, NotFound, ValidationError } from '../errors.ts';
+import { withTransaction } from '../db/pool.ts';
 import { ROLES, type Role, type UserView } from '../../schemas/api.ts';
 import { generatePassword, hashPassword, passwordProblem } from './passwords.ts';
 
@@ -90,23 +91,15 @@ export async function listUsers(db: pg.Pool): Promise<UserView[]> {
 
 /** Disables a user and ends every session of theirs. */
 export async function disableUser(db: pg.Pool, email: string): Promise<UserView> {
-  const client = await db.connect();
-  try {
-    await client.query('begin');
+  return withTransaction(db, async (client) => {
     const { rows } = await client.query<UserRow>(
       'update app_user set disabled_at = coalesce(disabled_at, now()) where email = $1 returning *',
       [email.trim().toLowerCase()],
     );
     if (!rows[0]) throw new NotFound(`no user ${email}`);
     await client.query('delete from app_session where email = $1', [rows[0].email]);
-    await client.query('commit');
     return toUserView(toRecord(rows[0]));
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export async function setPassword(db: pg.Pool | pg.ClientBase, email: string, password: string): Promise<void> {
@@ -132,16 +125,11 @@ export async function displayNames(db: pg.Pool, ids: readonly string[]): Promise
  * the operator (once), or null when users already exist.
  */
 export async function ensureFirstAdmin(db: pg.Pool, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
-  const client = await db.connect();
-  try {
-    await client.query('begin');
+  return withTransaction(db, async (client) => {
     // Two processes starting at once must not both create one.
     await client.query('select pg_advisory_xact_lock(7261011)');
     const { rows } = await client.query<{ any: boolean }>('select exists (select 1 from app_user) as any');
-    if (rows[0]!.any) {
-      await client.query('commit');
-      return null;
-    }
+    if (rows[0]!.any) return null;
     const fromEnv = Boolean(env.CAREOS_ADMIN_EMAIL && env.CAREOS_ADMIN_PASSWORD);
     const email = normaliseEmail(env.CAREOS_ADMIN_EMAIL || 'admin@careos.local');
     const password = fromEnv ? env.CAREOS_ADMIN_PASSWORD! : generatePassword();
@@ -151,14 +139,8 @@ export async function ensureFirstAdmin(db: pg.Pool, env: NodeJS.ProcessEnv = pro
       'insert into app_user (email, name, role, password_hash, must_change_password) values ($1, $2, $3, $4, $5)',
       [email, env.CAREOS_ADMIN_NAME?.trim() || 'Administrator', 'admin', await hashPassword(password), !fromEnv],
     );
-    await client.query('commit');
     return fromEnv
       ? `created the first admin ${email} (from CAREOS_ADMIN_EMAIL / CAREOS_ADMIN_PASSWORD)`
       : `created the first admin: sign in as ${email} with the one-time password ${password} (you will be asked to change it; it is not shown again)`;
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
