@@ -59,3 +59,21 @@ export function decodeHead(head: Uint8Array, encoding: DetectedEncoding, complet
   const label = encoding === 'ascii' ? 'utf-8' : encoding;
   return new TextDecoder(label).decode(head, { stream: !complete });
 }
+
+const BINARY = 'not a CSV file: it holds binary data';
+
+/**
+ * The head of a file as text, or why it is not a text file: its encoding detected, NUL bytes
+ * refused (outside UTF-16, where they are part of the characters), a byte order mark dropped.
+ * The server's file check and the browser's pre-upload check both read a head through this.
+ */
+export function headText(head: Uint8Array, complete: boolean): { text: string; encoding: DetectedEncoding } | { problem: string } {
+  const detected = detectEncoding(head, complete);
+  if (detected.problem !== undefined) return { problem: detected.problem };
+  const utf16 = detected.encoding === 'utf-16le' || detected.encoding === 'utf-16be';
+  if (!utf16 && head.includes(0)) return { problem: BINARY };
+  let text = decodeHead(head, detected.encoding, complete);
+  if (text.includes('\u0000')) return { problem: BINARY };
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return { text, encoding: detected.encoding };
+}

@@ -7,7 +7,7 @@ import type { SourceName } from '../events/types.ts';
 import { RULES } from '../processor/decide.ts';
 import { FileRefused } from '../errors.ts';
 import { FILE_SOURCES, fileSource, headerProblem } from '../../schemas/api.ts';
-import { SAVE_AS_UTF8, decodeHead, detectEncoding, windows874Problem, type DetectedEncoding } from '../../schemas/encoding.ts';
+import { SAVE_AS_UTF8, detectEncoding, headText, windows874Problem, type DetectedEncoding } from '../../schemas/encoding.ts';
 
 const HEAD_BYTES = 64 * 1024;
 const CSV_TYPES = /\.csv$/i;
@@ -54,14 +54,9 @@ export function checkFile(filePath: string, fileName: string, source: SourceName
   } finally {
     fs.closeSync(fd);
   }
-  const complete = stat.size <= head.length;
-  const detected = detectEncoding(head, complete);
-  if (detected.problem !== undefined) throw new FileRefused(fileName, detected.problem);
-  const utf16 = detected.encoding === 'utf-16le' || detected.encoding === 'utf-16be';
-  if (!utf16 && head.includes(0)) throw new FileRefused(fileName, 'not a CSV file: it holds binary data');
-  let text = decodeHead(head, detected.encoding, complete);
-  if (text.includes('\u0000')) throw new FileRefused(fileName, 'not a CSV file: it holds binary data');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const read = headText(head, stat.size <= head.length);
+  if ('problem' in read) throw new FileRefused(fileName, read.problem);
+  const text = read.text;
   const firstLineEnd = text.search(/\r?\n/);
   if (firstLineEnd < 0 && stat.size > head.length) throw new FileRefused(fileName, 'header line is longer than 64 KB');
   const headerLine = firstLineEnd < 0 ? text : text.slice(0, firstLineEnd);
@@ -75,7 +70,7 @@ export function checkFile(filePath: string, fileName: string, source: SourceName
   const canonical = columns.map((name) => name.toLowerCase());
   const problem = headerProblem(definition, columns);
   if (problem) throw new FileRefused(fileName, problem);
-  return { columns, canonical, sizeBytes: stat.size, encoding: detected.encoding };
+  return { columns, canonical, sizeBytes: stat.size, encoding: read.encoding };
 }
 
 /**

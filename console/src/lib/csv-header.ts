@@ -2,7 +2,7 @@
 // 64 KB only (File.slice; a 500 MB file is never read whole), checked with the same headerProblem()
 // the server runs, so the modal refuses exactly what the server would refuse.
 import { headerProblem, type FileSourceDefinition } from '../../../schemas/api.ts';
-import { decodeHead, detectEncoding } from '../../../schemas/encoding.ts';
+import { headText } from '../../../schemas/encoding.ts';
 import { formatBytes } from './format.ts';
 
 export const HEAD_BYTES = 64 * 1024;
@@ -69,15 +69,8 @@ export interface FileCheck {
 /** The head of the file as text (UTF-8, Thai Windows-874 or UTF-16, as the server reads them), or the reason it is not a text file. */
 async function readHead(file: Blob): Promise<{ text: string } | { problem: string }> {
   const head = new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer());
-  const complete = file.size <= head.length;
-  const detected = detectEncoding(head, complete);
-  if (detected.problem !== undefined) return { problem: detected.problem };
-  const utf16 = detected.encoding === 'utf-16le' || detected.encoding === 'utf-16be';
-  if (!utf16 && head.includes(0)) return { problem: 'not a CSV file: it holds binary data' };
-  let text = decodeHead(head, detected.encoding, complete);
-  if (text.includes('\u0000')) return { problem: 'not a CSV file: it holds binary data' };
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  return { text };
+  const read = headText(head, file.size <= head.length);
+  return 'problem' in read ? { problem: read.problem } : { text: read.text };
 }
 
 /** Size, type and header of `file` for `source`, as the server checks them. */
