@@ -1,6 +1,7 @@
 // Read model: the import log the console lists (status, counts, who, when).
 import type pg from 'pg';
 import type { PositionedEvent, Projection } from './types.ts';
+import type { ImportView as ApiImportView } from '../schemas/api.ts';
 
 export const importLogProjection: Projection = {
   name: 'import_log',
@@ -71,22 +72,8 @@ export const importLogProjection: Projection = {
   },
 };
 
-export interface ImportView {
-  importId: string;
-  /** Where the rows came from: 'file' today. */
-  origin: string;
-  fileName: string;
-  source: string;
-  importedBy: string;
-  importDate: string;
-  lastUpdate: string;
-  status: 'In progress' | 'Success' | 'Failed';
-  totalRows: number | null;
-  processedRows: number;
-  importedRows: number;
-  rejectedRows: number;
-  columns: string[];
-}
+/** An import as this read model holds it: the API's view without the display name. */
+export type ImportView = Omit<ApiImportView, 'importedByName'>;
 
 type ImportRow = {
   import_id: string; origin: string; file_name: string; source: string; imported_by: string; import_date: Date; last_update: Date;

@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import { copyRows, type CopyValue } from './copy.ts';
 import type { PositionedEvent, Projection } from './types.ts';
+import type { ProfileView } from '../schemas/api.ts';
 
 export const profileProjection: Projection = {
   name: 'profile',
@@ -55,16 +56,7 @@ export const profileProjection: Projection = {
   },
 };
 
-export interface ProfileView {
-  careosId: string;
-  firstname: string;
-  lastname: string;
-  gender: 'F' | 'M' | null;
-  dateOfBirth: string | null;
-  emails: string[];
-  phones: string[];
-  companies: string[];
-}
+export type { ProfileView };
 
 /** Profiles by E.164 phone or CareOS id (or all, oldest first). */
 export async function findProfiles(db: pg.Pool, filter: { phoneE164?: string; careosId?: string; limit?: number }): Promise<ProfileView[]> {

@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import { copyRows, type CopyValue } from './copy.ts';
 import type { PositionedEvent, Projection } from './types.ts';
+import type { RelationView as ApiRelationView } from '../schemas/api.ts';
 
 interface PendingLink {
   row: CopyValue[];
@@ -86,21 +87,8 @@ export const relationProjection: Projection = {
   },
 };
 
-export interface RelationView {
-  careosId: string;
-  originalId: string;
-  source: string;
-  active: boolean;
-  linkedAt: string;
-  linkedBy: string;
-  /** The import that made the link. */
-  importId: string;
-  linkedRow: number;
-  unlinkedAt: string | null;
-  unlinkedBy: string | null;
-  unlinkedImportId: string | null;
-  unlinkedRow: number | null;
-}
+/** A relation as this read model holds it: the API's view without the display names. */
+export type RelationView = Omit<ApiRelationView, 'linkedByName' | 'unlinkedByName'>;
 
 type RelationRow = {
   care_os_id: string; original_id: string; original_source: string; active: boolean; linked_at: Date; linked_by: string;
