@@ -52,6 +52,13 @@ export interface ProfileSearch {
 
 const PHONE_LIKE = /^[+()\d\s.-]+$/;
 
+/** One phone number, in any format, as E.164 (the Nana rules' check); ValidationError otherwise. */
+function onePhoneE164(raw: string, notOne: string): string {
+  const checked = checkPhones(raw, { required: true });
+  if (checked.reasons.length || checked.value.length !== 1) throw new ValidationError(checked.reasons[0]?.message ?? notOne);
+  return checked.value[0]!;
+}
+
 export class Careos {
   readonly pool: pg.Pool;
 
@@ -177,11 +184,7 @@ export class Careos {
     if (q.length > 200) throw new ValidationError('search is longer than 200 characters');
     if (!q) return { kind: 'name', items: [] };
     if (PHONE_LIKE.test(q) && q.replace(/\D/g, '').length >= 6) {
-      const checked = checkPhones(q, { required: true });
-      if (checked.reasons.length || checked.value.length !== 1) {
-        throw new ValidationError(checked.reasons[0]?.message ?? `"${q}" is not one phone number`);
-      }
-      const phoneE164 = checked.value[0]!;
+      const phoneE164 = onePhoneE164(q, `"${q}" is not one phone number`);
       return { kind: 'phone', phoneE164, items: await findProfiles(this.pool, { phoneE164, limit }) };
     }
     const byId = await findProfiles(this.pool, { careosId: q, limit: 1 });
@@ -192,12 +195,7 @@ export class Careos {
   /** The API's exact filters: E.164 phone (any format accepted) and/or CareOS id. */
   async findProfiles(actor: Principal, filter: { phone?: string; careosId?: string; limit: number }): Promise<ProfileView[]> {
     this.require(actor, 'profiles.read');
-    let phoneE164: string | undefined;
-    if (filter.phone !== undefined) {
-      const checked = checkPhones(filter.phone, { required: true });
-      if (checked.reasons.length || checked.value.length !== 1) throw new ValidationError(checked.reasons[0]?.message ?? 'phone takes one number');
-      phoneE164 = checked.value[0];
-    }
+    const phoneE164 = filter.phone === undefined ? undefined : onePhoneE164(filter.phone, 'phone takes one number');
     const careosId = filter.careosId === undefined ? undefined : checkId(filter.careosId, 'careosId');
     return findProfiles(this.pool, { phoneE164, careosId, limit: filter.limit });
   }

@@ -40,6 +40,11 @@ function table(rows: Record<string, unknown>[]): string {
   return [line(keys), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
+/** The CLI's actor: the operator at this machine (an admin), named by their OS user. */
+function localOperator() {
+  return operator(os.userInfo().username);
+}
+
 async function withApp<T>(work: (app: App) => Promise<T>): Promise<T> {
   const app = await openApp(loadConfig());
   try {
@@ -108,7 +113,7 @@ async function cmdResume(args: string[]): Promise<number> {
 async function cmdImports(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
   return withApp(async (app) => {
-    const { items: imports } = await new Careos(app).listImports(operator(os.userInfo().username), { limit: 100_000, offset: 0 });
+    const { items: imports } = await new Careos(app).listImports(localOperator(), { limit: 100_000, offset: 0 });
     const shaped = imports.map((i) => ({
       importId: i.importId, status: i.status, importDate: i.importDate, lastUpdate: i.lastUpdate, fileName: i.fileName,
       source: i.source, importedBy: i.importedBy, totalRows: i.totalRows, importedRows: i.importedRows, rejectedRows: i.rejectedRows,
@@ -126,7 +131,7 @@ async function cmdErrors(args: string[]): Promise<number> {
   if (values.format !== 'json' && values.format !== 'csv') throw new ValidationError(`--format must be json or csv (got ${values.format})`);
   return withApp(async (app) => {
     const careos = new Careos(app);
-    const actor = operator(os.userInfo().username);
+    const actor = localOperator();
     if (values.format === 'json') {
       out(JSON.stringify(await careos.allErrors(actor, importId)));
       return 0;
@@ -145,7 +150,7 @@ async function cmdProfiles(args: string[]): Promise<number> {
     args, options: { phone: { type: 'string' }, 'careos-id': { type: 'string' }, json: { type: 'boolean', default: false } },
   });
   return withApp(async (app) => {
-    const profiles = await new Careos(app).findProfiles(operator(os.userInfo().username), { phone: values.phone, careosId: values['careos-id'], limit: 1_000_000 });
+    const profiles = await new Careos(app).findProfiles(localOperator(), { phone: values.phone, careosId: values['careos-id'], limit: 1_000_000 });
     out(values.json ? JSON.stringify(profiles) : table(profiles as unknown as Record<string, unknown>[]));
     return 0;
   });
@@ -158,7 +163,7 @@ async function cmdRelations(args: string[]): Promise<number> {
   });
   if (values['original-id'] !== undefined && values.source === undefined) throw new ValidationError('--original-id needs --source');
   return withApp(async (app) => {
-    const relations = await new Careos(app).relations(operator(os.userInfo().username), { careosId: values['careos-id'], source: values.source, originalId: values['original-id'] });
+    const relations = await new Careos(app).relations(localOperator(), { careosId: values['careos-id'], source: values.source, originalId: values['original-id'] });
     out(values.json ? JSON.stringify(relations) : table(relations as unknown as Record<string, unknown>[]));
     return 0;
   });
@@ -207,7 +212,7 @@ async function cmdDb(args: string[]): Promise<number> {
 
 async function cmdUsers(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const actor = operator(os.userInfo().username);
+  const actor = localOperator();
   if (sub === 'add') {
     const { values, positionals } = parseArgs({
       args: rest, allowPositionals: true,
