@@ -284,32 +284,20 @@ function nanaLine(f: NanaFields): string {
   return `${f.careosId},${csvField(f.nanaIds)},${f.gender},${csvField(f.firstname)},${csvField(f.lastname)},${csvField(f.email)},${f.dateOfBirth},${csvField(f.phone)},${csvField(f.companies)},${f.forceCreate}\n`;
 }
 
-/** A bounded ring of nana ids of earlier rows: the pool reappearing ids are drawn from. */
-class RecentIds {
-  private readonly items: string[] = [];
+/**
+ * A bounded ring of recent items to draw from: phones that created profiles (the pool duplicates
+ * come from) and nana ids of earlier rows (the pool reappearing ids come from).
+ */
+class Recent<T> {
+  private readonly items: T[] = [];
   private next = 0;
   constructor(private readonly size: number) {}
-  add(id: string): void {
-    if (this.items.length < this.size) this.items.push(id);
-    else this.items[this.next] = id;
+  add(item: T): void {
+    if (this.items.length < this.size) this.items.push(item);
+    else this.items[this.next] = item;
     this.next = (this.next + 1) % this.size;
   }
-  pick(random: Random): string | undefined {
-    return this.items.length ? random.pick(this.items) : undefined;
-  }
-}
-
-/** A bounded ring of phones that created profiles: the pool duplicates are drawn from. */
-class RecentPhones {
-  private readonly items: Phone[] = [];
-  private next = 0;
-  constructor(private readonly size: number) {}
-  add(phone: Phone): void {
-    if (this.items.length < this.size) this.items.push(phone);
-    else this.items[this.next] = phone;
-    this.next = (this.next + 1) % this.size;
-  }
-  pick(random: Random): Phone | undefined {
+  pick(random: Random): T | undefined {
     return this.items.length ? random.pick(this.items) : undefined;
   }
 }
@@ -332,9 +320,9 @@ export function* nanaLines(plan: NanaPlan): Generator<NanaLine> {
   let nanaIds = 0;
   const idPrefix = plan.idPrefix ?? 'n';
   // Ids of earlier rows, for the remap scenario's reappearing ids.
-  const earlierIds = new RecentIds(65_536);
+  const earlierIds = new Recent<string>(65_536);
   let unknownProfiles = 0;
-  const recent = new RecentPhones(8192);
+  const recent = new Recent<Phone>(8192);
   // Phones of rows b-1 and b, for the boundary duplicates b+1 and b+2.
   const boundary = new Map<number, Phone>();
 
