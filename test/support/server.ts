@@ -2,12 +2,12 @@
 // data directory, with one user per role and one API token per role, for HTTP and browser tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { addUser } from '../../services/auth/users.ts';
 import { migrateAuth } from '../../services/auth/sessions.ts';
+import { freePort } from '../../services/db/embedded.ts';
 import type { Role } from '../../schemas/api.ts';
 
 export interface TestUser {
@@ -31,16 +31,7 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
