@@ -15,12 +15,11 @@ export interface ProcessorThreadInput extends ThreadStoreInput {
 }
 
 await runUntilStopped(async (input: ProcessorThreadInput) => {
-  // Reading and checking the input on a third thread: this one only decides and writes. Started
-  // first, so that its start-up overlaps this thread's opening (it reads only when asked).
-  const intake = new IntakeThread({ databaseUrl: input.databaseUrl, eventstoreUrl: input.eventstoreUrl, batchSize: input.batchSize }, input.heapMb);
   // The three state lookups of batch N+1 run side by side, next to the commit of batch N.
   const opened = await openThreadStore(input, 4);
   await new ProjectionRunner(opened.store, opened.pool).finishRebuild();
+  // Reading and checking the input on a third thread: this one only decides and writes.
+  const intake = new IntakeThread({ databaseUrl: input.databaseUrl, eventstoreUrl: input.eventstoreUrl, batchSize: input.batchSize }, input.heapMb);
   const processor = new Processor(opened.store, opened.pool, { batchSize: input.batchSize, intake });
   return {
     step: () => processor.step(),
