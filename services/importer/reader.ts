@@ -1,12 +1,11 @@
-// Starting an import and reading its file into RowReceived events.
+// Starting an import and reading its rows (from its row source: a CSV file today) into
+// RowReceived events.
 //
 // Resumable: rows go to the import's own stream with an expected revision, and row N is stream
 // revision N (ImportStarted is revision 0). After a crash the reader asks the stream where it
 // stopped and continues after it; a duplicate append fails loudly instead of doubling rows.
 // One reader per import at a time (an advisory lock), so resuming never races a live reader.
-import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse';
 import type pg from 'pg';
 import { checkEvent, toImporterEvent } from '../events/schemas.ts';
 import { eventId, uuidV7 } from '../events/ids.ts';
@@ -16,6 +15,7 @@ import type { EventStore, NewEvent, StreamAppend } from '../eventstore/types.ts'
 import { importLogProjection } from '../../projections/import-log.ts';
 import type { PositionedEvent } from '../../projections/types.ts';
 import { checkFile, storeUpload } from './files.ts';
+import { rowSource } from './row-source.ts';
 
 export interface StartImport {
   filePath: string;
@@ -99,7 +99,7 @@ export async function readerActive(pool: pg.Pool, importId: string): Promise<boo
 }
 
 /**
- * Reads the stored file of an import into RowReceived events, from where it stopped, and ends
+ * Reads the rows of an import (from its row source) into RowReceived events, from where it stopped, and ends
  * with ImportFileRead. Returns false when another process is reading it right now.
  */
 export async function readImport(store: EventStore, pool: pg.Pool, importId: string, options: ReaderOptions): Promise<boolean> {
@@ -109,18 +109,14 @@ export async function readImport(store: EventStore, pool: pg.Pool, importId: str
     if (!started || started.type !== 'ImportStarted') throw new Error(`import ${importId} has no ImportStarted event`);
     const { data: startedData, metadata: startedMetadata } = toImporterEvent(started) as { data: ImportStartedData; metadata: EventMetadata };
     const { source, columns, origin } = startedData;
-    if (origin.kind !== 'file') throw new Error(`import ${importId} reads from a ${origin.kind as string}, not a file`);
-    const { storedFile } = origin;
     const by = startedMetadata.by;
     let revision = (await store.streamRevision(streamId))!;
     const [last] = await store.readStream(streamId, { fromRevision: revision, maxCount: 1 });
     if (last?.type === 'ImportFileRead') return;
     const alreadyRead = Number(revision); // rows 1..revision are in the stream
-    const canonical = columns.map((c) => c.toLowerCase());
     const now = options.now ?? (() => new Date());
 
     let batch: NewEvent[] = [];
-    let row = 0;
     const flush = async () => {
       if (!batch.length) return;
       const result = await store.append({ streamId, expectedRevision: revision, events: batch });
@@ -128,49 +124,28 @@ export async function readImport(store: EventStore, pool: pg.Pool, importId: str
       batch = [];
     };
     let batchAt = now().toISOString();
+    let row = alreadyRead;
     const push = (record: Record<string, string>) => {
       row++;
-      if (row <= alreadyRead) return false;
       if (batch.length === 0) batchAt = now().toISOString();
       const data: RowReceivedData = { importId, source, row, record };
       const metadata: EventMetadata = { by, at: batchAt, importId, row, v: 1 };
+      checkEvent('RowReceived', data, metadata);
       batch.push({ id: eventId(importId, row, 'received'), type: 'RowReceived', data, metadata });
       return batch.length >= options.batchRows;
     };
 
-    // A quote inside an unquoted value (Stray"Quote) is read as the character it is. A record that
-    // truly cannot be parsed (a quote never closed) is kept as a row of its own with its raw text,
-    // in file order, and reading goes on after it: every part of the file is accounted for.
-    const unparsable: { lines: number; record: Record<string, string> }[] = [];
-    const parser = fs.createReadStream(path.join(options.dataDir, storedFile), { highWaterMark: 1 << 20 }).pipe(
-      parse({
-        bom: true, from_line: 2, relax_column_count: true, skip_empty_lines: true, relax_quotes: true,
-        skip_records_with_error: true, raw: true, info: true,
-        on_skip: (error, raw) => {
-          unparsable.push({ lines: (error as { lines?: number } | undefined)?.lines ?? 0, record: { _unparsable: error?.message ?? 'not valid CSV', _raw: raw ?? '' } });
-        },
-      }),
-    );
-    const pushUnparsableBefore = async (lines: number) => {
-      while (unparsable.length && unparsable[0]!.lines < lines) {
-        if (push(unparsable.shift()!.record)) await flush();
-      }
-    };
-    for await (const { record: values, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      await pushUnparsableBefore(info.lines);
-      const record: Record<string, string> = {};
-      const n = Math.min(values.length, canonical.length);
-      for (let i = 0; i < n; i++) record[canonical[i]!] = values[i]!;
-      for (let i = canonical.length; i < values.length; i++) record[`_extra${i - canonical.length + 1}`] = values[i]!;
+    for await (const record of rowSource(origin, columns, options.dataDir).rows(alreadyRead)) {
       if (push(record)) await flush();
     }
-    await pushUnparsableBefore(Number.POSITIVE_INFINITY);
     await flush();
     const metadata: EventMetadata = { by, at: now().toISOString(), importId, v: 1 };
+    const fileRead = { importId, totalRows: row };
+    checkEvent('ImportFileRead', fileRead, metadata);
     await appendAndLog(store, {
       streamId,
       expectedRevision: revision,
-      events: [{ id: eventId(importId, 0, 'file-read'), type: 'ImportFileRead', data: { importId, totalRows: row }, metadata }],
+      events: [{ id: eventId(importId, 0, 'file-read'), type: 'ImportFileRead', data: fileRead, metadata }],
     });
   });
 }

@@ -1,0 +1,66 @@
+// Where an import's rows come from. The reader appends whatever a row source yields as RowReceived
+// events, the same resumable way for every kind of origin: row N is revision N of the import's
+// stream, and a resumed reader asks its source for the rows after the last one stored.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse';
+import type { ImportOrigin } from '../events/types.ts';
+
+export interface RowSource {
+  /** The records in order, from row `after + 1` on (row 1 is the first record after the header). */
+  rows(after: number): AsyncIterable<Record<string, string>>;
+}
+
+export function rowSource(origin: ImportOrigin, columns: readonly string[], dataDir: string): RowSource {
+  switch (origin.kind) {
+    case 'file':
+      return new CsvFileRows(path.join(dataDir, origin.storedFile), columns);
+    default:
+      throw new Error(`no row source for an origin of kind ${(origin as { kind: string }).kind}`);
+  }
+}
+
+/**
+ * The stored UTF-8 copy of an uploaded CSV file. Values are keyed by the header's columns
+ * (lower-cased); values beyond them are `_extra1`, `_extra2`, ...
+ *
+ * A quote inside an unquoted value (Stray"Quote) is read as the character it is. A record that
+ * truly cannot be parsed (a quote never closed) is kept as a row of its own, `_unparsable` (why)
+ * and `_raw` (the text as written), in file order, and reading goes on after it: every part of the
+ * file is accounted for.
+ */
+export class CsvFileRows implements RowSource {
+  private readonly canonical: string[];
+
+  constructor(private readonly file: string, columns: readonly string[]) {
+    this.canonical = columns.map((c) => c.toLowerCase());
+  }
+
+  async *rows(after: number): AsyncIterable<Record<string, string>> {
+    const { canonical } = this;
+    const unparsable: { lines: number; record: Record<string, string> }[] = [];
+    const parser = fs.createReadStream(this.file, { highWaterMark: 1 << 20 }).pipe(
+      parse({
+        bom: true, from_line: 2, relax_column_count: true, skip_empty_lines: true, relax_quotes: true,
+        skip_records_with_error: true, raw: true, info: true,
+        on_skip: (error, raw) => {
+          unparsable.push({ lines: (error as { lines?: number } | undefined)?.lines ?? 0, record: { _unparsable: error?.message ?? 'not valid CSV', _raw: raw ?? '' } });
+        },
+      }),
+    );
+    let row = 0;
+    for await (const { record: values, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      while (unparsable.length && unparsable[0]!.lines < info.lines) {
+        const skipped = unparsable.shift()!.record;
+        if (++row > after) yield skipped;
+      }
+      if (++row <= after) continue;
+      const record: Record<string, string> = {};
+      const n = Math.min(values.length, canonical.length);
+      for (let i = 0; i < n; i++) record[canonical[i]!] = values[i]!;
+      for (let i = canonical.length; i < values.length; i++) record[`_extra${i - canonical.length + 1}`] = values[i]!;
+      yield record;
+    }
+    for (const { record } of unparsable) if (++row > after) yield record;
+  }
+}
