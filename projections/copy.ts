@@ -1,17 +1,8 @@
-// Set-based writes for projections: one COPY per table per batch (pg-copy-streams).
+// Set-based writes for projections: one COPY per table per batch (services/db/copy-text.ts).
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { CopyTextWriter, copyIn } from '../services/db/copy-text.ts';
 
 export type CopyValue = string | number | bigint | boolean | null | readonly string[];
-
-const SPECIAL = /[\\\t\n\r]/;
-
-function escapeText(value: string): string {
-  if (!SPECIAL.test(value)) return value;
-  return value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
-}
 
 /** PostgreSQL array literal: every element quoted, so commas and braces inside are data. */
 function arrayLiteral(items: readonly string[]): string {
@@ -23,27 +14,18 @@ function arrayLiteral(items: readonly string[]): string {
   return `${out}}`;
 }
 
-function field(value: CopyValue): string {
-  if (value === null) return '\\N';
-  if (typeof value === 'string') return escapeText(value);
-  if (typeof value === 'boolean') return value ? 't' : 'f';
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  return escapeText(arrayLiteral(value));
-}
-
 export async function copyRows(client: pg.ClientBase, table: string, columns: readonly string[], rows: readonly CopyValue[][]): Promise<void> {
   if (rows.length === 0) return;
-  const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin`));
-  function* chunks(): Generator<string> {
-    let chunk = '';
-    for (const row of rows) {
-      chunk += row.map(field).join('\t') + '\n';
-      if (chunk.length > 1 << 20) {
-        yield chunk;
-        chunk = '';
-      }
+  const writer = new CopyTextWriter();
+  for (const row of rows) {
+    for (const value of row) {
+      if (value === null) writer.null();
+      else if (typeof value === 'string') writer.text(value);
+      else if (typeof value === 'boolean') writer.plain(value ? 't' : 'f');
+      else if (typeof value === 'number' || typeof value === 'bigint') writer.plain(value);
+      else writer.text(arrayLiteral(value));
     }
-    if (chunk) yield chunk;
+    writer.endRow();
   }
-  await pipeline(Readable.from(chunks()), stream);
+  await copyIn(client, table, columns.join(', '), writer);
 }

@@ -9,9 +9,7 @@
 // Streams: (stream_id, revision) is unique; revision = previous + 1 is checked inside the
 // appending transaction, and the unique index turns a racing writer into WrongExpectedRevision.
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { CopyTextWriter, copyIn, escapeCopyText } from '../db/copy-text.ts';
 import type {
   AppendResult, EventStore, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadAllPage, RecordedEvent,
   StreamAppend, SubscribeOptions,
@@ -41,11 +39,6 @@ create unique index if not exists es_events_stream_revision on es_events (stream
 
 /** Appends of at most this many events use one multi-row INSERT; larger ones use COPY. */
 const COPY_THRESHOLD = 64;
-
-/** COPY text format: backslash is the escape character; JSON never holds raw tabs or newlines. */
-function copyText(value: string): string {
-  return value.includes('\\') ? value.replace(/\\/g, '\\\\') : value;
-}
 
 interface EventRow {
   transaction_id: string;
@@ -128,22 +121,15 @@ async function insertEvents(client: pg.ClientBase, streamId: string, firstRevisi
     );
     return;
   }
-  const columns = `stream_id, revision, event_id, type, data, metadata${positions ? ', position' : ''}`;
-  const stream = client.query(copyFrom(`copy es_events (${columns}) from stdin`));
-  const streamText = copyText(streamId);
-  function* lines(): Generator<string> {
-    let chunk = '';
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i]!;
-      chunk += `${streamText}\t${firstRevision + BigInt(i)}\t${event.id}\t${event.type}\t${copyText(JSON.stringify(event.data))}\t${copyText(JSON.stringify(event.metadata))}${positions ? `\t${positions[i]}` : ''}\n`;
-      if (chunk.length > 1 << 20) {
-        yield chunk;
-        chunk = '';
-      }
-    }
-    if (chunk) yield chunk;
+  const writer = new CopyTextWriter();
+  const streamText = escapeCopyText(streamId);
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    writer.plain(streamText).plain(firstRevision + BigInt(i)).plain(event.id).text(event.type).json(event.data).json(event.metadata);
+    if (positions) writer.plain(positions[i]!);
+    writer.endRow();
   }
-  await pipeline(Readable.from(lines()), stream);
+  await copyIn(client, 'es_events', `stream_id, revision, event_id, type, data, metadata${positions ? ', position' : ''}`, writer);
 }
 
 async function appendInTransaction(client: pg.ClientBase, append: StreamAppend): Promise<AppendResult> {
