@@ -142,3 +142,32 @@ export async function findProfilesByName(db: pg.Pool, words: readonly string[], 
     emails: r.emails, phones: r.phones, companies: r.companies,
   }));
 }
+
+// Lookups the processor decides from. Keys travel as one JSON text each (pg's array parameters
+// cost more to build than the lookup). Each is one index probe per key (LATERAL, kept from being
+// flattened into a join by `offset 0`), whatever the planner's statistics say: right after a bulk
+// load they are stale, and `= any(array)` or a join then reads the whole table per batch (a
+// sequential scan or a full index scan: 100+ ms a batch at 200k phones, growing with the table).
+
+/** Which of these CareOS ids are existing profiles. */
+export async function existingProfiles(db: pg.Pool | pg.ClientBase, careosIds: readonly string[]): Promise<string[]> {
+  if (careosIds.length === 0) return [];
+  const { rows } = await db.query<{ careos_id: string }>(
+    `select p.careos_id from json_array_elements_text($1::json) as k(careos_id)
+       cross join lateral (select careos_id from profile where careos_id = k.careos_id offset 0) p`,
+    [JSON.stringify(careosIds)],
+  );
+  return rows.map((r) => r.careos_id);
+}
+
+/** The profiles holding each of these E.164 phones, oldest profile first. */
+export async function phoneOwners(db: pg.Pool | pg.ClientBase, phones: readonly string[]): Promise<{ phone: string; careosId: string }[]> {
+  if (phones.length === 0) return [];
+  const { rows } = await db.query<{ phone: string; careos_id: string }>(
+    `select k.phone, p.careos_id from json_array_elements_text($1::json) as k(phone)
+       cross join lateral (select careos_id, created_commit, created_prepare from profile_phone where phone = k.phone offset 0) p
+      order by p.created_commit, p.created_prepare`,
+    [JSON.stringify(phones)],
+  );
+  return rows.map((r) => ({ phone: r.phone, careosId: r.careos_id }));
+}

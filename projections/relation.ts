@@ -126,3 +126,21 @@ export async function relationHistory(db: pg.Pool, filter: { careosId?: string; 
     unlinkedImportId: r.unlinked_import_id, unlinkedRow: r.unlinked_row,
   }));
 }
+
+/**
+ * The profile each of these original ids is actively linked to (the processor decides from it;
+ * one index probe per key, see phoneOwners in profile.ts for why).
+ */
+export async function activeLinks(
+  db: pg.Pool | pg.ClientBase, keys: readonly { source: string; originalId: string }[],
+): Promise<{ source: string; originalId: string; careosId: string }[]> {
+  if (keys.length === 0) return [];
+  const { rows } = await db.query<{ source: string; original_id: string; care_os_id: string }>(
+    `select k.source, k.original_id, r.care_os_id
+       from rows from (json_array_elements_text($1::json), json_array_elements_text($2::json)) as k(source, original_id)
+       cross join lateral (select care_os_id from relation
+                            where original_source = k.source and original_id = k.original_id and active offset 0) r`,
+    [JSON.stringify(keys.map((k) => k.source)), JSON.stringify(keys.map((k) => k.originalId))],
+  );
+  return rows.map((r) => ({ source: r.source, originalId: r.original_id, careosId: r.care_os_id }));
+}

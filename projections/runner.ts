@@ -19,6 +19,7 @@ import { importLogProjection } from './import-log.ts';
 import { profileProjection } from './profile.ts';
 import { relationProjection } from './relation.ts';
 import type { PositionedEvent, Projection } from './types.ts';
+import { lockForTransaction } from '../services/db/locks.ts';
 
 export const PROJECTIONS: readonly Projection[] = [profileProjection, relationProjection, importLogProjection, errorLogProjection];
 
@@ -44,7 +45,7 @@ const CHECKPOINT_DDL = `
 
 export async function migrateProjections(pool: pg.Pool, projections: readonly Projection[] = PROJECTIONS): Promise<void> {
   await withTransaction(pool, async (client) => {
-    await client.query('select pg_advisory_xact_lock(7261002)');
+    await lockForTransaction(client, 'projections');
     await client.query(CHECKPOINT_DDL);
     for (const projection of projections) {
       await client.query(projection.ddl);
@@ -157,7 +158,7 @@ export class ProjectionRunner {
    */
   async rebuild(): Promise<void> {
     await withTransaction(this.pool, async (client) => {
-      await client.query('select pg_advisory_xact_lock(7261002)');
+      await lockForTransaction(client, 'projections');
       for (const projection of this.projections) {
         for (const table of projection.tables) await client.query(`drop table if exists ${table}`);
         await client.query(projection.ddl);

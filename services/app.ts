@@ -12,12 +12,11 @@ import { startThread, type ThreadName } from './threads/spawn.ts';
 import { readerActive, startImport, type ReaderOptions } from './importer/reader.ts';
 import type { ReaderThreadInput } from './importer/reader-thread.ts';
 import type { ProcessorThreadInput } from './processor/thread.ts';
-import { migrateProcessor } from './processor/run.ts';
+import { migrateProcessor } from './processor/processor-store.ts';
 import { ProjectionRunner, migrateProjections } from '../projections/runner.ts';
 import { migrateAuth } from './auth/sessions.ts';
 import { getImport, unreadImports, type ImportView } from '../projections/import-log.ts';
-
-const LEADER_LOCK = 7261003;
+import { tryLock, unlock } from './db/locks.ts';
 
 export interface App {
   config: Config;
@@ -114,9 +113,9 @@ export class Engine {
       let client: pg.PoolClient | null = null;
       try {
         client = await this.app.pool.connect();
-        const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [LEADER_LOCK]);
+        const locked = await tryLock(client, 'leader');
         this.reported.delete('leader election');
-        if (rows[0]!.locked) {
+        if (locked) {
           if (lostOnce) console.error('careos: engine: leading again (PostgreSQL is back); the processor resumes');
           const lost = await this.lead(client);
           client = null;
@@ -160,7 +159,7 @@ export class Engine {
       client.release(lost);
       return lost;
     }
-    await client.query('select pg_advisory_unlock($1)', [LEADER_LOCK]).catch(() => undefined);
+    await unlock(client, 'leader').catch(() => undefined);
     client.release();
     return null;
   }

@@ -8,6 +8,7 @@ import { withTransaction } from '../db/pool.ts';
 import type { Principal } from '../../schemas/api.ts';
 import { burnPasswordCheck, verifyPassword } from './passwords.ts';
 import { USERS_DDL, findUser, setPassword } from './users.ts';
+import { withLock } from '../db/locks.ts';
 
 export const SESSIONS_DDL = `
   create table if not exists app_session (
@@ -26,15 +27,10 @@ export const SESSIONS_DDL = `
 `;
 
 export async function migrateAuth(db: pg.Pool): Promise<void> {
-  const client = await db.connect();
-  try {
-    await client.query('select pg_advisory_lock(7261012)');
+  await withLock(db, 'auth', async (client) => {
     await client.query(USERS_DDL);
     await client.query(SESSIONS_DDL);
-  } finally {
-    await client.query('select pg_advisory_unlock(7261012)').catch(() => undefined);
-    client.release();
-  }
+  });
 }
 
 export interface SessionPolicy {

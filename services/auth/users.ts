@@ -4,6 +4,7 @@ import { Conflict, NotFound, ValidationError } from '../errors.ts';
 import { withTransaction } from '../db/pool.ts';
 import { ROLES, type Role, type UserView } from '../../schemas/api.ts';
 import { generatePassword, hashPassword, passwordProblem } from './passwords.ts';
+import { lockForTransaction } from '../db/locks.ts';
 
 export const USERS_DDL = `
   create table if not exists app_user (
@@ -127,7 +128,7 @@ export async function displayNames(db: pg.Pool, ids: readonly string[]): Promise
 export async function ensureFirstAdmin(db: pg.Pool, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
   return withTransaction(db, async (client) => {
     // Two processes starting at once must not both create one.
-    await client.query('select pg_advisory_xact_lock(7261011)');
+    await lockForTransaction(client, 'firstAdmin');
     const { rows } = await client.query<{ any: boolean }>('select exists (select 1 from app_user) as any');
     if (rows[0]!.any) return null;
     const fromEnv = Boolean(env.CAREOS_ADMIN_EMAIL && env.CAREOS_ADMIN_PASSWORD);

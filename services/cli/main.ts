@@ -12,6 +12,7 @@ import { Engine, openApp, waitForImport, type App } from '../app.ts';
 import { listImports } from '../../projections/import-log.ts';
 import { Careos, operator } from '../api/careos.ts';
 import { readPassword } from './password.ts';
+import { tryLock, unlock } from '../db/locks.ts';
 
 const USAGE = `usage:
   careos import FILE --source nana|careos [--by NAME] [--json]
@@ -189,12 +190,11 @@ async function cmdRebuild(): Promise<number> {
     // Rebuilding while another process projects would race it; the leader lock keeps it alone.
     const client = await app.pool.connect();
     try {
-      const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(7261003) as locked');
-      if (!rows[0]!.locked) throw new AppError('another careos process is running the importer; stop it and run rebuild again', 409, 'Conflict');
+      if (!(await tryLock(client, 'leader'))) throw new AppError('another careos process is running the importer; stop it and run rebuild again', 409, 'Conflict');
       const started = Date.now();
       await app.projections.rebuild();
       out(`rebuilt every read model from the event store in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      await client.query('select pg_advisory_unlock(7261003)');
+      await unlock(client, 'leader');
     } finally {
       client.release();
     }

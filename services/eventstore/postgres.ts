@@ -15,6 +15,7 @@ import type {
   StreamAppend, SubscribeOptions,
 } from './types.ts';
 import { WrongExpectedRevision, comparePositions } from './types.ts';
+import { withLock } from '../db/locks.ts';
 
 /** A filtered readAll looks at up to this many times maxCount events. */
 const SCAN_FACTOR = 4;
@@ -308,15 +309,8 @@ export class PostgresEventStore implements EventStore {
 }
 
 export async function migrateEventStore(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    // DDL from several processes at once would race on the catalog; serialise it.
-    await client.query('select pg_advisory_lock(7261001)');
-    await client.query(EVENT_STORE_DDL);
-  } finally {
-    await client.query('select pg_advisory_unlock(7261001)').catch(() => undefined);
-    client.release();
-  }
+  // DDL from several processes at once would race on the catalog; serialise it.
+  await withLock(pool, 'schema', (client) => client.query(EVENT_STORE_DDL));
 }
 
 export type { ExpectedRevision };

@@ -16,6 +16,7 @@ import { importLogProjection } from '../../projections/import-log.ts';
 import type { PositionedEvent } from '../../projections/types.ts';
 import { checkFile, storeUpload } from './files.ts';
 import { rowSource } from './row-source.ts';
+import { tryLock, unlock } from '../db/locks.ts';
 
 export interface StartImport {
   filePath: string;
@@ -64,18 +65,15 @@ async function appendAndLog(store: EventStore, append: StreamAppend): Promise<vo
   });
 }
 
-const READER_LOCK = 7261100;
-
 /** Runs work while holding the import's reader lock; returns false when another reader holds it. */
 async function withReaderLock(pool: pg.Pool, importId: string, work: () => Promise<void>): Promise<boolean> {
   const client = await pool.connect();
   try {
-    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as locked', [READER_LOCK, importId]);
-    if (!rows[0]!.locked) return false;
+    if (!(await tryLock(client, 'reader', importId))) return false;
     try {
       await work();
     } finally {
-      await client.query('select pg_advisory_unlock($1, hashtext($2))', [READER_LOCK, importId]);
+      await unlock(client, 'reader', importId);
     }
     return true;
   } finally {
@@ -90,9 +88,9 @@ async function withReaderLock(pool: pg.Pool, importId: string, work: () => Promi
 export async function readerActive(pool: pg.Pool, importId: string): Promise<boolean> {
   const client = await pool.connect();
   try {
-    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as locked', [READER_LOCK, importId]);
-    if (rows[0]!.locked) await client.query('select pg_advisory_unlock($1, hashtext($2))', [READER_LOCK, importId]);
-    return !rows[0]!.locked;
+    const locked = await tryLock(client, 'reader', importId);
+    if (locked) await unlock(client, 'reader', importId);
+    return !locked;
   } finally {
     client.release();
   }

@@ -36,6 +36,10 @@ export const careos: SourceRules<CareosRow> = {
     return c.reasons.length ? { ok: false, reasons: c.reasons } : { ok: true, value: row };
   },
 
+  keys(row) {
+    return { careosIds: [row.careosId], phones: [], originalIds: [] };
+  },
+
   decide(row, received, state) {
     if (state.profileExists(row.careosId)) {
       return rejected(received, [{

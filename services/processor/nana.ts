@@ -43,6 +43,15 @@ export const nana: SourceRules<NanaRow> = {
     return c.reasons.length ? { ok: false, reasons: c.reasons } : { ok: true, value: row };
   },
 
+  keys(row) {
+    return {
+      careosIds: row.careosId === null ? [] : [row.careosId],
+      // The duplicate check runs only for a new profile that is not forced.
+      phones: row.careosId === null && !row.forceCreate ? row.phones : [],
+      originalIds: row.nanaIds,
+    };
+  },
+
   decide(row, received, state) {
     // Rule 2: BI mapped the row to an existing profile; only the relation is created.
     if (row.careosId !== null) {

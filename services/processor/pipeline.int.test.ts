@@ -14,7 +14,8 @@ import { migrateProjections } from '../../projections/runner.ts';
 import { createTestDatabase } from '../../test/support/db.ts';
 import { dumpReadModels } from '../../test/support/dump.ts';
 import { writeNanaFile } from '../../test/support/files.ts';
-import { Processor, migrateProcessor } from './run.ts';
+import { Processor } from './run.ts';
+import { migrateProcessor } from './processor-store.ts';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-pipeline-'));
 const file = path.join(work, 'nana.csv');

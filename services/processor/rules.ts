@@ -3,7 +3,7 @@
 // one active on another profile is unlinked there and linked here.
 import type { EventMetadata, ImporterEvent, RowReason, RowReceivedData, SourceName } from '../events/types.ts';
 import { eventId } from '../events/ids.ts';
-import type { DecisionState } from './state.ts';
+import type { DecisionState, LookupKeys } from './state.ts';
 
 export interface ColumnSpec {
   name: string;
@@ -35,6 +35,11 @@ export interface SourceRules<Row> {
   columns: readonly ColumnSpec[];
   /** Pure, stateless: trims and validates every field; `today` is yyyy-mm-dd. */
   check(record: Record<string, string>, today: string): Checked<Row>;
+  /**
+   * Pure: the keys decide() may look up for this valid row (profiles, phones' owners, this
+   * source's original ids' active links). The processor loads exactly these before a batch.
+   */
+  keys(row: Row): LookupKeys;
   /** Pure: the events this valid row causes, given everything decided before it. */
   decide(row: Row, received: ReceivedRow, state: DecisionState): RowDecision;
 }

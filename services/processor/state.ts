@@ -1,7 +1,12 @@
 // The decision state a row is decided against: which CareOS profiles exist, which profile owns
 // a phone, which profile an original id is actively linked to. Pure and in memory: the processor
-// loads the part a batch needs from the read models with one query per kind, and folds in each
-// decision of the batch as it is made, so a row sees every row before it.
+// loads the part a batch needs from the read models (lookups beside each read model), and folds
+// in each decision of the batch as it is made, so a row sees every row before it.
+//
+// One fold (apply) serves twice: deciding a batch, and as the net effect of a batch still being
+// committed (an InMemoryState built from that batch's events alone, laid over the next batch's
+// loaded state with overlay()). For that second use an unlink is kept as a tombstone: "this
+// original id has no active link now", whatever the read models still show.
 import { assertNever, type ImporterEvent } from '../events/types.ts';
 
 export interface DecisionState {
@@ -10,6 +15,15 @@ export interface DecisionState {
   profilesWithPhone(phoneE164: string): readonly string[];
   /** CareOS id the original id is actively linked to, if any. */
   activeLink(source: string, originalId: string): string | undefined;
+}
+
+/** What a batch's decisions may look up: each source's rules name the keys of a checked row. */
+export interface LookupKeys {
+  /** E.164 phones whose owners are asked for. */
+  phones: string[];
+  careosIds: string[];
+  /** Original ids of the row's source whose active link is asked for. */
+  originalIds: string[];
 }
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -21,7 +35,15 @@ function linkKey(source: string, originalId: string): string {
 export class InMemoryState implements DecisionState {
   private readonly profiles = new Set<string>();
   private readonly phoneOwners = new Map<string, string[]>();
-  private readonly links = new Map<string, string>();
+  /** null: unlinked (a tombstone over what the read models show). */
+  private readonly links = new Map<string, string | null>();
+
+  /** The net effect of these events alone. */
+  static of(events: Iterable<ImporterEvent>): InMemoryState {
+    const state = new InMemoryState();
+    for (const event of events) state.apply(event);
+    return state;
+  }
 
   addProfile(careosId: string): void {
     this.profiles.add(careosId);
@@ -37,10 +59,6 @@ export class InMemoryState implements DecisionState {
     this.links.set(linkKey(source, originalId), careosId);
   }
 
-  removeLink(source: string, originalId: string): void {
-    this.links.delete(linkKey(source, originalId));
-  }
-
   profileExists(careosId: string): boolean {
     return this.profiles.has(careosId);
   }
@@ -50,7 +68,14 @@ export class InMemoryState implements DecisionState {
   }
 
   activeLink(source: string, originalId: string): string | undefined {
-    return this.links.get(linkKey(source, originalId));
+    return this.links.get(linkKey(source, originalId)) ?? undefined;
+  }
+
+  /** Lays a later state's effects over this one (its profiles and phones added, its links winning). */
+  overlay(later: InMemoryState): void {
+    for (const careosId of later.profiles) this.profiles.add(careosId);
+    for (const [phone, owners] of later.phoneOwners) for (const owner of owners) this.addPhone(phone, owner);
+    for (const [key, target] of later.links) this.links.set(key, target);
   }
 
   /** Folds a decided event into the state, exactly as the projections will. */
@@ -64,8 +89,10 @@ export class InMemoryState implements DecisionState {
         for (const originalId of event.data.originalIds) this.setLink(event.data.source, originalId, event.data.careosId);
         return;
       case 'RelationUnlinked': {
+        // Unknown here (a batch's effects alone) or linked to that profile: no active link now.
         const key = linkKey(event.data.source, event.data.originalId);
-        if (this.links.get(key) === event.data.careosId) this.links.delete(key);
+        const current = this.links.get(key);
+        if (current === undefined || current === event.data.careosId) this.links.set(key, null);
         return;
       }
       case 'ImportStarted':

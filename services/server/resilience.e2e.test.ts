@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { startTestServer, type TestServer } from '../../test/support/server.ts';
 import { ensureEmbedded, stopEmbedded } from '../db/embedded.ts';
+import { LOCKS } from '../db/locks.ts';
 
 /** Two new customers, different for each file (ids and phones from `n`). */
 function csv(n: number): string {
@@ -47,13 +48,14 @@ async function importAndWait(fileName: string): Promise<{ status: string; import
   }
 }
 
-/** Sessions holding the engine's leader lock (services/app.ts LEADER_LOCK), as PostgreSQL sees them. */
+/** Sessions holding the engine's leader lock (LOCKS.leader), as PostgreSQL sees them. */
 async function leaderLocks(): Promise<number> {
   const client = new pg.Client({ connectionString: pgUrl });
   await client.connect();
   try {
     const { rows } = await client.query<{ n: number }>(
-      "select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = 0 and objid = 7261003 and granted",
+      "select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = 0 and objid = $1 and granted",
+      [LOCKS.leader],
     );
     return rows[0]!.n;
   } finally {
