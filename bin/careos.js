@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Entry point of the `careos` command: loads the TypeScript sources through tsx.
-import { register } from 'tsx/esm/api';
+// Entry point of the `careos` command: runs services/cli/main.ts from its bundle (bin/bundle.js).
+import { bundle } from './bundle.js';
 
-register();
-const { main } = await import('../services/cli/main.ts');
+const { main } = await import(bundle('cli', 'services/cli/main.ts').href);
 process.exitCode = await main(process.argv.slice(2));

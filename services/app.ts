@@ -26,6 +26,8 @@ export interface App {
   store: EventStore;
   projections: ProjectionRunner;
   readerOptions: ReaderOptions;
+  /** Imports this process is reading right now (readFile), so the engine does not start a second reader. */
+  reading: Map<string, Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function openApp(config: Config): Promise<App> {
   return {
     config, databaseUrl, pool, store, projections,
     readerOptions: { dataDir: config.dataDir, maxFileBytes: config.maxFileBytes, batchRows: config.readBatchRows },
+    reading: new Map(),
     async close() {
       await store.close();
       await pool.end();
@@ -77,7 +80,6 @@ export class Engine {
   private leaderClient: pg.PoolClient | null = null;
   /** True while this process holds the lock and its connection is alive. */
   private leading = false;
-  private readonly reading = new Set<string>();
   private readonly reported = new Map<string, { message: string; at: number }>();
 
   constructor(private readonly app: App, private readonly events: EngineEvents = {}) {}
@@ -200,12 +202,10 @@ export class Engine {
     while (this.running && this.leading) {
       try {
         for (const importId of await unreadImports(this.app.pool)) {
-          // A reader in another process (or the one importFile's caller runs) is still at work.
-          if (this.reading.has(importId) || (await readerActive(this.app.pool, importId))) continue;
-          this.reading.add(importId);
-          readFile(this.app, importId)
-            .catch((error) => this.report(`reading import ${importId}`, error))
-            .finally(() => this.reading.delete(importId));
+          // A reader of this process (the one importFile's caller starts, or one started here
+          // before), or of another process, is still at work.
+          if (this.app.reading.has(importId) || (await readerActive(this.app.pool, importId))) continue;
+          readFile(this.app, importId).catch((error) => this.report(`reading import ${importId}`, error));
         }
       } catch (error) {
         this.report('resume', error);
@@ -233,10 +233,12 @@ export async function importFile(app: App, request: ImportRequest): Promise<stri
  * reader-thread.ts). Resolves when the file is read, or at once when another reader has it.
  */
 export function readFile(app: App, importId: string): Promise<void> {
+  const running = app.reading.get(importId);
+  if (running) return running;
   const input: ReaderThreadInput = {
     databaseUrl: app.databaseUrl, eventstoreUrl: app.config.eventstoreUrl, importId, options: app.readerOptions,
   };
-  return new Promise((resolve, reject) => {
+  const read = new Promise<void>((resolve, reject) => {
     const worker = startThread('reader', input, app.config.threadHeapMb);
     let settled = false;
     worker.on('message', (message: { ok: boolean; message?: string; stack?: string }) => {
@@ -252,6 +254,9 @@ export function readFile(app: App, importId: string): Promise<void> {
       if (!settled) reject(new Error(`reader thread for import ${importId} stopped (exit ${code})`));
     });
   });
+  app.reading.set(importId, read);
+  read.then(() => app.reading.delete(importId), () => app.reading.delete(importId));
+  return read;
 }
 
 /** Waits until the import log shows the import finished (every read model has caught up with it). */

@@ -65,7 +65,7 @@ function decideInBatches(events: ImporterEvent[], sizes: number[]) {
 }
 
 test('batch › an ImportProgressed mark every PROGRESS_EVERY_ROWS rows, wherever the batch edges fall', () => {
-  const events = [started(), ...rows(1, PROGRESS_EVERY_ROWS + 3, (r) => (r % 4 === 0 ? { firstname: '' } : {})), fileRead(PROGRESS_EVERY_ROWS + 3)];
+  const events = [started(), ...rows(1, PROGRESS_EVERY_ROWS + 3, (r): Record<string, string> => (r % 4 === 0 ? { firstname: '' } : {})), fileRead(PROGRESS_EVERY_ROWS + 3)];
   const whole = decideInBatches(events, [events.length]);
   const split = decideInBatches(events, [1, 6_000, 3_999, 2, events.length]);
   const marks = whole.outcomes.filter((e) => e.type === 'ImportProgressed');
@@ -75,7 +75,7 @@ test('batch › an ImportProgressed mark every PROGRESS_EVERY_ROWS rows, whereve
 });
 
 test('batch › the import completes at its ImportFileRead: Failed when a row was rejected, Success otherwise', () => {
-  const failed = decideInBatches([started(), ...rows(1, 3, (r) => (r === 2 ? { gender: 'X' } : {})), fileRead(3)], [2, 3]);
+  const failed = decideInBatches([started(), ...rows(1, 3, (r): Record<string, string> => (r === 2 ? { gender: 'X' } : {})), fileRead(3)], [2, 3]);
   const completed = failed.outcomes.at(-1)!;
   assert.is(completed.type, 'ImportCompleted');
   assert.equal(completed.data, { importId: IMPORT_ID, status: 'Failed', totalRows: 3, importedRows: 2, rejectedRows: 1 });
