@@ -1,6 +1,7 @@
 // Read model: the import log the console lists (status, counts, who, when).
 import type pg from 'pg';
 import type { PositionedEvent, Projection } from './types.ts';
+import { originLabel } from '../services/events/types.ts';
 import type { ImportView as ApiImportView } from '../schemas/api.ts';
 
 export const importLogProjection: Projection = {
@@ -26,6 +27,8 @@ export const importLogProjection: Projection = {
     create index if not exists import_log_date on import_log (import_date desc);
     -- Where the rows come from (ImportStarted v2's origin.kind); logs made before it were all files.
     alter table import_log add column if not exists origin text not null default 'file';
+    -- Only a file has a stored copy and a size; file_name names any origin (originLabel).
+    alter table import_log alter column stored_file drop not null, alter column size_bytes drop not null;
   `,
   handles: ['ImportStarted', 'ImportFileRead', 'ImportProgressed', 'ImportCompleted'],
   async apply(client: pg.ClientBase, events: readonly PositionedEvent[]) {
@@ -37,11 +40,12 @@ export const importLogProjection: Projection = {
         case 'ImportStarted': {
           const d = event.data;
           const origin = d.origin;
+          const file = origin.kind === 'file' ? origin : null;
           await client.query(
             `insert into import_log (import_id, file_name, source, imported_by, import_date, last_update, status, stored_file, size_bytes, columns, origin)
              values ($1, $2, $3, $4, $5, $5, 'In progress', $6, $7, $8, $9)
              on conflict (import_id) do nothing`,
-            [d.importId, origin.fileName, d.source, event.metadata.by, event.metadata.at, origin.storedFile, origin.sizeBytes, d.columns, origin.kind],
+            [d.importId, originLabel(origin), d.source, event.metadata.by, event.metadata.at, file?.storedFile ?? null, file?.sizeBytes ?? null, d.columns, origin.kind],
           );
           break;
         }

@@ -26,14 +26,45 @@ export interface RowReason {
 
 export type ImportStatus = 'In progress' | 'Success' | 'Failed';
 
-/** Where an import's rows come from. A file today; a table sync and a replay are the next kinds. */
-export type ImportOrigin = {
-  kind: 'file';
-  fileName: string;
-  /** Path of the durable UTF-8 copy of the upload, relative to the data directory. */
-  storedFile: string;
-  sizeBytes: number;
-};
+/** Where an import's rows come from (schemas/ImportStarted.v2.json). */
+export type ImportOrigin =
+  | {
+    kind: 'file';
+    fileName: string;
+    /** Path of the durable UTF-8 copy of the upload, relative to the data directory. */
+    storedFile: string;
+    sizeBytes: number;
+  }
+  | {
+    /** A table synced from a source system (Care Shop). */
+    kind: 'table';
+    /** As configured (schema.table); never a connection string. */
+    table: string;
+    /** The keyset position the sync reads after (as text); null for the first sync. */
+    cursor: string | null;
+  }
+  | {
+    /** Rejected rows of an earlier import, sent again (fixed, or unchanged). */
+    kind: 'replay';
+    /** The import whose rows are replayed. */
+    of: string;
+    /** Their row numbers in that import, in the order replayed. */
+    rows: number[];
+  };
+
+export type OriginKind = ImportOrigin['kind'];
+
+/** How the import log names an import's origin in its "file name" column. */
+export function originLabel(origin: ImportOrigin): string {
+  switch (origin.kind) {
+    case 'file':
+      return origin.fileName;
+    case 'table':
+      return `table ${origin.table}`;
+    case 'replay':
+      return `replay of ${origin.rows.length} row${origin.rows.length === 1 ? '' : 's'} of import ${origin.of}`;
+  }
+}
 
 /** ImportStarted as read and written (schemas/ImportStarted.v2.json; v1 events are upcast to it). */
 export interface ImportStartedData {

@@ -1,0 +1,82 @@
+// One source of truth for events: the TypeScript types (types.ts) and the JSON Schemas (schemas/)
+// must name the same fields. The key lists below are checked against the types by the compiler
+// (every key a real one, none missing: see Exact) and against the schemas by this test.
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SCHEMA_DIR } from './schemas.ts';
+import {
+  CURRENT_VERSION, EVENT_TYPES, type EventMetadata, type EventType, type ImportCompletedData, type ImportFileReadData,
+  type ImportOrigin, type ImportProgressedData, type ImportStartedData, type OriginKind, type ProfileCreatedData,
+  type RelationLinkedData, type RelationUnlinkedData, type RowReceivedData, type RowRejectedData,
+} from './types.ts';
+
+/** Compiles only when `Keys` lists exactly the keys of T (none missing, none extra). */
+type Exact<T, Keys extends readonly (keyof T)[]> = Exclude<keyof T, Keys[number]> extends never ? Keys : never;
+function keys<T>() {
+  return <const K extends readonly (keyof T)[]>(list: Exact<T, K>) => list as readonly string[];
+}
+
+/** Every event type, as written today: the fields of its data. */
+const DATA_KEYS: Record<EventType, readonly string[]> = {
+  ImportStarted: keys<ImportStartedData>()(['importId', 'source', 'columns', 'origin']),
+  RowReceived: keys<RowReceivedData>()(['importId', 'source', 'row', 'record']),
+  ImportFileRead: keys<ImportFileReadData>()(['importId', 'totalRows']),
+  ProfileCreated: keys<ProfileCreatedData>()([
+    'careosId', 'source', 'importId', 'row', 'firstname', 'lastname', 'gender', 'dateOfBirth', 'emails', 'phones', 'companies',
+  ]),
+  RelationLinked: keys<RelationLinkedData>()(['careosId', 'source', 'originalIds', 'importId', 'row']),
+  RelationUnlinked: keys<RelationUnlinkedData>()(['careosId', 'source', 'originalId', 'relinkedTo', 'importId', 'row']),
+  RowRejected: keys<RowRejectedData>()(['importId', 'source', 'row', 'record', 'reasons']),
+  ImportProgressed: keys<ImportProgressedData>()(['importId', 'processedRows', 'importedRows', 'rejectedRows']),
+  ImportCompleted: keys<ImportCompletedData>()(['importId', 'status', 'totalRows', 'importedRows', 'rejectedRows']),
+};
+
+const ORIGIN_KEYS: { [K in OriginKind]: readonly string[] } = {
+  file: keys<Extract<ImportOrigin, { kind: 'file' }>>()(['kind', 'fileName', 'storedFile', 'sizeBytes']),
+  table: keys<Extract<ImportOrigin, { kind: 'table' }>>()(['kind', 'table', 'cursor']),
+  replay: keys<Extract<ImportOrigin, { kind: 'replay' }>>()(['kind', 'of', 'rows']),
+};
+
+interface ObjectSchema {
+  properties: Record<string, { const?: string }>;
+  required?: string[];
+  oneOf?: ObjectSchema[];
+}
+
+function schema(file: string): ObjectSchema & { properties: Record<string, ObjectSchema> } {
+  return JSON.parse(fs.readFileSync(path.join(SCHEMA_DIR, file), 'utf8'));
+}
+
+const sorted = (list: readonly string[]) => [...list].sort();
+
+test('events › every event type has a schema for the version it is written in, and no schema names an unknown type', () => {
+  for (const type of EVENT_TYPES) assert.ok(fs.existsSync(path.join(SCHEMA_DIR, `${type}.v${CURRENT_VERSION[type] ?? 1}.json`)), `schemas/${type}.v${CURRENT_VERSION[type] ?? 1}.json`);
+  for (const file of fs.readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.json'))) {
+    const type = file.split('.')[0]!;
+    assert.ok(type === 'EventMetadata' || (EVENT_TYPES as readonly string[]).includes(type), `${file} names a type the importer knows`);
+  }
+});
+
+test('events › each type\'s data in TypeScript and in its current schema name the same fields, every one required', () => {
+  for (const type of EVENT_TYPES) {
+    const current = schema(`${type}.v${CURRENT_VERSION[type] ?? 1}.json`);
+    assert.equal(sorted(Object.keys(current.properties)), sorted(DATA_KEYS[type]), `${type}: properties`);
+    assert.equal(sorted(current.required ?? []), sorted(DATA_KEYS[type]), `${type}: required`);
+  }
+});
+
+test('events › the metadata and every kind of import origin agree with their types', () => {
+  const metadata = schema('EventMetadata.v1.json');
+  assert.equal(sorted(Object.keys(metadata.properties)), sorted(keys<EventMetadata>()(['by', 'at', 'importId', 'row', 'v'])));
+  const kinds = schema('ImportStarted.v2.json').properties.origin!.oneOf!;
+  assert.equal(sorted(kinds.map((k) => k.properties.kind!.const!)), sorted(Object.keys(ORIGIN_KEYS)));
+  for (const kind of kinds) {
+    const name = kind.properties.kind!.const as OriginKind;
+    assert.equal(sorted(Object.keys(kind.properties)), sorted(ORIGIN_KEYS[name]), `origin ${name}: properties`);
+    assert.equal(sorted(kind.required ?? []), sorted(ORIGIN_KEYS[name]), `origin ${name}: required`);
+  }
+});
+
+test.run();
