@@ -8,10 +8,12 @@ import { createPool, resolveDatabaseUrl } from './db/pool.ts';
 import type { SourceName } from './events/types.ts';
 import { PostgresEventStore, migrateEventStore } from './eventstore/postgres.ts';
 import type { EventStore } from './eventstore/types.ts';
-import { startThread, type ThreadName } from './threads/spawn.ts';
+import { MessageChannel } from 'node:worker_threads';
+import { startThread } from './threads/spawn.ts';
 import { readerActive, startImport, type ReaderOptions } from './importer/reader.ts';
 import type { ReaderThreadInput } from './importer/reader-thread.ts';
 import type { ProcessorThreadInput } from './processor/thread.ts';
+import type { IntakeThreadInput } from './processor/intake.ts';
 import { migrateProcessor } from './processor/processor-store.ts';
 import { ProjectionRunner, migrateProjections } from '../projections/runner.ts';
 import { migrateAuth } from './auth/sessions.ts';
@@ -150,7 +152,9 @@ export class Engine {
     client.on('end', onEnd);
     this.leaderClient = client;
     this.leading = true;
-    const work = Promise.all([this.processLoop(), this.resumeLoop()]);
+    let started!: () => void;
+    const processorStarted = new Promise<void>((resolve) => (started = resolve));
+    const work = Promise.all([this.processLoop(started), this.resumeLoop(processorStarted)]);
     const lost = await Promise.race([work.then(() => null), connectionLost]);
     this.leading = false;
     await work;
@@ -166,39 +170,48 @@ export class Engine {
     return null;
   }
 
-  /** The processor (which also projects) runs on its own thread; this resolves when the engine stops. */
-  private processLoop(): Promise<void> {
-    const input: ProcessorThreadInput = {
-      databaseUrl: this.app.databaseUrl, eventstoreUrl: this.app.config.eventstoreUrl, batchSize: this.app.config.processBatchRows,
-      heapMb: this.app.config.threadHeapMb,
-    };
-    return this.threadLoop('processor', input);
-  }
-
-  /** Keeps a long-running thread (see threads/loop.ts) alive while the engine runs; starts it again if it dies. */
-  private async threadLoop(where: ThreadName, input: unknown): Promise<void> {
+  /**
+   * The processor (which also projects) and its intake run on threads of their own, started
+   * together and joined by a MessageChannel; when either dies both are stopped and started again.
+   * Resolves when the engine stops.
+   */
+  private async processLoop(started: () => void): Promise<void> {
+    const store = { databaseUrl: this.app.databaseUrl, eventstoreUrl: this.app.config.eventstoreUrl };
+    const batchSize = this.app.config.processBatchRows;
+    const heapMb = this.app.config.threadHeapMb;
     while (this.running && this.leading) {
-      const worker = startThread(where, input, this.app.config.threadHeapMb);
-      worker.on('message', (message: { error?: string }) => {
-        if (message.error) this.report(where, new Error(message.error));
+      const channel = new MessageChannel();
+      const intakeInput: IntakeThreadInput = { ...store, batchSize };
+      const processorInput: ProcessorThreadInput = { ...store, batchSize };
+      const threads = [
+        { where: 'intake', worker: startThread('intake', intakeInput, heapMb, channel.port1) },
+        { where: 'processor', worker: startThread('processor', processorInput, heapMb, channel.port2) },
+      ];
+      const exits = threads.map(({ where, worker }) => {
+        worker.on('message', (message: { error?: string; started?: boolean }) => {
+          if (message?.error) this.report(where, new Error(message.error));
+          if (message?.started) started();
+        });
+        worker.on('error', (error) => this.report(where, error));
+        return new Promise<void>((resolve) => worker.on('exit', () => resolve()));
       });
-      const exited = new Promise<number>((resolve) => worker.on('exit', resolve));
-      worker.on('error', (error) => this.report(where, error));
+      const anyExited = Promise.race(exits).then(() => true);
       while (this.running && this.leading) {
-        const done = await Promise.race([exited.then(() => true), sleep(50).then(() => false)]);
-        if (done) break;
+        if (await Promise.race([anyExited, sleep(50).then(() => false)])) break;
       }
-      if (!this.running || !this.leading) {
-        worker.postMessage('stop');
-        await exited;
-        return;
-      }
-      await sleep(500); // the thread died: start it again
+      // Stopping, or one died: stop both (a stopped thread ignores the message).
+      for (const { worker } of threads) worker.postMessage('stop');
+      await Promise.all(exits);
+      if (!this.running || !this.leading) return;
+      await sleep(500); // a thread died: start both again
     }
   }
 
-  /** Picks up imports whose file was not read to its end (a crashed reader), every second. */
-  private async resumeLoop(): Promise<void> {
+  /** Picks up imports whose file was not read to its end (a crashed reader), every second, once the processor has started. */
+  private async resumeLoop(processorStarted: Promise<void>): Promise<void> {
+    // After a crash the processor has rows to decide already: its first commit comes first (the
+    // threads load on the same cores), then the readers it will need later. At most 3 s.
+    await Promise.race([processorStarted, sleep(3000)]);
     while (this.running && this.leading) {
       try {
         for (const importId of await unreadImports(this.app.pool)) {

@@ -58,3 +58,12 @@ export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolCl
     client.release();
   }
 }
+
+/**
+ * Opens `count` connections now and returns them to the pool, so that the first real work does
+ * not pay for connecting (and authenticating) one at a time.
+ */
+export async function warmPool(pool: pg.Pool, count: number): Promise<void> {
+  const clients = await Promise.all(Array.from({ length: count }, () => pool.connect()));
+  for (const client of clients) client.release();
+}

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { packageFile } from '../paths.ts';
-import { EVENT_TYPES, type EventMetadata, type EventType, type ImportStartedData, type ImportStartedV1Data, type ImporterEvent } from './types.ts';
+import { CURRENT_VERSION, EVENT_TYPES, type EventMetadata, type EventType, type ImportStartedData, type ImportStartedV1Data, type ImporterEvent } from './types.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -32,6 +32,12 @@ function dataValidator(key: string): ValidateFunction | undefined {
   const entry = dataSchemas.get(key);
   if (!entry) return undefined;
   return (entry.validate ??= ajv.compile(loadSchema(entry.file)));
+}
+
+/** Compiles these types' schemas (current versions) now: a thread about to write them does it while it waits for work. */
+export function precompileSchemas(types: readonly EventType[]): void {
+  metadataValidator ??= ajv.compile(loadSchema('EventMetadata.v1.json'));
+  for (const type of types) dataValidator(`${type}.v${CURRENT_VERSION[type] ?? 1}`);
 }
 
 export class InvalidEvent extends Error {

@@ -2,12 +2,11 @@
 // in global order, checking their schema and the rows' fields. It is the stateless half of
 // deciding, so it can run on a thread of its own (IntakeThread) and read and check batch N+1
 // while the processor decides batch N. Each batch is read one ahead.
-import type { Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { toImporterEvent } from '../events/schemas.ts';
 import type { ImporterEvent } from '../events/types.ts';
 import type { EventStore, Position } from '../eventstore/types.ts';
 import { comparePositions } from '../eventstore/types.ts';
-import { startThread } from '../threads/spawn.ts';
 import type { ThreadStoreInput } from '../threads/store.ts';
 import { checkRow } from './decide.ts';
 import type { Checked } from './rules.ts';
@@ -79,28 +78,24 @@ export interface IntakeThreadInput extends ThreadStoreInput {
   batchSize: number;
 }
 
-/** The intake on a worker thread of its own (intake-thread.ts), one request at a time. */
-export class IntakeThread implements Intake {
-  private readonly worker: Worker;
+/** The intake on a thread of its own (intake-thread.ts), reached through a MessagePort; one request at a time. */
+export class RemoteIntake implements Intake {
   private pending: { resolve: (batch: PreparedBatch) => void; reject: (error: Error) => void } | null = null;
   private failure: Error | null = null;
 
-  constructor(input: IntakeThreadInput, heapMb: number) {
-    this.worker = startThread('intake', input, heapMb);
-    this.worker.on('message', (message: { batch?: PreparedBatch; error?: string }) => {
+  constructor(private readonly port: MessagePort) {
+    port.on('message', (message: { batch?: PreparedBatch; error?: string }) => {
       const pending = this.pending;
       this.pending = null;
       if (!pending) return;
       if (message.batch) pending.resolve(message.batch);
       else pending.reject(new Error(message.error ?? 'the intake thread failed'));
     });
-    const fail = (error: Error) => {
-      this.failure = error;
-      this.pending?.reject(error);
+    port.on('close', () => {
+      this.failure = new Error('the intake thread stopped');
+      this.pending?.reject(this.failure);
       this.pending = null;
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`the intake thread stopped (exit ${code})`)));
+    });
   }
 
   next(from: Position): Promise<PreparedBatch> {
@@ -108,14 +103,13 @@ export class IntakeThread implements Intake {
     if (this.pending) return Promise.reject(new Error('the intake serves one request at a time'));
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
-      this.worker.postMessage({ from });
+      this.port.postMessage({ from });
     });
   }
 
   async close(): Promise<void> {
     if (this.failure) return;
-    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
-    this.worker.postMessage('stop');
-    await exited;
+    this.port.postMessage('stop');
+    this.port.close();
   }
 }

@@ -1,5 +1,6 @@
 // The body of a long-running worker thread (processor, projections): step while there is work,
-// pause briefly when caught up or after an error (reported to the parent), stop on 'stop'.
+// pause briefly when caught up or after an error (reported to the parent), stop on 'stop'. The
+// parent hears { started: true } after the first step.
 import { parentPort, workerData } from 'node:worker_threads';
 
 export interface SteppedWork {
@@ -16,9 +17,15 @@ export async function runUntilStopped<Input>(open: (input: Input) => Promise<Ste
     if (message === 'stop') running = false;
   });
   const work = await open((workerData as { input: Input }).input);
+  let first = true;
   while (running) {
     try {
-      if (!(await work.step())) await sleep(10);
+      const busy = await work.step();
+      if (first) {
+        first = false;
+        parentPort!.postMessage({ started: true });
+      }
+      if (!busy) await sleep(10);
     } catch (error) {
       parentPort!.postMessage({ error: (error as Error).message });
       await sleep(500);

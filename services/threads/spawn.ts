@@ -12,7 +12,7 @@
 // larger CAREOS_PROCESS_BATCH). The reader and the intake hold one or two batches: half of it,
 // and a 16 MB young generation (their garbage is short-lived; 32 MB bought no speed and cost
 // ~45 MB of RSS on a 100k import).
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import { bundle } from '../../bin/bundle.js';
 
 export const THREADS = {
@@ -23,11 +23,12 @@ export const THREADS = {
 
 export type ThreadName = keyof typeof THREADS;
 
-export function startThread(name: ThreadName, input: unknown, heapMb: number): Worker {
+/** @param port a MessagePort handed to the thread (workerData.port), e.g. to talk to a sibling thread */
+export function startThread(name: ThreadName, input: unknown, heapMb: number, port?: MessagePort): Worker {
   const processor = name === 'processor';
   const resourceLimits = {
     maxYoungGenerationSizeMb: processor ? 32 : 16,
     maxOldGenerationSizeMb: processor ? heapMb : Math.max(64, Math.round(heapMb / 2)),
   };
-  return new Worker(bundle(name, THREADS[name]), { workerData: { input }, resourceLimits });
+  return new Worker(bundle(name, THREADS[name]), { workerData: { input, port }, transferList: port ? [port] : [], resourceLimits });
 }
