@@ -23,6 +23,7 @@ import { openApp } from '../services/app.ts';
 import { getImport, type ImportView } from '../projections/import-log.ts';
 import { loadConfig, type Config } from '../services/config.ts';
 import { stopEmbedded } from '../services/db/embedded.ts';
+import { LOCKS } from '../services/db/locks.ts';
 import { resolveDatabaseUrl } from '../services/db/pool.ts';
 import { eventId } from '../services/events/ids.ts';
 import { checkEvent } from '../services/events/schemas.ts';
@@ -160,6 +161,11 @@ export interface BenchmarkResult {
   postgresActivity: { statement: string; wait: string; avgSessions: number }[];
   /** A file as large as the Nana file, refused for its header by the real CLI, timed from spawn to exit. */
   refusal: { fileMB: number; milliseconds: number; exitCode: number | null; message: string };
+  /**
+   * A Nana import killed (SIGKILL) mid-way, then `careos resume`: when the new process took the
+   * leader lock, and how long after that the processor's first commit came. Its own data directory.
+   */
+  resume?: ResumeTiming;
   /** With --profile: where the `careos import` process spent the import, every thread. */
   cpuProfile?: CpuProfileSummary;
 }
@@ -342,6 +348,65 @@ interface ImportRun {
 }
 
 const CLI = path.resolve(BENCH_DIR, '..', 'bin', 'careos.js');
+
+export interface ResumeTiming {
+  /** Rows decided when the import was killed. */
+  killedAtRows: number;
+  /** From spawning careos resume to its engine holding the leader lock (process start, migrations, election). */
+  leaderAfterMs: number;
+  /** From holding the leader lock to the first commit of the resumed processor. */
+  firstCommitAfterLeaderMs: number;
+}
+
+/**
+ * Kills a `careos import` (SIGKILL) once it has decided `killAt` rows, then runs `careos resume`
+ * and watches from outside: the leader lock in pg_locks, the decided rows in processor_import.
+ * The resume is stopped (SIGTERM) after its first commit: only the restart is measured.
+ */
+async function resumeAnchor(dataDir: string, file: string, killAt: number): Promise<ResumeTiming> {
+  await stopEmbedded(dataDir);
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  const monitor = new pg.Client({ connectionString: await resolveDatabaseUrl(openConfig(dataDir)), application_name: 'careos-bench' });
+  await monitor.connect();
+  const { DATABASE_URL: _db, EVENTSTORE_URL: _es, ...env } = process.env;
+  const careos = (...args: string[]) => spawn(process.execPath, [CLI, ...args], { env: { ...env, CAREOS_DATA_DIR: dataDir }, stdio: 'ignore' });
+  const decided = async () => (await monitor.query<{ n: number }>('select coalesce(sum(processed_rows), 0)::int as n from processor_import').catch(() => ({ rows: [{ n: 0 }] }))).rows[0]!.n;
+  const leaders = async () => (await monitor.query<{ n: number }>(
+    "select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = 0 and objid = $1 and granted", [LOCKS.leader],
+  )).rows[0]!.n;
+  try {
+    const importing = careos('import', file, '--source', 'nana', '--by', 'bench');
+    const importExited = new Promise((resolve) => importing.on('exit', resolve));
+    while ((await decided()) < killAt) {
+      if (importing.exitCode !== null) throw new Error('the import ended before it could be killed');
+      await sleep(20);
+    }
+    importing.kill('SIGKILL');
+    await importExited;
+    const killedAtRows = await decided();
+    while ((await leaders()) > 0) await sleep(10); // PostgreSQL notices the dead connection
+    const started = performance.now();
+    const resuming = careos('resume');
+    const resumeExited = new Promise((resolve) => resuming.on('exit', resolve));
+    let leaderAt: number | null = null;
+    let firstCommitAt: number | null = null;
+    while (firstCommitAt === null) {
+      if (resuming.exitCode !== null) throw new Error('careos resume ended before its first commit');
+      if (leaderAt === null && (await leaders()) > 0) leaderAt = performance.now();
+      if (leaderAt !== null && (await decided()) > killedAtRows) firstCommitAt = performance.now();
+      else await sleep(5);
+    }
+    resuming.kill('SIGTERM');
+    await resumeExited;
+    return {
+      killedAtRows, leaderAfterMs: Math.round(leaderAt! - started), firstCommitAfterLeaderMs: Math.round(firstCommitAt - leaderAt!),
+    };
+  } finally {
+    await monitor.end().catch(() => undefined);
+    await stopEmbedded(dataDir);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
 
 /**
  * A real `careos import` in a child process, as an admin runs it, on the bench's data directory:
@@ -785,6 +850,14 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
     let remap: ScenarioResult | undefined;
     if (options.remap ?? true) remap = await remapScenario(app, monitor, { rows, dataDir, filesDir, log });
 
+    // Only on files long enough to kill mid-way with certainty (a few batches in, far from the end).
+    let resume: ResumeTiming | undefined;
+    if (rows >= 20_000) {
+      const killAt = Math.min(20_000, Math.floor(rows / 5));
+      log?.(`resume after a crash: careos import killed at ${killAt.toLocaleString('en-US')} decided rows, then careos resume (own data directory)`);
+      resume = await resumeAnchor(`${dataDir}-resume`, files.nanaFile, killAt);
+    }
+
     const view = run.view;
     const totalRows = view.totalRows ?? 0;
     const e2eRowsPerSecond = totalRows / run.seconds;
@@ -843,6 +916,7 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
       remap,
       postgresActivity: sharesOf(run.watched),
       refusal,
+      resume,
       cpuProfile,
     };
     if (!result.import.matchesExpected) {
@@ -951,6 +1025,9 @@ export function renderMarkdown(r: BenchmarkResult): string {
   row('Largest tables', r.database.largestTables.map((t) => `${t.table} ${t.MB} MB`).join(', '));
   row(`Refused file (wrong header, ${s(r.refusal.fileMB)} MB) through the CLI`, `${n(r.refusal.milliseconds)} ms from start to exit ${r.refusal.exitCode}: ${r.refusal.message.replace(/\|/g, '\\|')}`);
   row('CareOS baseline import', `${n(r.baseline.totalRows)} rows in ${s(r.baseline.seconds)} s (${n(r.baseline.rowsPerSecond)} rows/s), ${r.baseline.status}`);
+  if (r.resume) {
+    row('Resume after a crash (import SIGKILLed, then `careos resume`)', `killed at ${n(r.resume.killedAtRows)} decided rows; leader ${n(r.resume.leaderAfterMs)} ms after spawn; **first commit ${n(r.resume.firstCommitAfterLeaderMs)} ms after taking the lead**`);
+  }
   if (r.remap) {
     const m = r.remap;
     lines.push('', `### Both scenarios, ${n(r.rows)} rows each, one PostgreSQL (standard first, then remaps and mapping errors)`, '');
