@@ -2,16 +2,16 @@
 // data directory for this file), with the sample files of test/fixtures: the output shapes other
 // tools script against, the numbers the samples must give, and rebuilding the read models.
 //
-// The tests run in order and build on each other like an admin's session: baseline, then Nana,
-// then the listings, a re-import, a remap and finally a rebuild. Each test says what it expects
-// of the state before it.
+// The tests run in any order: each one asks for what it needs (given(): the baseline and the Nana
+// sample imported, once) and asserts only what holds whatever the others did before it (a
+// re-import, a remap, a rebuild). The order is shuffled on every run (TEST_ORDER_SEED to repeat one).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -63,40 +63,63 @@ function uploads(): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
 }
 
-// What the tests learn and later tests use.
-let baselineImportId = '';
-let nanaImportId = '';
-let wichaiIds: string[] = [];
-let relationsOfKanyaBefore: Relation[] = [];
+/** The state every test starts from: the baseline, then the Nana sample, imported through the CLI (once). */
+interface Given {
+  baseline: ImportSummary;
+  nana: ImportSummary;
+  /** The two Wichai profiles the sample creates (rows 2 and 5), oldest first. */
+  wichaiIds: string[];
+}
+let state: Given | null = null;
+function given(): Given {
+  if (state) return state;
+  const baseline = importJson(BASELINE, 'careos');
+  const nana = importJson(NANA, 'nana');
+  const wichaiIds = json<Profile[]>('profiles', '--phone', '089-555-0101', '--json').slice(0, 2).map((p) => p.careosId);
+  state = { baseline, nana, wichaiIds };
+  return state;
+}
 
-test.after(() => {
+// Tests are registered in a shuffled order: none may depend on another having run.
+const tests: [string, () => void][] = [];
+const test = (name: string, body: () => void) => tests.push([name, body]);
+const seed = Number(process.env.TEST_ORDER_SEED ?? Math.floor(Math.random() * 2 ** 31));
+function shuffled<T>(items: T[]): T[] {
+  let x = seed || 1;
+  const random = () => ((x = (x * 48271) % 2147483647) / 2147483647);
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+uvuTest.after(() => {
   const stop = careos('db', 'stop');
   if (stop.status !== 0) process.stderr.write(`careos db stop: ${stop.stderr}\n`);
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('cli › import --json prints the summary of the CareOS baseline: Success, 2 rows, 2 imported', () => {
-  const summary = importJson(BASELINE, 'careos');
-  assert.equal(Object.keys(summary), ['importId', 'status', 'totalRows', 'importedRows', 'rejectedRows']);
-  assert.match(summary.importId, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-  assert.equal({ ...summary, importId: '' }, { importId: '', status: 'Success', totalRows: 2, importedRows: 2, rejectedRows: 0 });
-  baselineImportId = summary.importId;
-});
-
-test('cli › import --json of the Nana sample after the baseline: Failed, 7 rows, 4 imported, 3 rejected', () => {
-  const summary = importJson(NANA, 'nana');
-  assert.equal({ ...summary, importId: '' }, { importId: '', status: 'Failed', totalRows: 7, importedRows: 4, rejectedRows: 3 });
-  assert.is.not(summary.importId, baselineImportId);
-  nanaImportId = summary.importId;
+test('cli › import --json prints the summary of the CareOS baseline (Success, 2 rows, 2 imported), then of the Nana sample (Failed, 7 rows, 4 imported, 3 rejected)', () => {
+  const { baseline, nana } = given();
+  assert.equal(Object.keys(baseline), ['importId', 'status', 'totalRows', 'importedRows', 'rejectedRows']);
+  assert.match(baseline.importId, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  assert.equal({ ...baseline, importId: '' }, { importId: '', status: 'Success', totalRows: 2, importedRows: 2, rejectedRows: 0 });
+  assert.equal({ ...nana, importId: '' }, { importId: '', status: 'Failed', totalRows: 7, importedRows: 4, rejectedRows: 3 });
+  assert.is.not(nana.importId, baseline.importId);
 });
 
 test('cli › imports --json lists every import, newest first', () => {
+  const { baseline, nana } = given();
   const imports = json<ImportListed[]>('imports', '--json');
-  assert.equal(imports.map((i) => i.importId), [nanaImportId, baselineImportId]);
+  // Other tests may have imported since: the given two are the oldest, in this order.
+  assert.equal(imports.slice(-2).map((i) => i.importId), [nana.importId, baseline.importId]);
+  for (let i = 1; i < imports.length; i++) assert.ok(imports[i - 1]!.importDate >= imports[i]!.importDate, 'newest first');
   assert.equal(Object.keys(imports[0]!), ['importId', 'status', 'importDate', 'lastUpdate', 'fileName', 'source', 'importedBy', 'totalRows', 'importedRows', 'rejectedRows', 'origin']);
-  assert.equal(imports.map((i) => (i as unknown as { origin: string }).origin), ['file', 'file']);
+  assert.equal(imports.slice(-2).map((i) => (i as unknown as { origin: string }).origin), ['file', 'file']);
   assert.equal(
-    imports.map(({ fileName, source, importedBy, status, totalRows, importedRows, rejectedRows }) => ({ fileName, source, importedBy, status, totalRows, importedRows, rejectedRows })),
+    imports.slice(-2).map(({ fileName, source, importedBy, status, totalRows, importedRows, rejectedRows }) => ({ fileName, source, importedBy, status, totalRows, importedRows, rejectedRows })),
     [
       { fileName: 'nana-sample.csv', source: 'nana', importedBy: 'bi.admin', status: 'Failed', totalRows: 7, importedRows: 4, rejectedRows: 3 },
       { fileName: 'careos-baseline-sample.csv', source: 'careos', importedBy: 'bi.admin', status: 'Success', totalRows: 2, importedRows: 2, rejectedRows: 0 },
@@ -106,8 +129,10 @@ test('cli › imports --json lists every import, newest first', () => {
 });
 
 test('cli › profiles --phone finds both Wichai profiles, whatever the format of the number', () => {
+  const { wichaiIds } = given();
+  // A re-import may have forced a third one (newest, last): the given two come first, oldest first.
   const profiles = json<Profile[]>('profiles', '--phone', '089-555-0101', '--json');
-  assert.equal(profiles.map((p) => [p.firstname, p.lastname]), [['Wichai', 'Boonmee'], ['Wichai', 'Boonmee']]);
+  assert.equal(profiles.slice(0, 2).map((p) => [p.firstname, p.lastname]), [['Wichai', 'Boonmee'], ['Wichai', 'Boonmee']]);
   assert.equal(Object.keys(profiles[0]!), ['careosId', 'firstname', 'lastname', 'gender', 'dateOfBirth', 'emails', 'phones', 'companies']);
   // Oldest first: row 2's profile (with both phones and companies), then row 5's (force_create=Y).
   assert.equal(profiles[0], {
@@ -118,14 +143,15 @@ test('cli › profiles --phone finds both Wichai profiles, whatever the format o
     careosId: profiles[1]!.careosId, firstname: 'Wichai', lastname: 'Boonmee', gender: 'M', dateOfBirth: null,
     emails: [], phones: ['+66895550101'], companies: [],
   });
-  wichaiIds = profiles.map((p) => p.careosId);
+  assert.equal(profiles.slice(0, 2).map((p) => p.careosId), wichaiIds);
   for (const phone of ['0895550101', '+66895550101', '66895550101', '+66 89 555 0101']) {
-    assert.equal(json<Profile[]>('profiles', '--phone', phone, '--json').map((p) => p.careosId), wichaiIds, phone);
+    assert.equal(json<Profile[]>('profiles', '--phone', phone, '--json').map((p) => p.careosId), profiles.map((p) => p.careosId), phone);
   }
 });
 
 test('cli › errors ID --format json lists the rejected rows 4, 6 (two reasons) and 7, whole', () => {
-  const errors = json<ErrorRow[]>('errors', nanaImportId, '--format', 'json');
+  const { nana, wichaiIds } = given();
+  const errors = json<ErrorRow[]>('errors', nana.importId, '--format', 'json');
   assert.equal(errors.map((e) => e.row), [4, 6, 7]);
   for (const error of errors) {
     assert.equal(Object.keys(error).sort(), ['reasons', 'record', 'row']);
@@ -146,6 +172,7 @@ test('cli › errors ID --format json lists the rejected rows 4, 6 (two reasons)
 });
 
 test('cli › errors ID --format csv is the upload header plus an errors column, one CRLF line per rejected row, UTF-8 with a BOM', () => {
+  const nanaImportId = given().nana.importId;
   const run = careos('errors', nanaImportId, '--format', 'csv');
   assert.is(run.status, 0, run.stderr);
   assert.ok(run.stdout.startsWith('\uFEFF'), 'starts with a byte order mark (Excel reads Thai right)');
@@ -164,6 +191,7 @@ test('cli › errors ID --format csv is the upload header plus an errors column,
 });
 
 test('cli › profiles --careos-id C0100001 --json shows the baseline profile', () => {
+  given();
   assert.equal(json<Profile[]>('profiles', '--careos-id', 'C0100001', '--json'), [{
     careosId: 'C0100001', firstname: 'Kanya', lastname: 'Rattanakul', gender: 'F', dateOfBirth: '1988-02-14',
     emails: ['kanya.r@example.co.th'], phones: ['+66817771111'], companies: [],
@@ -172,6 +200,7 @@ test('cli › profiles --careos-id C0100001 --json shows the baseline profile', 
 });
 
 test('cli › relations --careos-id C0100001 --json shows n5001 and n5002 active, oldest first', () => {
+  const nanaImportId = given().nana.importId;
   const relations = json<Relation[]>('relations', '--careos-id', 'C0100001', '--json');
   // The first seven keys are the original shape scripts use; who, which row and the unlink's details follow.
   assert.equal(Object.keys(relations[0]!), [
@@ -186,24 +215,36 @@ test('cli › relations --careos-id C0100001 --json shows n5001 and n5002 active
     ],
   );
   for (const relation of relations) assert.ok(!Number.isNaN(Date.parse(relation.linkedAt)), 'linkedAt is an ISO instant');
-  relationsOfKanyaBefore = relations;
 });
 
 test('cli › relations --source nana --original-id n5003 --json shows its link to the profile row 2 created', () => {
-  const relations = json<Relation[]>('relations', '--source', 'nana', '--original-id', 'n5003', '--json');
-  assert.equal(relations.map(({ careosId, originalId, source, active, unlinkedAt }) => ({ careosId, originalId, source, active, unlinkedAt })), [
-    { careosId: wichaiIds[0]!, originalId: 'n5003', source: 'nana', active: true, unlinkedAt: null },
-  ]);
+  const { nana, wichaiIds } = given();
+  // Oldest first; a remap test may have moved it on since (then this link is inactive).
+  const [first] = json<Relation[]>('relations', '--source', 'nana', '--original-id', 'n5003', '--json');
+  assert.equal({ careosId: first!.careosId, originalId: first!.originalId, source: first!.source, importId: first!.importId }, {
+    careosId: wichaiIds[0]!, originalId: 'n5003', source: 'nana', importId: nana.importId,
+  });
 });
 
-test('cli › stats --json counts profiles, relations, imports and rejected rows', () => {
+test('cli › stats --json counts profiles, relations, imports and rejected rows, as the listings show them', () => {
+  given();
   const stats = json<Stats>('stats', '--json');
   assert.equal(Object.keys(stats), ['profiles', 'relationsActive', 'relationsInactive', 'imports', 'rejectedRows']);
-  // 2 baseline + rows 2, 3 and 5; n5001, n5002 (row 1), n5003, n5004, n5006.
-  assert.equal(stats, { profiles: 5, relationsActive: 5, relationsInactive: 0, imports: 2, rejectedRows: 3 });
+  const imports = json<ImportListed[]>('imports', '--json');
+  const relations = json<Relation[]>('relations', '--json');
+  assert.equal(stats, {
+    profiles: json<Profile[]>('profiles', '--json').length,
+    relationsActive: relations.filter((r) => r.active).length,
+    relationsInactive: relations.filter((r) => !r.active).length,
+    imports: imports.length,
+    rejectedRows: imports.reduce((sum, i) => sum + i.rejectedRows, 0),
+  });
+  // At least what the given imports made: 2 baseline + rows 2, 3 and 5; n5001, n5002 (row 1), n5003, n5004, n5006.
+  assert.ok(stats.profiles >= 5 && stats.relationsActive >= 5 && stats.imports >= 2 && stats.rejectedRows >= 3);
 });
 
 test('cli › a refused file exits 2 with a one-line reason on stderr, and no import is started', () => {
+  given();
   const importsBefore = json<ImportListed[]>('imports', '--json');
   const uploadsBefore = uploads();
   const file = path.join(filesDir, 'nickname.csv');
@@ -217,6 +258,10 @@ test('cli › a refused file exits 2 with a one-line reason on stderr, and no im
 });
 
 test('cli › importing the same Nana file again rejects every row that would create a duplicate, and leaves existing relations as they are', () => {
+  const { wichaiIds } = given();
+  const statsBefore = json<Stats>('stats', '--json');
+  const kanyaBefore = json<Relation[]>('relations', '--careos-id', 'C0100001', '--json');
+  const n5003Before = json<Relation[]>('relations', '--source', 'nana', '--original-id', 'n5003', '--json');
   const summary = importJson(NANA, 'nana');
   // Row 1: its relations exist already (imported, no event). Row 5: force_create=Y creates again.
   // Rows 2, 3, 4: their phones now belong to profiles. Rows 6, 7: invalid as before.
@@ -226,24 +271,35 @@ test('cli › importing the same Nana file again rejects every row that would cr
     [2, ['duplicate-phone']], [3, ['duplicate-phone']], [4, ['duplicate-phone']], [6, ['invalid-email', 'invalid-date']], [7, ['required']],
   ]);
   assert.match(errors[0]!.reasons[0]!.message, wichaiIds[0]!);
-  assert.equal(json<Relation[]>('relations', '--careos-id', 'C0100001', '--json'), relationsOfKanyaBefore, 'no new relation event for row 1');
-  assert.equal(json<Relation[]>('relations', '--source', 'nana', '--original-id', 'n5003', '--json').length, 1);
-  assert.equal(json<Stats>('stats', '--json'), { profiles: 6, relationsActive: 5, relationsInactive: 1, imports: 3, rejectedRows: 8 });
+  assert.equal(json<Relation[]>('relations', '--careos-id', 'C0100001', '--json'), kanyaBefore, 'no new relation event for row 1');
+  assert.equal(json<Relation[]>('relations', '--source', 'nana', '--original-id', 'n5003', '--json'), n5003Before, 'row 2 rejected: n5003 untouched');
+  // Row 5 (force_create) made one profile and moved n5006 to it: its old link is inactive now.
+  const stats = json<Stats>('stats', '--json');
+  assert.equal(stats, {
+    profiles: statsBefore.profiles + 1, relationsActive: statsBefore.relationsActive, relationsInactive: statsBefore.relationsInactive + 1,
+    imports: statsBefore.imports + 1, rejectedRows: statsBefore.rejectedRows + 5,
+  });
 });
 
 test('cli › a row with careos_cus_id remaps a Nana id: the old link becomes inactive, the new one active', () => {
-  const file = path.join(filesDir, 'remap.csv');
-  fs.writeFileSync(file, `${NANA_LINES[0]}\nC0100002,n5003,M,Wichai,Boonmee,,,089-555-0101,,\n`);
+  given();
+  // n5003 is on one profile now (row 2's, or C0100002 if this ran before): map it to the other.
+  const before = json<Relation[]>('relations', '--source', 'nana', '--original-id', 'n5003', '--json');
+  const current = before.find((r) => r.active)!;
+  const target = current.careosId === 'C0100002' ? 'C0100001' : 'C0100002';
+  const file = path.join(filesDir, `remap-${before.length}.csv`);
+  fs.writeFileSync(file, `${NANA_LINES[0]}\n${target},n5003,M,Wichai,Boonmee,,,089-555-0101,,\n`);
   const summary = importJson(file, 'nana');
   assert.equal({ ...summary, importId: '' }, { importId: '', status: 'Success', totalRows: 1, importedRows: 1, rejectedRows: 0 });
   const relations = json<Relation[]>('relations', '--source', 'nana', '--original-id', 'n5003', '--json');
-  assert.equal(relations.map(({ careosId, active, importId }) => ({ careosId, active, importId })), [
-    { careosId: wichaiIds[0]!, active: false, importId: nanaImportId },
-    { careosId: 'C0100002', active: true, importId: summary.importId },
-  ]);
-  assert.is(relations[0]!.unlinkedAt, relations[1]!.linkedAt, 'unlinked when the new link was made');
-  assert.is(relations[1]!.unlinkedAt, null);
-  assert.equal(json<Relation[]>('relations', '--careos-id', 'C0100002', '--json').map((r) => [r.originalId, r.active]), [['n5003', true]]);
+  assert.is(relations.length, before.length + 1, 'a new row; the old one is kept');
+  const [old, made] = relations.slice(-2) as [Relation, Relation];
+  assert.equal({ careosId: old.careosId, active: old.active, importId: old.importId }, { careosId: current.careosId, active: false, importId: current.importId });
+  assert.equal({ careosId: made.careosId, active: made.active, importId: made.importId }, { careosId: target, active: true, importId: summary.importId });
+  assert.is(old.unlinkedAt, made.linkedAt, 'unlinked when the new link was made');
+  assert.is(made.unlinkedAt, null);
+  assert.equal(relations.filter((r) => r.active).length, 1, 'one active link per original id');
+  assert.ok(json<Relation[]>('relations', '--careos-id', target, '--json').some((r) => r.originalId === 'n5003' && r.active));
 });
 
 test('cli › rebuild recreates every read model from the events: stats and every listing are identical', () => {
@@ -258,14 +314,15 @@ test('cli › rebuild recreates every read model from the events: stats and ever
       errorsCsv: imports.map((i) => careos('errors', i.importId, '--format', 'csv').stdout),
     };
   };
+  given();
   const before = snapshot();
-  assert.equal(before.imports.length, 4);
-  // The remap moved n5003: still 5 active relations, and its old link is the second inactive one.
-  assert.equal(before.stats, { profiles: 6, relationsActive: 5, relationsInactive: 2, imports: 4, rejectedRows: 8 });
+  assert.ok(before.imports.length >= 2 && before.relations.length >= 5 && before.errors.flat().length >= 3, 'there is something to rebuild');
   const run = careos('rebuild');
   assert.is(run.status, 0, run.stderr);
   assert.match(run.stdout, /^rebuilt every read model/);
   assert.equal(snapshot(), before);
 });
 
-test.run();
+for (const [name, body] of shuffled(tests)) uvuTest(name, body);
+process.stdout.write(`cli tests in a shuffled order (TEST_ORDER_SEED=${seed} repeats it)\n`);
+uvuTest.run();
