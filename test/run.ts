@@ -1,11 +1,13 @@
 // Test runner: every *.{unit,int,e2e}.test.ts under the source folders, one child process per
-// file (uvu runs one file at a time), tiers in order; `npm test` runs them all. The embedded test
+// file (uvu runs one file at a time; unit and integration files two at a time, see PARALLEL),
+// tiers in order; `npm test` runs them all, and the summary gives each tier's time. The embedded test
 // PostgreSQL starts fresh (its data directory removed first) and is stopped at the end.
 //
 // Skips are never counted as passes: a file that cannot run here (no EVENTSTORE_URL) exits with
 // SKIP_EXIT after saying why, and a test that skips inside a file that ran prints a line
 // "SKIPPED: why"; the summary lists both.
 import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import { stopEmbedded } from '../services/db/embedded.ts';
@@ -45,41 +47,60 @@ let files = 0;
 const skippedFiles: string[] = [];
 const skippedTests: string[] = [];
 
-/** Runs one test file, its output passed through; resolves with its exit code and its SKIPPED lines. */
-function runFile(file: string): Promise<{ code: number | null; skips: string[] }> {
+/**
+ * Files of a tier run this many at a time. Unit and integration files share nothing (each
+ * integration file makes its own databases) and wait on PostgreSQL much of the time; end-to-end
+ * files start servers and time their moments (a kill mid-import), so they run one by one.
+ */
+const PARALLEL: Record<(typeof TIERS)[number], number> = { unit: 2, int: 2, e2e: 1 };
+
+/** Runs one test file; its output is passed through (one at a time) or kept and printed when it ends. */
+function runFile(file: string, passThrough: boolean): Promise<{ code: number | null; skips: string[]; output: string; seconds: number }> {
+  const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
     const skips: string[] = [];
+    let output = '';
     const watch = (chunk: Buffer, out: NodeJS.WriteStream) => {
-      out.write(chunk);
+      if (passThrough) out.write(chunk);
+      else output += chunk.toString('utf8');
       for (const match of chunk.toString('utf8').matchAll(/^SKIPPED: (.*)$/gm)) skips.push(match[1]!);
     };
     child.stdout.on('data', (chunk: Buffer) => watch(chunk, process.stdout));
     child.stderr.on('data', (chunk: Buffer) => watch(chunk, process.stderr));
-    child.on('close', (code) => resolve({ code, skips }));
+    child.on('close', (code) => resolve({ code, skips, output, seconds: (performance.now() - started) / 1000 }));
   });
 }
 
+const tierSeconds: string[] = [];
 for (const tier of tiers) {
-  for (const file of ROOTS.flatMap((root) => find(root, `.${tier}.test.ts`))) {
-    if (filter.length && !filter.some((f) => file.includes(f))) continue;
-    files++;
-    process.stdout.write(`\n▶ ${file}\n`);
-    const { code, skips } = await runFile(file);
-    if (code === SKIP_EXIT) {
-      skippedFiles.push(`${file}: ${skips.join('; ') || 'skipped'}`);
-      continue;
+  const queue = ROOTS.flatMap((root) => find(root, `.${tier}.test.ts`)).filter((file) => !filter.length || filter.some((f) => file.includes(f)));
+  const parallel = PARALLEL[tier];
+  const tierStarted = performance.now();
+  const worker = async () => {
+    for (let file = queue.shift(); file; file = queue.shift()) {
+      files++;
+      if (parallel === 1) process.stdout.write(`\n▶ ${file}\n`);
+      const { code, skips, output, seconds } = await runFile(file, parallel === 1);
+      if (parallel > 1) process.stdout.write(`\n▶ ${file}\n${output}`);
+      process.stdout.write(`  (${file}: ${seconds.toFixed(1)} s)\n`);
+      if (code === SKIP_EXIT) {
+        skippedFiles.push(`${file}: ${skips.join('; ') || 'skipped'}`);
+        continue;
+      }
+      skippedTests.push(...skips.map((why) => `${file}: ${why}`));
+      if (code !== 0) {
+        failed++;
+        process.stdout.write(`✘ ${file} failed (exit ${code})\n`);
+      }
     }
-    skippedTests.push(...skips.map((why) => `${file}: ${why}`));
-    if (code !== 0) {
-      failed++;
-      process.stdout.write(`✘ ${file} failed (exit ${code})\n`);
-    }
-  }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  tierSeconds.push(`${tier} ${((performance.now() - tierStarted) / 1000).toFixed(0)} s`);
 }
 if (!process.env.TEST_DATABASE_URL) await stopEmbedded(testDataDir());
 const ran = files - skippedFiles.length;
-process.stdout.write(`\n${ran - failed}/${ran} test files passed`);
+process.stdout.write(`\n${ran - failed}/${ran} test files passed (${tierSeconds.join(', ')})`);
 if (skippedFiles.length) process.stdout.write(`; ${skippedFiles.length} skipped as a whole`);
 process.stdout.write('\n');
 for (const line of skippedFiles) process.stdout.write(`  skipped file: ${line}\n`);
