@@ -7,8 +7,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildSync } from 'esbuild';
+
+// esbuild is loaded only to build: every thread imports this file (through services/paths.ts)
+// and most never build anything.
+const require = createRequire(import.meta.url);
 
 /** The package root (package.json and schemas/), found from here: this file may itself run bundled. */
 function findRoot() {
@@ -41,6 +45,7 @@ export function bundle(name, entry) {
     return known;
   }
   const outdir = path.join(CACHE_DIR, 'out');
+  const { buildSync } = require('esbuild');
   const result = buildSync({
     absWorkingDir: PACKAGE_ROOT,
     metafile: true,

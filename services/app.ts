@@ -152,9 +152,8 @@ export class Engine {
     client.on('end', onEnd);
     this.leaderClient = client;
     this.leading = true;
-    let started!: () => void;
-    const processorStarted = new Promise<void>((resolve) => (started = resolve));
-    const work = Promise.all([this.processLoop(started), this.resumeLoop(processorStarted)]);
+    const processor = { started: false };
+    const work = Promise.all([this.processLoop(() => (processor.started = true)), this.resumeLoop(processor)]);
     const lost = await Promise.race([work.then(() => null), connectionLost]);
     this.leading = false;
     await work;
@@ -208,10 +207,11 @@ export class Engine {
   }
 
   /** Picks up imports whose file was not read to its end (a crashed reader), every second, once the processor has started. */
-  private async resumeLoop(processorStarted: Promise<void>): Promise<void> {
+  private async resumeLoop(processor: { started: boolean }): Promise<void> {
     // After a crash the processor has rows to decide already: its first commit comes first (the
-    // threads load on the same cores), then the readers it will need later. At most 3 s.
-    await Promise.race([processorStarted, sleep(3000)]);
+    // threads load on the same cores), then the readers it will need later. At most 3 s; polled,
+    // so that an engine stopped meanwhile (a short CLI run) is not held up by a timer.
+    for (let waited = 0; waited < 3000 && !processor.started && this.running && this.leading; waited += 50) await sleep(50);
     while (this.running && this.leading) {
       try {
         for (const importId of await unreadImports(this.app.pool)) {
