@@ -18,6 +18,7 @@ import { dumpReadModels } from '../test/support/dump.ts';
 import { writeNanaFile } from '../test/support/files.ts';
 import { getImport } from './import-log.ts';
 import { ProjectionRunner, migrateProjections } from './runner.ts';
+import { stepUntilFinished } from '../test/support/steps.ts';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-rebuild-'));
 const file = path.join(work, 'nana.csv');
@@ -32,7 +33,7 @@ async function imported(): Promise<{ db: TestDatabase; store: PostgresEventStore
   const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
   await readImport(store, db.pool, importId, options);
   const processor = new Processor(store, db.pool, { batchSize: 50 });
-  while (await processor.step());
+  await stepUntilFinished(processor, db.pool, importId);
   await processor.close();
   return { db, store, importId };
 }

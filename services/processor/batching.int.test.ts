@@ -13,6 +13,7 @@ import { migrateProjections } from '../../projections/runner.ts';
 import { createTestDatabase } from '../../test/support/db.ts';
 import { dumpReadModels } from '../../test/support/dump.ts';
 import { writeNanaFile } from '../../test/support/files.ts';
+import { stepUntilFinished } from '../../test/support/steps.ts';
 import { Processor } from './run.ts';
 import { migrateProcessor } from './processor-store.ts';
 
@@ -31,8 +32,7 @@ async function importWith(filePath: string, readBatchRows: number, processBatchR
     const importId = await startImport(store, { filePath, fileName: path.basename(filePath), source: 'nana', by: 'tester' }, options);
     await readImport(store, db.pool, importId, options);
     const processor = new Processor(store, db.pool, { batchSize: processBatchRows });
-    let steps = 0;
-    while (await processor.step()) steps++;
+    const steps = await stepUntilFinished(processor, db.pool, importId);
     await processor.close();
     const view = (await getImport(db.pool, importId))!;
     return { view, steps, dump: await dumpReadModels(db.pool) };

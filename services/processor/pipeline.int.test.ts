@@ -14,6 +14,7 @@ import { migrateProjections } from '../../projections/runner.ts';
 import { createTestDatabase } from '../../test/support/db.ts';
 import { dumpReadModels } from '../../test/support/dump.ts';
 import { writeNanaFile } from '../../test/support/files.ts';
+import { stepUntilFinished } from '../../test/support/steps.ts';
 import { Processor } from './run.ts';
 import { migrateProcessor } from './processor-store.ts';
 
@@ -49,13 +50,7 @@ async function importWith(failCommits: number[], separate = false) {
   };
   const processor = new Processor(failing, db.pool, { batchSize: 40 });
   const errors: string[] = [];
-  for (let steps = 0; steps < 1000; steps++) {
-    try {
-      if (!(await processor.step())) break;
-    } catch (error) {
-      errors.push((error as Error).message);
-    }
-  }
+  await stepUntilFinished(processor, db.pool, importId, (error) => errors.push(error.message));
   await processor.flush();
   const dump = await dumpReadModels(db.pool);
   await db.drop();
