@@ -26,7 +26,11 @@ for (const name of fs.readdirSync(SCHEMA_DIR)) {
   const match = /^([A-Za-z]+)\.v(\d+)\.json$/.exec(name);
   if (match && (EVENT_TYPES as readonly string[]).includes(match[1]!)) dataSchemas.set(`${match[1]}.v${match[2]}`, { file: name });
 }
-let metadataValidator: ValidateFunction | undefined;
+let compiledMetadata: ValidateFunction | undefined;
+
+function metadataValidator(): ValidateFunction {
+  return (compiledMetadata ??= ajv.compile(loadSchema('EventMetadata.v1.json')));
+}
 
 function dataValidator(key: string): ValidateFunction | undefined {
   const entry = dataSchemas.get(key);
@@ -36,7 +40,7 @@ function dataValidator(key: string): ValidateFunction | undefined {
 
 /** Compiles these types' schemas (current versions) now: a thread about to write them does it while it waits for work. */
 export function precompileSchemas(types: readonly EventType[]): void {
-  metadataValidator ??= ajv.compile(loadSchema('EventMetadata.v1.json'));
+  metadataValidator();
   for (const type of types) dataValidator(`${type}.v${CURRENT_VERSION[type] ?? 1}`);
 }
 
@@ -63,8 +67,8 @@ export function checkEvent(type: string, data: unknown, metadata: unknown): asse
   const validate = dataValidator(`${type}.v${version}`);
   if (!validate) throw new InvalidEvent(type, `no schema for version ${version} (schemas/${type}.v${version}.json)`);
   if (!validate(data)) throw new InvalidEvent(type, describe(validate));
-  metadataValidator ??= ajv.compile(loadSchema('EventMetadata.v1.json'));
-  if (!metadataValidator(metadata)) throw new InvalidEvent(type, `metadata ${describe(metadataValidator)}`);
+  const validateMetadata = metadataValidator();
+  if (!validateMetadata(metadata)) throw new InvalidEvent(type, `metadata ${describe(validateMetadata)}`);
 }
 
 /**

@@ -1,7 +1,7 @@
 // The processor's intake: reading the input events (ImportStarted, RowReceived, ImportFileRead)
 // in global order, checking their schema and the rows' fields. It is the stateless half of
-// deciding, so it can run on a thread of its own (IntakeThread) and read and check batch N+1
-// while the processor decides batch N. Each batch is read one ahead.
+// deciding, so it can run on a thread of its own (intake-thread.ts, reached through RemoteIntake)
+// and read and check batch N+1 while the processor decides batch N. Each batch is read one ahead.
 import type { MessagePort } from 'node:worker_threads';
 import { toImporterEvent } from '../events/schemas.ts';
 import type { ImporterEvent } from '../events/types.ts';
