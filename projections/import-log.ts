@@ -29,6 +29,8 @@ export const importLogProjection: Projection = {
     alter table import_log add column if not exists origin text not null default 'file';
     -- Only a file has a stored copy and a size; file_name names any origin (originLabel).
     alter table import_log alter column stored_file drop not null, alter column size_bytes drop not null;
+    -- Rows neither imported nor rejected (Care Shop: already synced, or matched a profile exactly).
+    alter table import_log add column if not exists skipped_rows integer not null default 0;
   `,
   handles: ['ImportStarted', 'ImportFileRead', 'ImportProgressed', 'ImportCompleted'],
   async apply(client: pg.ClientBase, events: readonly PositionedEvent[]) {
@@ -55,17 +57,17 @@ export const importLogProjection: Projection = {
         case 'ImportProgressed': {
           const d = event.data;
           await client.query(
-            'update import_log set processed_rows = $2, imported_rows = $3, rejected_rows = $4, last_update = $5 where import_id = $1',
-            [d.importId, d.processedRows, d.importedRows, d.rejectedRows, event.metadata.at],
+            'update import_log set processed_rows = $2, imported_rows = $3, rejected_rows = $4, skipped_rows = $6, last_update = $5 where import_id = $1',
+            [d.importId, d.processedRows, d.importedRows, d.rejectedRows, event.metadata.at, d.skippedRows],
           );
           break;
         }
         case 'ImportCompleted': {
           const d = event.data;
           await client.query(
-            `update import_log set total_rows = $2, processed_rows = $2, imported_rows = $3, rejected_rows = $4, status = $5, last_update = $6
+            `update import_log set total_rows = $2, processed_rows = $2, imported_rows = $3, rejected_rows = $4, skipped_rows = $7, status = $5, last_update = $6
               where import_id = $1`,
-            [d.importId, d.totalRows, d.importedRows, d.rejectedRows, d.status, event.metadata.at],
+            [d.importId, d.totalRows, d.importedRows, d.rejectedRows, d.status, event.metadata.at, d.skippedRows],
           );
           break;
         }
@@ -81,14 +83,14 @@ export type ImportView = Omit<ApiImportView, 'importedByName'>;
 
 type ImportRow = {
   import_id: string; origin: string; file_name: string; source: string; imported_by: string; import_date: Date; last_update: Date;
-  status: ImportView['status']; total_rows: number | null; processed_rows: number; imported_rows: number; rejected_rows: number; columns: string[];
+  status: ImportView['status']; total_rows: number | null; processed_rows: number; imported_rows: number; rejected_rows: number; skipped_rows: number; columns: string[];
 };
 
 function toView(r: ImportRow): ImportView {
   return {
     importId: r.import_id, origin: r.origin, fileName: r.file_name, source: r.source, importedBy: r.imported_by,
     importDate: r.import_date.toISOString(), lastUpdate: r.last_update.toISOString(), status: r.status,
-    totalRows: r.total_rows, processedRows: r.processed_rows, importedRows: r.imported_rows, rejectedRows: r.rejected_rows, columns: r.columns,
+    totalRows: r.total_rows, processedRows: r.processed_rows, importedRows: r.imported_rows, rejectedRows: r.rejected_rows, skippedRows: r.skipped_rows, columns: r.columns,
   };
 }
 

@@ -171,3 +171,19 @@ export async function phoneOwners(db: pg.Pool | pg.ClientBase, phones: readonly 
   );
   return rows.map((r) => ({ phone: r.phone, careosId: r.careos_id }));
 }
+
+/** The owners of these phones with their names, oldest first (Care Shop's exact-name match). */
+export async function phoneOwnersWithNames(
+  db: pg.Pool | pg.ClientBase, phones: readonly string[],
+): Promise<{ phone: string; careosId: string; firstname: string; lastname: string }[]> {
+  if (phones.length === 0) return [];
+  const { rows } = await db.query<{ phone: string; careos_id: string; firstname: string; lastname: string }>(
+    `select k.phone, p.careos_id, p.firstname, p.lastname from json_array_elements_text($1::json) as k(phone)
+       cross join lateral (select pp.careos_id, pp.created_commit, pp.created_prepare, pr.firstname, pr.lastname
+                             from profile_phone pp join profile pr on pr.careos_id = pp.careos_id
+                            where pp.phone = k.phone offset 0) p
+      order by p.created_commit, p.created_prepare`,
+    [JSON.stringify(phones)],
+  );
+  return rows.map((r) => ({ phone: r.phone, careosId: r.careos_id, firstname: r.firstname, lastname: r.lastname }));
+}

@@ -14,6 +14,7 @@ import { OUTCOME_TYPES, type EventType } from '../services/events/types.ts';
 import type { EventStore, Position } from '../services/eventstore/types.ts';
 import { START, comparePositions } from '../services/eventstore/types.ts';
 import { withTransaction } from '../services/db/pool.ts';
+import { historyProjection } from './history.ts';
 import { errorLogProjection } from './error-log.ts';
 import { importLogProjection } from './import-log.ts';
 import { profileProjection } from './profile.ts';
@@ -21,7 +22,7 @@ import { relationProjection } from './relation.ts';
 import type { PositionedEvent, Projection } from './types.ts';
 import { lockForTransaction } from '../services/db/locks.ts';
 
-export const PROJECTIONS: readonly Projection[] = [profileProjection, relationProjection, importLogProjection, errorLogProjection];
+export const PROJECTIONS: readonly Projection[] = [profileProjection, relationProjection, importLogProjection, errorLogProjection, historyProjection];
 
 export class CheckpointConflict extends Error {
   constructor(name: string) {

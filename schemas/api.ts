@@ -56,6 +56,8 @@ export interface ImportView {
   processedRows: number;
   importedRows: number;
   rejectedRows: number;
+  /** Neither imported nor rejected: already in the history log, or matched a profile exactly (Care Shop). */
+  skippedRows: number;
   columns: string[];
 }
 
@@ -140,7 +142,7 @@ export interface ColumnDefinition {
 }
 
 export interface FileSourceDefinition {
-  name: 'nana' | 'careos';
+  name: 'nana' | 'careos' | 'careshop';
   /** As the upload modal lists it. */
   label: string;
   columns: readonly ColumnDefinition[];
@@ -162,6 +164,12 @@ export const FILE_SOURCES: readonly FileSourceDefinition[] = [
     name: 'careos',
     label: 'CareOS existing profiles',
     columns: ['careos_cus_id', 'firstname', 'lastname', 'phone', 'email', 'gender', 'date_of_birth'].map(required),
+  },
+  {
+    name: 'careshop',
+    label: 'Care Shop',
+    // A Care Shop export; updated_at (when the shop last changed the record) is optional in a file.
+    columns: [...['customer_id', 'firstname', 'lastname', 'mobile_phone', 'email'].map(required), { name: 'updated_at', requiredInHeader: false }],
   },
 ];
 

@@ -46,7 +46,7 @@ function json<T = unknown>(...args: string[]): T {
   return JSON.parse(lines[lines.length - 1]!) as T;
 }
 
-interface ImportSummary { importId: string; status: string; totalRows: number; importedRows: number; rejectedRows: number }
+interface ImportSummary { importId: string; status: string; totalRows: number; importedRows: number; rejectedRows: number; skippedRows: number }
 interface ImportListed extends ImportSummary { importDate: string; lastUpdate: string; fileName: string; source: string; importedBy: string }
 interface Reason { field: string; code: string; message: string }
 interface ErrorRow { row: number; record: Record<string, string>; reasons: Reason[] }
@@ -103,10 +103,10 @@ uvuTest.after(() => {
 
 test('cli › import --json prints the summary of the CareOS baseline (Success, 2 rows, 2 imported), then of the Nana sample (Failed, 7 rows, 4 imported, 3 rejected)', () => {
   const { baseline, nana } = given();
-  assert.equal(Object.keys(baseline), ['importId', 'status', 'totalRows', 'importedRows', 'rejectedRows']);
+  assert.equal(Object.keys(baseline), ['importId', 'status', 'totalRows', 'importedRows', 'rejectedRows', 'skippedRows']);
   assert.match(baseline.importId, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-  assert.equal({ ...baseline, importId: '' }, { importId: '', status: 'Success', totalRows: 2, importedRows: 2, rejectedRows: 0 });
-  assert.equal({ ...nana, importId: '' }, { importId: '', status: 'Failed', totalRows: 7, importedRows: 4, rejectedRows: 3 });
+  assert.equal({ ...baseline, importId: '' }, { importId: '', status: 'Success', totalRows: 2, importedRows: 2, rejectedRows: 0, skippedRows: 0 });
+  assert.equal({ ...nana, importId: '' }, { importId: '', status: 'Failed', totalRows: 7, importedRows: 4, rejectedRows: 3, skippedRows: 0 });
   assert.is.not(nana.importId, baseline.importId);
 });
 
@@ -116,7 +116,7 @@ test('cli › imports --json lists every import, newest first', () => {
   // Other tests may have imported since: the given two are the oldest, in this order.
   assert.equal(imports.slice(-2).map((i) => i.importId), [nana.importId, baseline.importId]);
   for (let i = 1; i < imports.length; i++) assert.ok(imports[i - 1]!.importDate >= imports[i]!.importDate, 'newest first');
-  assert.equal(Object.keys(imports[0]!), ['importId', 'status', 'importDate', 'lastUpdate', 'fileName', 'source', 'importedBy', 'totalRows', 'importedRows', 'rejectedRows', 'origin']);
+  assert.equal(Object.keys(imports[0]!), ['importId', 'status', 'importDate', 'lastUpdate', 'fileName', 'source', 'importedBy', 'totalRows', 'importedRows', 'rejectedRows', 'skippedRows', 'origin']);
   assert.equal(imports.slice(-2).map((i) => (i as unknown as { origin: string }).origin), ['file', 'file']);
   assert.equal(
     imports.slice(-2).map(({ fileName, source, importedBy, status, totalRows, importedRows, rejectedRows }) => ({ fileName, source, importedBy, status, totalRows, importedRows, rejectedRows })),

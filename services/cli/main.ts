@@ -15,7 +15,7 @@ import { readPassword } from './password.ts';
 import { tryLock, unlock } from '../db/locks.ts';
 
 const USAGE = `usage:
-  careos import FILE --source nana|careos [--by NAME] [--json]
+  careos import FILE --source nana|careos|careshop [--by NAME] [--json]
   careos resume [--json]                    finish imports a crash interrupted
   careos imports [--json]
   careos errors IMPORT_ID [--format json|csv]
@@ -66,6 +66,20 @@ async function withEngine<T>(app: App, work: (engine: Engine) => Promise<T>): Pr
   }
 }
 
+/** What `careos import`, `resume` and `sync` print for a finished import (--json: this object). */
+function importSummary(view: { importId: string; status: string; totalRows: number | null; importedRows: number; rejectedRows: number; skippedRows: number }) {
+  return {
+    importId: view.importId, status: view.status, totalRows: view.totalRows ?? 0, importedRows: view.importedRows,
+    rejectedRows: view.rejectedRows, skippedRows: view.skippedRows,
+  };
+}
+
+function summaryLine(summary: ReturnType<typeof importSummary>): string {
+  const skipped = summary.skippedRows ? `, ${summary.skippedRows} skipped` : '';
+  const errors = summary.rejectedRows ? ` (careos errors ${summary.importId})` : '';
+  return `${summary.status}: ${summary.totalRows} rows, ${summary.importedRows} imported, ${summary.rejectedRows} rejected${skipped}${errors}`;
+}
+
 async function cmdImport(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
@@ -74,7 +88,7 @@ async function cmdImport(args: string[]): Promise<number> {
   const file = positionals[0];
   if (!file) throw new ValidationError('import needs a FILE');
   const source = values.source as SourceName | undefined;
-  if (!source || !SOURCES.includes(source)) throw new ValidationError(`--source must be one of: nana, careos (got ${source ?? 'nothing'})`);
+  if (!source || !SOURCES.includes(source)) throw new ValidationError(`--source must be one of: ${SOURCES.join(', ')} (got ${source ?? 'nothing'})`);
   const by = values.by ?? os.userInfo().username;
   // Refuse a bad file before anything starts (not even the database): answers at once.
   const config = loadConfig();
@@ -86,9 +100,9 @@ async function cmdImport(args: string[]): Promise<number> {
       await read;
       return waitForImport(app, importId);
     });
-    const summary = { importId, status: view.status, totalRows: view.totalRows ?? 0, importedRows: view.importedRows, rejectedRows: view.rejectedRows };
+    const summary = importSummary(view);
     if (values.json) out(JSON.stringify(summary));
-    else out(`${view.status}: ${summary.totalRows} rows, ${summary.importedRows} imported, ${summary.rejectedRows} rejected${summary.rejectedRows ? ` (careos errors ${importId})` : ''}`);
+    else out(summaryLine(summary));
     return 0;
   });
 }
@@ -102,7 +116,7 @@ async function cmdResume(args: string[]): Promise<number> {
       const finished = [];
       for (const item of pending) {
         const view = await waitForImport(app, item.importId);
-        finished.push({ importId: view.importId, status: view.status, totalRows: view.totalRows ?? 0, importedRows: view.importedRows, rejectedRows: view.rejectedRows });
+        finished.push(importSummary(view));
       }
       if (values.json) out(JSON.stringify(finished));
       else out(finished.length ? table(finished) : 'nothing to resume');
@@ -118,7 +132,7 @@ async function cmdImports(args: string[]): Promise<number> {
     const shaped = imports.map((i) => ({
       importId: i.importId, status: i.status, importDate: i.importDate, lastUpdate: i.lastUpdate, fileName: i.fileName,
       source: i.source, importedBy: i.importedBy, totalRows: i.totalRows, importedRows: i.importedRows, rejectedRows: i.rejectedRows,
-      origin: i.origin,
+      skippedRows: i.skippedRows, origin: i.origin,
     }));
     out(values.json ? JSON.stringify(shaped) : table(shaped));
     return 0;

@@ -9,7 +9,7 @@ import { SCHEMA_DIR } from './schemas.ts';
 import {
   CURRENT_VERSION, EVENT_TYPES, type EventMetadata, type EventType, type ImportCompletedData, type ImportFileReadData,
   type ImportOrigin, type ImportProgressedData, type ImportStartedData, type OriginKind, type ProfileCreatedData,
-  type RelationLinkedData, type RelationUnlinkedData, type RowReceivedData, type RowRejectedData,
+  type RecordSyncedData, type RelationLinkedData, type RelationUnlinkedData, type RowReceivedData, type RowRejectedData, type RowSkippedData,
 } from './types.ts';
 
 /** Compiles only when `Keys` lists exactly the keys of T (none missing, none extra). */
@@ -29,8 +29,10 @@ const DATA_KEYS: Record<EventType, readonly string[]> = {
   RelationLinked: keys<RelationLinkedData>()(['careosId', 'source', 'originalIds', 'importId', 'row']),
   RelationUnlinked: keys<RelationUnlinkedData>()(['careosId', 'source', 'originalId', 'relinkedTo', 'importId', 'row']),
   RowRejected: keys<RowRejectedData>()(['importId', 'source', 'row', 'record', 'reasons']),
-  ImportProgressed: keys<ImportProgressedData>()(['importId', 'processedRows', 'importedRows', 'rejectedRows']),
-  ImportCompleted: keys<ImportCompletedData>()(['importId', 'status', 'totalRows', 'importedRows', 'rejectedRows']),
+  RowSkipped: keys<RowSkippedData>()(['importId', 'source', 'row', 'originalId', 'code', 'message', 'careosId', 'sourceUpdatedAt']),
+  RecordSynced: keys<RecordSyncedData>()(['importId', 'source', 'row', 'originalId', 'outcome', 'careosId', 'sourceUpdatedAt']),
+  ImportProgressed: keys<ImportProgressedData>()(['importId', 'processedRows', 'importedRows', 'rejectedRows', 'skippedRows']),
+  ImportCompleted: keys<ImportCompletedData>()(['importId', 'status', 'totalRows', 'importedRows', 'rejectedRows', 'skippedRows']),
 };
 
 const ORIGIN_KEYS: { [K in OriginKind]: readonly string[] } = {

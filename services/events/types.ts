@@ -86,7 +86,7 @@ export interface ImportStartedV1Data {
 }
 
 /** The version each event type is written in today (metadata.v). */
-export const CURRENT_VERSION: Partial<Record<EventType, 2>> = { ImportStarted: 2 };
+export const CURRENT_VERSION: Partial<Record<EventType, 2>> = { ImportStarted: 2, ImportProgressed: 2, ImportCompleted: 2 };
 
 export interface RowReceivedData {
   importId: string;
@@ -142,11 +142,42 @@ export interface RowRejectedData {
   reasons: RowReason[];
 }
 
+/** Why a row was skipped: its record is in the history already, or it matched a profile exactly. */
+export type SkipCode = 'already-synced' | 'matched-profile';
+
+export interface RowSkippedData {
+  importId: string;
+  source: SourceName;
+  row: number;
+  /** The record's id in its source (the Care Shop customer id). */
+  originalId: string;
+  code: SkipCode;
+  message: string;
+  /** The profile matched (matched-profile), or the one the record's first sync created or matched (already-synced). */
+  careosId: string | null;
+  /** When the source last changed the record (table syncs); null when unknown (files). */
+  sourceUpdatedAt: string | null;
+}
+
+/** A record enters the history log (its first sync) with what came of it. */
+export interface RecordSyncedData {
+  importId: string;
+  source: SourceName;
+  row: number;
+  originalId: string;
+  outcome: 'created' | 'matched' | 'rejected';
+  /** The profile created or matched; null when rejected. */
+  careosId: string | null;
+  sourceUpdatedAt: string | null;
+}
+
 export interface ImportProgressedData {
   importId: string;
   processedRows: number;
   importedRows: number;
   rejectedRows: number;
+  /** v2: rows skipped (already synced, or matched a profile exactly); v1 events read as 0. */
+  skippedRows: number;
 }
 
 export interface ImportCompletedData {
@@ -155,6 +186,8 @@ export interface ImportCompletedData {
   totalRows: number;
   importedRows: number;
   rejectedRows: number;
+  /** v2; v1 events read as 0. */
+  skippedRows: number;
 }
 
 export type ImporterEvent =
@@ -165,18 +198,20 @@ export type ImporterEvent =
   | { type: 'RelationLinked'; data: RelationLinkedData; metadata: EventMetadata }
   | { type: 'RelationUnlinked'; data: RelationUnlinkedData; metadata: EventMetadata }
   | { type: 'RowRejected'; data: RowRejectedData; metadata: EventMetadata }
+  | { type: 'RowSkipped'; data: RowSkippedData; metadata: EventMetadata }
+  | { type: 'RecordSynced'; data: RecordSyncedData; metadata: EventMetadata }
   | { type: 'ImportProgressed'; data: ImportProgressedData; metadata: EventMetadata }
   | { type: 'ImportCompleted'; data: ImportCompletedData; metadata: EventMetadata };
 
 export type EventType = ImporterEvent['type'];
 export const EVENT_TYPES: readonly EventType[] = [
   'ImportStarted', 'RowReceived', 'ImportFileRead', 'ProfileCreated', 'RelationLinked',
-  'RelationUnlinked', 'RowRejected', 'ImportProgressed', 'ImportCompleted',
+  'RelationUnlinked', 'RowRejected', 'RowSkipped', 'RecordSynced', 'ImportProgressed', 'ImportCompleted',
 ];
 
 /** The events the processor decides (everything but the readers' ImportStarted, RowReceived, ImportFileRead). */
 export const OUTCOME_TYPES: readonly EventType[] = [
-  'ProfileCreated', 'RelationLinked', 'RelationUnlinked', 'RowRejected', 'ImportProgressed', 'ImportCompleted',
+  'ProfileCreated', 'RelationLinked', 'RelationUnlinked', 'RowRejected', 'RowSkipped', 'RecordSynced', 'ImportProgressed', 'ImportCompleted',
 ];
 
 export type EventOf<T extends EventType> = Extract<ImporterEvent, { type: T }>;

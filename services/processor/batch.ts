@@ -20,6 +20,7 @@ export interface ImportProgress {
   processedRows: number;
   importedRows: number;
   rejectedRows: number;
+  skippedRows: number;
   completed: boolean;
 }
 
@@ -41,6 +42,10 @@ export interface BatchLookups {
   phones: string[];
   careosIds: string[];
   links: { source: string; originalId: string }[];
+  /** Phones whose owners are loaded with their names. */
+  namedPhones: string[];
+  /** Records whose history entry is loaded. */
+  synced: { source: string; originalId: string }[];
 }
 
 /** Everything the batch's valid rows may look up, as their sources' rules name it. */
@@ -48,18 +53,27 @@ export function lookupKeysOf(input: BatchInput): BatchLookups {
   const phones = new Set<string>();
   const careosIds = new Set<string>();
   const links = new Map<string, { source: string; originalId: string }>();
+  const namedPhones = new Set<string>();
+  const synced = new Map<string, { source: string; originalId: string }>();
   let row = 0;
   for (const event of input.events) {
     if (event.type !== 'RowReceived') continue;
     const checked = input.checked[row++]!;
-    if (!checked.ok) continue;
     const { source } = event.data;
-    const keys = rulesFor(source).keys(checked.value);
+    const rules = rulesFor(source);
+    // The history is asked before the fields are checked: a record synced before is skipped, valid or not.
+    const historyKey = rules.history?.key(event.data.record) ?? null;
+    if (historyKey !== null) synced.set(`${source}\u0000${historyKey}`, { source, originalId: historyKey });
+    if (!checked.ok) continue;
+    const keys = rules.keys(checked.value);
     for (const phone of keys.phones) phones.add(phone);
     for (const careosId of keys.careosIds) careosIds.add(careosId);
     for (const originalId of keys.originalIds) links.set(`${source}\u0000${originalId}`, { source, originalId });
+    if (keys.namedPhones) for (const phone of keys.namedPhones) namedPhones.add(phone);
   }
-  return { phones: [...phones], careosIds: [...careosIds], links: [...links.values()] };
+  return {
+    phones: [...phones], careosIds: [...careosIds], links: [...links.values()], namedPhones: [...namedPhones], synced: [...synced.values()],
+  };
 }
 
 function progressEvent(progress: ImportProgress, metadata: EventMetadata): DecidedEvent {
@@ -67,8 +81,11 @@ function progressEvent(progress: ImportProgress, metadata: EventMetadata): Decid
     id: eventId(progress.importId, progress.processedRows, 'progress'),
     event: {
       type: 'ImportProgressed',
-      data: { importId: progress.importId, processedRows: progress.processedRows, importedRows: progress.importedRows, rejectedRows: progress.rejectedRows },
-      metadata: { ...metadata, v: 1 },
+      data: {
+        importId: progress.importId, processedRows: progress.processedRows, importedRows: progress.importedRows,
+        rejectedRows: progress.rejectedRows, skippedRows: progress.skippedRows,
+      },
+      metadata: { ...metadata, v: 2 },
     },
   };
 }
@@ -80,9 +97,9 @@ function completedEvent(progress: ImportProgress, metadata: EventMetadata): Deci
       type: 'ImportCompleted',
       data: {
         importId: progress.importId, status: progress.rejectedRows > 0 ? 'Failed' : 'Success', totalRows: progress.totalRows!,
-        importedRows: progress.importedRows, rejectedRows: progress.rejectedRows,
+        importedRows: progress.importedRows, rejectedRows: progress.rejectedRows, skippedRows: progress.skippedRows,
       },
-      metadata: { by: metadata.by, at: metadata.at, importId: progress.importId, v: 1 },
+      metadata: { by: metadata.by, at: metadata.at, importId: progress.importId, v: 2 },
     },
   };
 }
@@ -116,7 +133,7 @@ export function decideBatch(input: BatchInput, before: ReadonlyMap<string, Impor
         if (!after.has(importId) && !before.has(importId)) {
           after.set(importId, {
             importId, source: event.data.source, startedBy: event.metadata.by, totalRows: null,
-            processedRows: 0, importedRows: 0, rejectedRows: 0, completed: false,
+            processedRows: 0, importedRows: 0, rejectedRows: 0, skippedRows: 0, completed: false,
           });
         } else {
           progressOf(importId, event.type);
@@ -131,8 +148,9 @@ export function decideBatch(input: BatchInput, before: ReadonlyMap<string, Impor
           emit(importId, decided);
         }
         progress.processedRows++;
-        if (decision.imported) progress.importedRows++;
-        else progress.rejectedRows++;
+        if (decision.outcome === 'imported') progress.importedRows++;
+        else if (decision.outcome === 'rejected') progress.rejectedRows++;
+        else progress.skippedRows++;
         // Progress marks sit at fixed row counts, so the outcome stream is a pure function of
         // the rows whatever the batch boundaries (a re-decided batch appends the same events).
         if (progress.processedRows % PROGRESS_EVERY_ROWS === 0) emit(importId, progressEvent(progress, event.metadata));

@@ -69,7 +69,7 @@ test('batch › an ImportProgressed mark every PROGRESS_EVERY_ROWS rows, whereve
   const whole = decideInBatches(events, [events.length]);
   const split = decideInBatches(events, [1, 6_000, 3_999, 2, events.length]);
   const marks = whole.outcomes.filter((e) => e.type === 'ImportProgressed');
-  assert.equal(marks.map((e) => e.data), [{ importId: IMPORT_ID, processedRows: PROGRESS_EVERY_ROWS, importedRows: 7_500, rejectedRows: 2_500 }]);
+  assert.equal(marks.map((e) => e.data), [{ importId: IMPORT_ID, processedRows: PROGRESS_EVERY_ROWS, importedRows: 7_500, rejectedRows: 2_500, skippedRows: 0 }]);
   assert.equal(split.outcomes, whole.outcomes);
   assert.equal(split.progress, whole.progress);
 });
@@ -78,15 +78,15 @@ test('batch › the import completes at its ImportFileRead: Failed when a row wa
   const failed = decideInBatches([started(), ...rows(1, 3, (r): Record<string, string> => (r === 2 ? { gender: 'X' } : {})), fileRead(3)], [2, 3]);
   const completed = failed.outcomes.at(-1)!;
   assert.is(completed.type, 'ImportCompleted');
-  assert.equal(completed.data, { importId: IMPORT_ID, status: 'Failed', totalRows: 3, importedRows: 2, rejectedRows: 1 });
+  assert.equal(completed.data, { importId: IMPORT_ID, status: 'Failed', totalRows: 3, importedRows: 2, rejectedRows: 1, skippedRows: 0 });
   assert.equal([failed.progress.completed, failed.progress.totalRows], [true, 3]);
   const success = decideInBatches([started(), ...rows(1, 2), fileRead(2)], [4]);
-  assert.equal(success.outcomes.at(-1)!.data, { importId: IMPORT_ID, status: 'Success', totalRows: 2, importedRows: 2, rejectedRows: 0 });
+  assert.equal(success.outcomes.at(-1)!.data, { importId: IMPORT_ID, status: 'Success', totalRows: 2, importedRows: 2, rejectedRows: 0, skippedRows: 0 });
 });
 
 test('batch › the progress handed in is not changed; a row before its ImportStarted is refused', () => {
   const before = new Map<string, ImportProgress>([[IMPORT_ID, {
-    importId: IMPORT_ID, source: 'nana', startedBy: 'bi.admin', totalRows: null, processedRows: 5, importedRows: 5, rejectedRows: 0, completed: false,
+    importId: IMPORT_ID, source: 'nana', startedBy: 'bi.admin', totalRows: null, processedRows: 5, importedRows: 5, rejectedRows: 0, skippedRows: 0, completed: false,
   }]]);
   const copy = structuredClone(before);
   const decision = decideBatch(input(rows(6, 7)), before, new InMemoryState());

@@ -50,7 +50,7 @@ export const careos: SourceRules<CareosRow> = {
     }
     const { importId, source, row: rowNumber } = received.data;
     return {
-      imported: true,
+      outcome: 'imported',
       events: [{
         id: eventId(importId, rowNumber, 'profile'),
         event: {

@@ -1,14 +1,15 @@
 // The processor's pure core: a received row and the state before it → the row's decision.
 import type { RowReason, SourceName } from '../events/types.ts';
 import { careos } from './careos.ts';
+import { careshop } from './careshop.ts';
 import { nana } from './nana.ts';
 import { bangkokDate, rejected, type Checked, type ReceivedRow, type RowDecision, type SourceRules } from './rules.ts';
 import type { DecisionState } from './state.ts';
 
-// Care Shop arrives with its own issue; until then its rows are refused at the door.
-export const RULES: Partial<Record<SourceName, SourceRules<unknown>>> = {
+export const RULES: Record<SourceName, SourceRules<unknown>> = {
   nana: nana as SourceRules<unknown>,
   careos: careos as SourceRules<unknown>,
+  careshop: careshop as SourceRules<unknown>,
 };
 
 export function rulesFor(source: string): SourceRules<unknown> {
@@ -48,8 +49,23 @@ export function checkRow(received: ReceivedRow): Checked<unknown> {
   return rules.check(received.data.record, bangkokDate(received.metadata.at));
 }
 
-/** Stateful half: decides a checked row against everything decided before it. */
+/**
+ * Stateful half: decides a checked row against everything decided before it. For a source with a
+ * history log, a record already in it is skipped before anything else (valid or not), and a
+ * rejected record enters the history too.
+ */
 export function decideRow(received: ReceivedRow, checked: Checked<unknown>, state: DecisionState): RowDecision {
-  if (!checked.ok) return rejected(received, checked.reasons);
-  return rulesFor(received.data.source).decide(checked.value, received, state);
+  const rules = rulesFor(received.data.source);
+  const history = rules.history;
+  const key = history ? history.key(received.data.record) : null;
+  if (history && key !== null) {
+    const entry = state.synced(received.data.source, key);
+    if (entry) return history.skip(received, key, entry);
+  }
+  if (!checked.ok) {
+    const decision = rejected(received, checked.reasons);
+    if (history && key !== null) decision.events.push(...history.rejected(received, key));
+    return decision;
+  }
+  return rules.decide(checked.value, received, state);
 }

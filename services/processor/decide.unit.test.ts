@@ -99,7 +99,7 @@ function eventOf<T extends ImporterEvent['type']>(decision: RowDecision, type: T
 
 /** Then the row is rejected: its reasons (the RowRejected event is its only event). */
 function rejection(decision: RowDecision): RowReason[] {
-  assert.is(decision.imported, false, 'the row is rejected');
+  assert.is(decision.outcome, 'rejected', 'the row is rejected');
   assert.equal(types(decision), ['RowRejected']);
   return eventOf(decision, 'RowRejected').data.reasons;
 }
@@ -110,7 +110,7 @@ function only(reasons: RowReason[]): RowReason {
 }
 
 function created(decision: RowDecision): EventOf<'ProfileCreated'>['data'] {
-  assert.is(decision.imported, true, 'the row is imported');
+  assert.is(decision.outcome, 'imported', 'the row is imported');
   return eventOf(decision, 'ProfileCreated').data;
 }
 
@@ -273,7 +273,7 @@ test('nana › rejects a row whose careos_cus_id is not an existing profile, nam
 
 test('nana › links every nana id to the given careos_cus_id, in one RelationLinked', () => {
   const decision = given(profileCreated('C0100001', ['+66817771111'])).when(nanaRow({ careos_cus_id: 'C0100001', nana_cus_id: 'n5001,n5002' }, { row: 3 }));
-  assert.is(decision.imported, true);
+  assert.is(decision.outcome, 'imported');
   assert.equal(types(decision), ['RelationLinked']);
   const linked = eventOf(decision, 'RelationLinked');
   assert.equal(linked.data, { careosId: 'C0100001', source: 'nana', originalIds: ['n5001', 'n5002'], importId: IMPORT_ID, row: 3 });
@@ -289,7 +289,7 @@ test('nana › with careos_cus_id given, a phone of another profile is no reason
 test('nana › a nana id already actively linked to the same profile causes no event, and the row still counts as imported', () => {
   const decision = given(profileCreated('C0100001', []), relationLinked('C0100001', ['n5001', 'n5002']))
     .when(nanaRow({ careos_cus_id: 'C0100001', nana_cus_id: 'n5001,n5002' }));
-  assert.equal(decision, { imported: true, events: [] });
+  assert.equal(decision, { outcome: 'imported', events: [] });
 });
 
 test('nana › links only the nana ids of a row that are not yet linked to that profile', () => {
@@ -302,7 +302,7 @@ test('nana › links only the nana ids of a row that are not yet linked to that 
 test('nana › a nana id actively linked to another profile is unlinked there, then linked here', () => {
   const decision = given(profileCreated('C0100001', []), profileCreated('C0100002', []), relationLinked('C0100001', ['n5003']))
     .when(nanaRow({ careos_cus_id: 'C0100002', nana_cus_id: 'n5003' }, { row: 5 }));
-  assert.is(decision.imported, true);
+  assert.is(decision.outcome, 'imported');
   assert.equal(types(decision), ['RelationUnlinked', 'RelationLinked']);
   assert.equal(eventOf(decision, 'RelationUnlinked').data, {
     careosId: 'C0100001', source: 'nana', originalId: 'n5003', relinkedTo: 'C0100002', importId: IMPORT_ID, row: 5,
@@ -451,3 +451,112 @@ test('row › a careos row with too few values is rejected too', () => {
 });
 
 test.run();
+
+// ── Care Shop (the spec's "Customer profile sync process") ─────────────────────────────────────
+
+function careshopRow(values: Record<string, string> = {}, options: RowOptions = {}): ReceivedRow {
+  const record: Record<string, string> = {
+    customer_id: 'CS-0001', firstname: 'Kanya', lastname: 'Rattanakul', mobile_phone: '0817771111', email: 'kanya.r@example.co.th',
+  };
+  for (const [key, value] of Object.entries(values)) record[key] = value;
+  return received('careshop', record, options);
+}
+
+function namedProfile(careosId: string, phone: string, firstname: string, lastname: string): EventOf<'ProfileCreated'> {
+  const event = profileCreated(careosId, [phone]);
+  return { ...event, data: { ...event.data, firstname, lastname } };
+}
+
+function recordSynced(originalId: string, outcome: 'created' | 'matched' | 'rejected', careosId: string | null): EventOf<'RecordSynced'> {
+  return {
+    type: 'RecordSynced',
+    data: { importId: EARLIER_IMPORT_ID, source: 'careshop', row: 7, originalId, outcome, careosId, sourceUpdatedAt: null },
+    metadata: { by: 'scheduler', at: '2025-06-01T00:00:00.000Z', importId: EARLIER_IMPORT_ID, row: 7, v: 1 },
+  };
+}
+
+test('careshop › rule 1: a record already in the history log is skipped, naming its first sync, and nothing else happens', () => {
+  const decision = given(recordSynced('CS-0001', 'created', 'C0100009')).when(careshopRow());
+  assert.is(decision.outcome, 'skipped');
+  assert.equal(types(decision), ['RowSkipped']);
+  const skipped = eventOf(decision, 'RowSkipped').data;
+  assert.equal([skipped.code, skipped.originalId, skipped.careosId], ['already-synced', 'CS-0001', 'C0100009']);
+  assert.match(skipped.message, `import ${EARLIER_IMPORT_ID}, row 7`);
+});
+
+test('careshop › rule 1 comes first: an invalid record already in the history is skipped, not rejected again', () => {
+  const decision = given(recordSynced('CS-0004', 'rejected', null)).when(careshopRow({ customer_id: ' CS-0004 ', mobile_phone: '0712345678' }));
+  assert.is(decision.outcome, 'skipped');
+  assert.equal(eventOf(decision, 'RowSkipped').data.code, 'already-synced');
+});
+
+test('careshop › a record changed in the shop after its sync stays skipped, and the skip carries when the shop changed it', () => {
+  const decision = given(recordSynced('CS-0001', 'created', 'C0100009')).when(careshopRow({ updated_at: '2026-11-30T09:15:00+07:00', lastname: 'Changed' }));
+  assert.is(decision.outcome, 'skipped');
+  assert.is(eventOf(decision, 'RowSkipped').data.sourceUpdatedAt, '2026-11-30T02:15:00.000Z');
+});
+
+test('careshop › rule 2: an invalid Thai number goes to the error log with its reason, and the record to the history as rejected', () => {
+  const decision = given().when(careshopRow({ customer_id: 'CS-0004', mobile_phone: '0712345678' }));
+  assert.is(decision.outcome, 'rejected');
+  assert.equal(types(decision), ['RowRejected', 'RecordSynced']);
+  const reason = only(eventOf(decision, 'RowRejected').data.reasons);
+  assert.equal([reason.field, reason.code], ['mobile_phone', 'invalid-phone']);
+  assert.match(reason.message, '0712345678');
+  assert.equal(eventOf(decision, 'RecordSynced').data, {
+    importId: IMPORT_ID, source: 'careshop', row: 1, originalId: 'CS-0004', outcome: 'rejected', careosId: null, sourceUpdatedAt: null,
+  });
+});
+
+test('careshop › rule 2: one number only, of the Thai plan; one email address only; both names required', () => {
+  const two = only(rejection(given().when(careshopRow({ mobile_phone: '0817771111,0812345678' }))));
+  assert.equal([two.field, two.code], ['mobile_phone', 'multiple-values']);
+  const foreign = only(rejection(given().when(careshopRow({ mobile_phone: '+1 415 555 2671' }))));
+  assert.equal([foreign.field, foreign.code], ['mobile_phone', 'invalid-phone']);
+  assert.match(foreign.message, 'Thai numbering plan');
+  const emails = only(rejection(given().when(careshopRow({ email: 'a@example.com,b@example.com' }))));
+  assert.equal([emails.field, emails.code], ['email', 'multiple-values']);
+  const names = rejection(given().when(careshopRow({ firstname: ' ', lastname: '' })));
+  assert.equal(names.map((r) => `${r.field}:${r.code}`), ['firstname:required', 'lastname:required']);
+});
+
+test('careshop › a record without a customer id is rejected and cannot enter the history', () => {
+  const decision = given().when(careshopRow({ customer_id: '' }));
+  assert.equal(types(decision), ['RowRejected']);
+  assert.equal(only(eventOf(decision, 'RowRejected').data.reasons).field, 'customer_id');
+});
+
+test('careshop › rule 3: the phone matches a profile with exactly the same names: nothing happens to profiles, the row is skipped and the history names the profile', () => {
+  const decision = given(namedProfile('C0100001', '+66817771111', 'Kanya', 'Rattanakul')).when(careshopRow({ mobile_phone: '081-777-1111' }));
+  assert.is(decision.outcome, 'skipped');
+  assert.equal(types(decision), ['RowSkipped', 'RecordSynced']);
+  assert.equal(eventOf(decision, 'RowSkipped').data.code, 'matched-profile');
+  assert.equal([eventOf(decision, 'RecordSynced').data.outcome, eventOf(decision, 'RecordSynced').data.careosId], ['matched', 'C0100001']);
+});
+
+test('careshop › rule 3: the phone matches but no matching profile has the same names (case counts): a new profile, though the phone is duplicated', () => {
+  const decision = given(namedProfile('C0100001', '+66817771111', 'Kanya', 'Rattanakul'))
+    .when(careshopRow({ customer_id: 'CS-0002', lastname: 'Rattanakul-Lee', email: '' }, { row: 2 }));
+  assert.is(decision.outcome, 'imported');
+  assert.equal(types(decision), ['ProfileCreated', 'RelationLinked', 'RecordSynced']);
+  const profile = created(decision);
+  assert.equal([profile.phones, profile.emails, profile.lastname, profile.source], [['+66817771111'], [], 'Rattanakul-Lee', 'careshop']);
+  assert.equal(eventOf(decision, 'RelationLinked').data.originalIds, ['CS-0002']);
+  assert.equal(eventOf(decision, 'RelationLinked').data.source, 'careshop');
+  assert.equal(eventOf(decision, 'RecordSynced').data.outcome, 'created');
+  assert.equal(eventOf(decision, 'RecordSynced').data.careosId, profile.careosId);
+  const upper = given(namedProfile('C0100001', '+66817771111', 'Kanya', 'Rattanakul')).when(careshopRow({ firstname: 'KANYA' }));
+  assert.is(upper.outcome, 'imported');
+});
+
+test('careshop › rule 3: a phone no profile holds: a new profile linked to the customer id', () => {
+  const decision = given(namedProfile('C0100001', '+66812345678', 'Kanya', 'Rattanakul')).when(careshopRow({ customer_id: 'CS-0003' }));
+  assert.equal(types(decision), ['ProfileCreated', 'RelationLinked', 'RecordSynced']);
+});
+
+test('careshop › the same customer id twice in one sync: the second is skipped as already in the history', () => {
+  const first = given().when(careshopRow());
+  const second = given(first).when(careshopRow({}, { row: 2 }));
+  assert.is(second.outcome, 'skipped');
+  assert.match(eventOf(second, 'RowSkipped').data.message, `import ${IMPORT_ID}, row 1`);
+});

@@ -62,7 +62,7 @@ export const nana: SourceRules<NanaRow> = {
           message: `careos_cus_id "${row.careosId}" is not an existing CareOS profile, so the relation cannot be created (leave it empty to create a new profile)`,
         }]);
       }
-      return { imported: true, events: linkEvents(received, row.careosId, row.nanaIds, state) };
+      return { outcome: 'imported', events: linkEvents(received, row.careosId, row.nanaIds, state) };
     }
     // Rule 3: a new profile, unless one of its phones already belongs to a profile.
     if (!row.forceCreate) {
@@ -80,7 +80,7 @@ export const nana: SourceRules<NanaRow> = {
     const { importId, source, row: rowNumber } = received.data;
     const careosId = newCareosId(importId, rowNumber);
     return {
-      imported: true,
+      outcome: 'imported',
       events: [
         {
           id: eventId(importId, rowNumber, 'profile'),

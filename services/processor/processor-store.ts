@@ -28,6 +28,7 @@ export const PROCESSOR_DDL = `
     outcome_revision bigint,
     completed boolean not null
   );
+  alter table processor_import add column if not exists skipped_rows integer not null default 0;
 `;
 
 export async function migrateProcessor(pool: pg.Pool): Promise<void> {
@@ -70,11 +71,11 @@ export async function readProgress(db: pg.Pool, importIds: readonly string[]): P
   if (importIds.length === 0) return [];
   const { rows } = await db.query<{
     import_id: string; source: SourceName; started_by: string; total_rows: number | null; processed_rows: number;
-    imported_rows: number; rejected_rows: number; outcome_revision: string | null; completed: boolean;
+    imported_rows: number; rejected_rows: number; skipped_rows: number; outcome_revision: string | null; completed: boolean;
   }>('select *, outcome_revision::text as outcome_revision from processor_import where import_id = any($1)', [importIds]);
   return rows.map((r) => ({
     importId: r.import_id, source: r.source, startedBy: r.started_by, totalRows: r.total_rows,
-    processedRows: r.processed_rows, importedRows: r.imported_rows, rejectedRows: r.rejected_rows,
+    processedRows: r.processed_rows, importedRows: r.imported_rows, rejectedRows: r.rejected_rows, skippedRows: r.skipped_rows,
     outcomeRevision: r.outcome_revision === null ? null : BigInt(r.outcome_revision), completed: r.completed,
   }));
 }
@@ -82,15 +83,16 @@ export async function readProgress(db: pg.Pool, importIds: readonly string[]): P
 export async function writeProgress(client: pg.ClientBase, rows: readonly StoredProgress[]): Promise<void> {
   if (rows.length === 0) return;
   await client.query(
-    `insert into processor_import (import_id, source, started_by, total_rows, processed_rows, imported_rows, rejected_rows, outcome_revision, completed)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::int[], $8::bigint[], $9::boolean[])
+    `insert into processor_import (import_id, source, started_by, total_rows, processed_rows, imported_rows, rejected_rows, outcome_revision, completed, skipped_rows)
+     select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::int[], $8::bigint[], $9::boolean[], $10::int[])
      on conflict (import_id) do update set total_rows = excluded.total_rows, processed_rows = excluded.processed_rows,
-       imported_rows = excluded.imported_rows, rejected_rows = excluded.rejected_rows,
+       imported_rows = excluded.imported_rows, rejected_rows = excluded.rejected_rows, skipped_rows = excluded.skipped_rows,
        outcome_revision = excluded.outcome_revision, completed = excluded.completed`,
     [
       rows.map((p) => p.importId), rows.map((p) => p.source), rows.map((p) => p.startedBy), rows.map((p) => p.totalRows),
       rows.map((p) => p.processedRows), rows.map((p) => p.importedRows), rows.map((p) => p.rejectedRows),
       rows.map((p) => (p.outcomeRevision === null ? null : String(p.outcomeRevision))), rows.map((p) => p.completed),
+      rows.map((p) => p.skippedRows),
     ],
   );
 }

@@ -3,7 +3,7 @@
 // one active on another profile is unlinked there and linked here.
 import type { EventMetadata, ImporterEvent, RowReason, RowReceivedData, SourceName } from '../events/types.ts';
 import { eventId } from '../events/ids.ts';
-import type { DecisionState, LookupKeys } from './state.ts';
+import type { DecisionState, LookupKeys, SyncedRecord } from './state.ts';
 
 export interface ColumnSpec {
   name: string;
@@ -19,7 +19,8 @@ export interface DecidedEvent {
 }
 
 export interface RowDecision {
-  imported: boolean;
+  /** How the row counts in the import log. */
+  outcome: 'imported' | 'rejected' | 'skipped';
   events: DecidedEvent[];
 }
 
@@ -42,6 +43,18 @@ export interface SourceRules<Row> {
   keys(row: Row): LookupKeys;
   /** Pure: the events this valid row causes, given everything decided before it. */
   decide(row: Row, received: ReceivedRow, state: DecisionState): RowDecision;
+  /**
+   * Sources with a history log (Care Shop): the id the history knows a record by, read from the raw
+   * record before any field is checked (a record already synced is skipped, valid or not); null
+   * when the record has none. Absent: the source keeps no history.
+   */
+  history?: {
+    key(record: Record<string, string>): string | null;
+    /** Pure: the row's decision when its record is in the history already. */
+    skip(received: ReceivedRow, originalId: string, entry: SyncedRecord): RowDecision;
+    /** Pure: the events that log a rejected record to the history. */
+    rejected(received: ReceivedRow, originalId: string): DecidedEvent[];
+  };
 }
 
 /** Metadata of an event the processor emits for a received row: same author, same instant. */
@@ -52,7 +65,7 @@ export function outcomeMetadata(received: ReceivedRow): EventMetadata {
 export function rejected(received: ReceivedRow, reasons: RowReason[]): RowDecision {
   const { importId, source, row, record } = received.data;
   return {
-    imported: false,
+    outcome: 'rejected',
     events: [
       {
         id: eventId(importId, row, 'rejected'),

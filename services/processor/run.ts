@@ -24,7 +24,8 @@ import { streams } from '../events/types.ts';
 import type { EventStore, NewEvent, Position, StreamAppend } from '../eventstore/types.ts';
 import { START, comparePositions } from '../eventstore/types.ts';
 import { PROJECTIONS } from '../../projections/runner.ts';
-import { existingProfiles, phoneOwners } from '../../projections/profile.ts';
+import { existingProfiles, phoneOwners, phoneOwnersWithNames } from '../../projections/profile.ts';
+import { syncedRecords } from '../../projections/history.ts';
 import { activeLinks } from '../../projections/relation.ts';
 import type { PositionedEvent } from '../../projections/types.ts';
 import { decideBatch, lookupKeysOf, type BatchInput, type BatchLookups, type ImportProgress } from './batch.ts';
@@ -84,13 +85,19 @@ export class Processor {
    * models may or may not show it yet).
    */
   private async loadState(keys: BatchLookups): Promise<InMemoryState> {
-    const [owners, existing, active] = await Promise.all([
+    const [owners, existing, active, named, synced] = await Promise.all([
       phoneOwners(this.pool, keys.phones), existingProfiles(this.pool, keys.careosIds), activeLinks(this.pool, keys.links),
+      phoneOwnersWithNames(this.pool, keys.namedPhones), syncedRecords(this.pool, keys.synced),
     ]);
     const state = new InMemoryState();
     for (const r of owners) state.addPhone(r.phone, r.careosId);
     for (const careosId of existing) state.addProfile(careosId);
     for (const r of active) state.setLink(r.source, r.originalId, r.careosId);
+    for (const r of named) {
+      state.addPhone(r.phone, r.careosId);
+      state.addNames(r.careosId, { firstname: r.firstname, lastname: r.lastname });
+    }
+    for (const r of synced) state.addSynced(r.source, r.originalId, { importId: r.importId, row: r.row, careosId: r.careosId });
     if (this.inflight) state.overlay(this.inflight.effects);
     return state;
   }

@@ -15,6 +15,22 @@ export interface DecisionState {
   profilesWithPhone(phoneE164: string): readonly string[];
   /** CareOS id the original id is actively linked to, if any. */
   activeLink(source: string, originalId: string): string | undefined;
+  /** First and last name of a profile, when loaded (owners of the phones a row named in `namedPhones`). */
+  profileNames(careosId: string): ProfileNames | undefined;
+  /** The record's history entry (its first sync), if it has one. */
+  synced(source: string, originalId: string): SyncedRecord | undefined;
+}
+
+export interface ProfileNames {
+  firstname: string;
+  lastname: string;
+}
+
+/** A record's history entry as a decision needs it. */
+export interface SyncedRecord {
+  importId: string;
+  row: number;
+  careosId: string | null;
 }
 
 /** What a batch's decisions may look up: each source's rules name the keys of a checked row. */
@@ -24,6 +40,10 @@ export interface LookupKeys {
   careosIds: string[];
   /** Original ids of the row's source whose active link is asked for. */
   originalIds: string[];
+  /** E.164 phones whose owners are asked for with their names (Care Shop's exact-name match). */
+  namedPhones?: string[];
+  /** Original ids of the row's source whose history entry is asked for. */
+  synced?: string[];
 }
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -37,6 +57,8 @@ export class InMemoryState implements DecisionState {
   private readonly phoneOwners = new Map<string, string[]>();
   /** null: unlinked (a tombstone over what the read models show). */
   private readonly links = new Map<string, string | null>();
+  private readonly names = new Map<string, ProfileNames>();
+  private readonly history = new Map<string, SyncedRecord>();
 
   /** The net effect of these events alone. */
   static of(events: Iterable<ImporterEvent>): InMemoryState {
@@ -59,6 +81,22 @@ export class InMemoryState implements DecisionState {
     this.links.set(linkKey(source, originalId), careosId);
   }
 
+  addNames(careosId: string, names: ProfileNames): void {
+    this.names.set(careosId, names);
+  }
+
+  addSynced(source: string, originalId: string, record: SyncedRecord): void {
+    this.history.set(linkKey(source, originalId), record);
+  }
+
+  profileNames(careosId: string): ProfileNames | undefined {
+    return this.names.get(careosId);
+  }
+
+  synced(source: string, originalId: string): SyncedRecord | undefined {
+    return this.history.get(linkKey(source, originalId));
+  }
+
   profileExists(careosId: string): boolean {
     return this.profiles.has(careosId);
   }
@@ -76,6 +114,8 @@ export class InMemoryState implements DecisionState {
     for (const careosId of later.profiles) this.profiles.add(careosId);
     for (const [phone, owners] of later.phoneOwners) for (const owner of owners) this.addPhone(phone, owner);
     for (const [key, target] of later.links) this.links.set(key, target);
+    for (const [careosId, names] of later.names) this.names.set(careosId, names);
+    for (const [key, record] of later.history) this.history.set(key, record);
   }
 
   /** Folds a decided event into the state, exactly as the projections will. */
@@ -84,6 +124,7 @@ export class InMemoryState implements DecisionState {
       case 'ProfileCreated':
         this.profiles.add(event.data.careosId);
         for (const phone of event.data.phones) this.addPhone(phone, event.data.careosId);
+        this.names.set(event.data.careosId, { firstname: event.data.firstname, lastname: event.data.lastname });
         return;
       case 'RelationLinked':
         for (const originalId of event.data.originalIds) this.setLink(event.data.source, originalId, event.data.careosId);
@@ -95,8 +136,12 @@ export class InMemoryState implements DecisionState {
         if (current === undefined || current === event.data.careosId) this.links.set(key, null);
         return;
       }
+      case 'RecordSynced':
+        this.addSynced(event.data.source, event.data.originalId, { importId: event.data.importId, row: event.data.row, careosId: event.data.careosId });
+        return;
       case 'ImportStarted':
       case 'RowReceived':
+      case 'RowSkipped':
       case 'ImportFileRead':
       case 'RowRejected':
       case 'ImportProgressed':
