@@ -29,6 +29,7 @@ export const PERMISSIONS = {
   'profiles.read': ['admin', 'auditor'],
   'relations.read': ['admin', 'auditor'],
   'users.manage': ['admin'],
+  'onboarding.mark': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -59,6 +60,17 @@ export interface ImportView {
   /** Neither imported nor rejected: already in the history log, or matched a profile exactly (Care Shop). */
   skippedRows: number;
   columns: string[];
+}
+
+/** The Nana gate in front of Care Shop (GET /api/onboarding/nana). */
+export interface OnboardingView {
+  source: 'nana';
+  complete: boolean;
+  /** Every mark, newest first; byName is the user's display name. */
+  marks: { complete: boolean; reason: string | null; by: string; byName: string; at: string }[];
+  nanaInProgress: { importId: string; fileName: string }[];
+  /** Why Care Shop cannot be imported now; null when it can. */
+  careshopRefusal: string | null;
 }
 
 export interface Page<T> {

@@ -12,11 +12,12 @@ import { findProfiles, findProfilesByName, profileRecord } from '../../projectio
 import { relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
   can, fileSource, FILE_SOURCES, PERMISSIONS, type ErrorView, type ImportView, type Page, type Permission, type Principal,
-  type ProfileDetail, type ProfileView, type RelationView, type UserView,
+  type OnboardingView, type ProfileDetail, type ProfileView, type RelationView, type UserView,
 } from '../../schemas/api.ts';
 import { addUser, disableUser, displayNames, listUsers } from '../auth/users.ts';
 import { DEFAULT_SESSION_POLICY, changePassword, sessionPrincipal, signIn, signOut, type SessionPolicy, type SignedIn } from '../auth/sessions.ts';
 import { errorFileHeader, errorFileLine, errorFileName } from './error-file.ts';
+import { assertCareshopAllowed, markOnboarding, onboardingState, type OnboardingState } from '../importer/onboarding.ts';
 
 /** The CLI acts for the operator at the machine: an admin, named by --by or the OS user. */
 export function operator(name: string): Principal {
@@ -125,6 +126,8 @@ export class Careos {
     if (!fileSource(input.source)) {
       throw new ValidationError(`source must be one of: ${FILE_SOURCES.map((s) => s.name).join(', ')} (got "${input.source}")`);
     }
+    // The Nana gate: refused before the file is stored, so nothing starts.
+    if (input.source === 'careshop') await assertCareshopAllowed(this.app.store, this.pool);
     const importId = await importFile(this.app, {
       filePath: input.filePath, fileName: input.fileName, source: input.source as SourceName, by: actor.id,
     });
@@ -132,6 +135,26 @@ export class Careos {
     const read = readFile(this.app, importId);
     read.catch((error) => console.error(`careos: reading import ${importId}: ${(error as Error).message}`));
     return { importId, read };
+  }
+
+  // ── the Nana gate ──────────────────────────────────────────────────────────────────────────
+
+  private async onboardingView(state: OnboardingState): Promise<OnboardingView> {
+    const names = await displayNames(this.pool, state.marks.map((m) => m.by));
+    return { ...state, marks: state.marks.map((m) => ({ ...m, byName: names.get(m.by) ?? m.by })) };
+  }
+
+  async onboarding(actor: Principal): Promise<OnboardingView> {
+    this.require(actor, 'imports.read');
+    return this.onboardingView(await onboardingState(this.app.store, this.pool));
+  }
+
+  /** Marks Nana onboarding complete, or reopens it with a reason (admins). */
+  async markOnboarding(actor: Principal, input: { complete: unknown; reason?: unknown }): Promise<OnboardingView> {
+    this.require(actor, 'onboarding.mark');
+    if (typeof input.complete !== 'boolean') throw new ValidationError('complete must be true (mark Nana onboarding complete) or false (reopen it)');
+    if (input.reason !== undefined && input.reason !== null && typeof input.reason !== 'string') throw new ValidationError('reason must be text');
+    return this.onboardingView(await markOnboarding(this.app.store, this.pool, { by: actor.id, complete: input.complete, reason: input.reason ?? null }));
   }
 
   // ── error logs ─────────────────────────────────────────────────────────────────────────────

@@ -25,6 +25,8 @@ const USAGE = `usage:
   careos users add EMAIL --name NAME --role admin|bi|auditor [--password-stdin]
   careos users list [--json]
   careos users disable EMAIL
+  careos onboarding [complete [--reason R] | reopen --reason R] [--by NAME] [--json]
+                                            the Nana gate: Care Shop imports wait for it
   careos rebuild
   careos db stop                            stop the embedded PostgreSQL`;
 
@@ -263,9 +265,34 @@ async function cmdUsers(args: string[]): Promise<number> {
   throw new ValidationError('users takes: add, list, disable');
 }
 
+/** `careos onboarding [complete|reopen]`: the Nana gate in front of Care Shop. */
+async function cmdOnboarding(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: { reason: { type: 'string' }, by: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  const action = positionals[0];
+  if (action !== undefined && action !== 'complete' && action !== 'reopen') throw new ValidationError(`onboarding takes complete or reopen (got ${action})`);
+  return withApp(async (app) => {
+    const careos = new Careos(app);
+    const actor = values.by ? operator(values.by) : localOperator();
+    const view = action === undefined
+      ? await careos.onboarding(actor)
+      : await careos.markOnboarding(actor, { complete: action === 'complete', reason: values.reason ?? null });
+    if (values.json) {
+      out(JSON.stringify(view));
+      return 0;
+    }
+    const last = view.marks[0];
+    out(`Nana onboarding: ${view.complete ? 'complete' : 'open'}${last ? ` (${last.complete ? 'marked complete' : 'reopened'} by ${last.by} at ${last.at}${last.reason ? `: ${last.reason}` : ''})` : ' (never marked)'}`);
+    out(view.careshopRefusal ?? 'Care Shop may be imported');
+    return 0;
+  });
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   import: cmdImport, resume: cmdResume, imports: cmdImports, errors: cmdErrors, profiles: cmdProfiles,
-  relations: cmdRelations, stats: cmdStats, rebuild: cmdRebuild, db: cmdDb, users: cmdUsers,
+  relations: cmdRelations, stats: cmdStats, rebuild: cmdRebuild, db: cmdDb, users: cmdUsers, onboarding: cmdOnboarding,
 };
 
 export async function main(argv: string[]): Promise<number> {

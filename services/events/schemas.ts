@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { packageFile } from '../paths.ts';
-import { CURRENT_VERSION, EVENT_TYPES, type EventMetadata, type EventType, type ImportStartedData, type ImportStartedV1Data, type ImporterEvent } from './types.ts';
+import { ACTION_EVENT_TYPES, CURRENT_VERSION, EVENT_TYPES, type ActionEvent, type EventMetadata, type EventType, type ImportStartedData, type ImportStartedV1Data, type ImporterEvent } from './types.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -24,9 +24,10 @@ function loadSchema(name: string): object {
 const dataSchemas = new Map<string, { file: string; validate?: ValidateFunction }>();
 for (const name of fs.readdirSync(SCHEMA_DIR)) {
   const match = /^([A-Za-z]+)\.v(\d+)\.json$/.exec(name);
-  if (match && (EVENT_TYPES as readonly string[]).includes(match[1]!)) dataSchemas.set(`${match[1]}.v${match[2]}`, { file: name });
+  if (match && ([...EVENT_TYPES, ...ACTION_EVENT_TYPES] as readonly string[]).includes(match[1]!)) dataSchemas.set(`${match[1]}.v${match[2]}`, { file: name });
 }
 let compiledMetadata: ValidateFunction | undefined;
+let compiledActionMetadata: ValidateFunction | undefined;
 
 function metadataValidator(): ValidateFunction {
   return (compiledMetadata ??= ajv.compile(loadSchema('EventMetadata.v1.json')));
@@ -69,6 +70,22 @@ export function checkEvent(type: string, data: unknown, metadata: unknown): asse
   if (!validate(data)) throw new InvalidEvent(type, describe(validate));
   const validateMetadata = metadataValidator();
   if (!validateMetadata(metadata)) throw new InvalidEvent(type, `metadata ${describe(validateMetadata)}`);
+}
+
+/** Throws InvalidEvent unless an admin action's event (ACTION_EVENT_TYPES) matches its schemas. */
+export function checkActionEvent(type: string, data: unknown, metadata: unknown): void {
+  if (!(ACTION_EVENT_TYPES as readonly string[]).includes(type)) throw new InvalidEvent(type, 'unknown action event type');
+  const validate = dataValidator(`${type}.v${versionOf(metadata)}`);
+  if (!validate) throw new InvalidEvent(type, `no schema for version ${versionOf(metadata)}`);
+  if (!validate(data)) throw new InvalidEvent(type, describe(validate));
+  const validateMetadata = (compiledActionMetadata ??= ajv.compile(loadSchema('ActionMetadata.v1.json')));
+  if (!validateMetadata(metadata)) throw new InvalidEvent(type, `metadata ${describe(validateMetadata)}`);
+}
+
+/** An admin action's stored event, checked. */
+export function toActionEvent(stored: { type: string; data: unknown; metadata: unknown }): ActionEvent {
+  checkActionEvent(stored.type, stored.data, stored.metadata);
+  return { type: stored.type, data: stored.data, metadata: stored.metadata } as ActionEvent;
 }
 
 /**

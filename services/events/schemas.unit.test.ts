@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SCHEMA_DIR } from './schemas.ts';
 import {
-  CURRENT_VERSION, EVENT_TYPES, type EventMetadata, type EventType, type ImportCompletedData, type ImportFileReadData,
+  ACTION_EVENT_TYPES, CURRENT_VERSION, EVENT_TYPES, type ActionMetadata, type EventMetadata, type OnboardingMarkedData, type EventType, type ImportCompletedData, type ImportFileReadData,
   type ImportOrigin, type ImportProgressedData, type ImportStartedData, type OriginKind, type ProfileCreatedData,
   type RecordSyncedData, type RelationLinkedData, type RelationUnlinkedData, type RowReceivedData, type RowRejectedData, type RowSkippedData,
 } from './types.ts';
@@ -35,6 +35,12 @@ const DATA_KEYS: Record<EventType, readonly string[]> = {
   ImportCompleted: keys<ImportCompletedData>()(['importId', 'status', 'totalRows', 'importedRows', 'rejectedRows', 'skippedRows']),
 };
 
+test('events › admin actions (OnboardingMarked) and their metadata agree with their types', () => {
+  assert.equal(sorted(Object.keys(schema('OnboardingMarked.v1.json').properties)), sorted(keys<OnboardingMarkedData>()(['source', 'complete', 'reason'])));
+  assert.equal(sorted(schema('OnboardingMarked.v1.json').required ?? []), ['complete', 'reason', 'source']);
+  assert.equal(sorted(Object.keys(schema('ActionMetadata.v1.json').properties)), sorted(keys<ActionMetadata>()(['by', 'at', 'v'])));
+});
+
 const ORIGIN_KEYS: { [K in OriginKind]: readonly string[] } = {
   file: keys<Extract<ImportOrigin, { kind: 'file' }>>()(['kind', 'fileName', 'storedFile', 'sizeBytes']),
   table: keys<Extract<ImportOrigin, { kind: 'table' }>>()(['kind', 'table', 'cursor']),
@@ -57,7 +63,10 @@ test('events › every event type has a schema for the version it is written in,
   for (const type of EVENT_TYPES) assert.ok(fs.existsSync(path.join(SCHEMA_DIR, `${type}.v${CURRENT_VERSION[type] ?? 1}.json`)), `schemas/${type}.v${CURRENT_VERSION[type] ?? 1}.json`);
   for (const file of fs.readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.json'))) {
     const type = file.split('.')[0]!;
-    assert.ok(type === 'EventMetadata' || (EVENT_TYPES as readonly string[]).includes(type), `${file} names a type the importer knows`);
+    assert.ok(
+      type === 'EventMetadata' || type === 'ActionMetadata' || ([...EVENT_TYPES, ...ACTION_EVENT_TYPES] as readonly string[]).includes(type),
+      `${file} names a type the importer knows`,
+    );
   }
 });
 

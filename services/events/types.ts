@@ -214,6 +214,26 @@ export const OUTCOME_TYPES: readonly EventType[] = [
   'ProfileCreated', 'RelationLinked', 'RelationUnlinked', 'RowRejected', 'RowSkipped', 'RecordSynced', 'ImportProgressed', 'ImportCompleted',
 ];
 
+/** Metadata of an admin's action that belongs to no import (schemas/ActionMetadata.v1.json). */
+export interface ActionMetadata {
+  by: string;
+  at: string;
+  v: 1;
+}
+
+/** Nana onboarding marked complete, or reopened (the gate in front of Care Shop). */
+export interface OnboardingMarkedData {
+  source: 'nana';
+  complete: boolean;
+  /** Required to reopen; optional when marking complete. */
+  reason: string | null;
+}
+
+/** Events of admins' actions outside any import: not read by the processor. */
+export type ActionEvent = { type: 'OnboardingMarked'; data: OnboardingMarkedData; metadata: ActionMetadata };
+export type ActionEventType = ActionEvent['type'];
+export const ACTION_EVENT_TYPES: readonly ActionEventType[] = ['OnboardingMarked'];
+
 export type EventOf<T extends EventType> = Extract<ImporterEvent, { type: T }>;
 
 export function assertNever(x: never): never {
@@ -226,4 +246,6 @@ export const streams = {
   import: (importId: string) => `import-${importId}`,
   /** Everything the processor decided for an import's rows, in row order. */
   outcome: (importId: string) => `outcome-${importId}`,
+  /** A source's onboarding marks (OnboardingMarked), oldest first. */
+  onboarding: (source: string) => `onboarding-${source}`,
 };

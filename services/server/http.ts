@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
-  AppError, Forbidden, MethodNotAllowed, NotFound, TooManyRequests, Unauthorized, Unavailable, ValidationError,
+  AppError, Forbidden, MethodNotAllowed, NotFound, TooLarge, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType, ValidationError,
 } from '../errors.ts';
 import { Careos, checkId } from '../api/careos.ts';
 import { SESSION_COOKIE, readCookie } from '../auth/cookie.ts';
@@ -126,6 +126,33 @@ export function parseQuery(query: string | null | undefined): Record<string, str
     result[name] = before === undefined ? value : [...(Array.isArray(before) ? before : [before]), value];
   }
   return result;
+}
+
+const MAX_JSON_BYTES = 16 * 1024;
+
+/**
+ * A small JSON object body (application/json, at most 16 KB) with only the named keys. Malformed
+ * or other input is the caller's to fix: 415, 413 or 400, never a 500.
+ */
+async function readJsonObject(req: Request, keys: readonly string[]): Promise<Record<string, unknown>> {
+  if (!req.is('application/json')) throw new UnsupportedMediaType('send the body as application/json');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_JSON_BYTES) throw new TooLarge(`the body is larger than ${MAX_JSON_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (error) {
+    throw new ValidationError(`the body is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('the body must be a JSON object');
+  const unknown = Object.keys(body).filter((key) => !keys.includes(key));
+  if (unknown.length) throw new ValidationError(`unknown field "${unknown[0]}" (this route takes: ${keys.join(', ')})`);
+  return body as Record<string, unknown>;
 }
 
 /** Refuses query parameters the route does not read, and any given twice (never silently one of them). */
@@ -285,6 +312,19 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
       method: 'GET', path: '/api/profiles/:careosId', access: 'profiles.read',
       async handle(req, res) {
         res.json(await careos.getProfile(req.principal!, checkId(req.params.careosId, 'CareOS id')));
+      },
+    },
+    {
+      method: 'GET', path: '/api/onboarding/nana', access: 'imports.read',
+      async handle(req, res) {
+        res.json(await careos.onboarding(req.principal!));
+      },
+    },
+    {
+      method: 'POST', path: '/api/onboarding/nana', access: 'onboarding.mark',
+      async handle(req, res) {
+        const body = await readJsonObject(req, ['complete', 'reason']);
+        res.json(await careos.markOnboarding(req.principal!, { complete: body.complete, reason: body.reason }));
       },
     },
     {
