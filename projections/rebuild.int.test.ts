@@ -23,7 +23,7 @@ import { stepUntilFinished } from '../test/support/steps.ts';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-rebuild-'));
 const file = path.join(work, 'nana.csv');
 writeNanaFile(file, 300, { duplicateEvery: 7 });
-const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 100 };
+const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 100, careshop: null };
 
 async function imported(): Promise<{ db: TestDatabase; store: PostgresEventStore; importId: string }> {
   const db = await createTestDatabase();

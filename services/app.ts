@@ -11,6 +11,7 @@ import type { EventStore } from './eventstore/types.ts';
 import { MessageChannel } from 'node:worker_threads';
 import { startThread } from './threads/spawn.ts';
 import { readerActive, startImport, type ReaderOptions } from './importer/reader.ts';
+import { shopLocation } from './careshop/shop.ts';
 import type { ReaderThreadInput } from './importer/reader-thread.ts';
 import type { ProcessorThreadInput } from './processor/thread.ts';
 import type { IntakeThreadInput } from './processor/intake.ts';
@@ -52,7 +53,9 @@ export async function openApp(config: Config): Promise<App> {
   const projections = new ProjectionRunner(store, pool);
   return {
     config, databaseUrl, pool, store, projections,
-    readerOptions: { dataDir: config.dataDir, maxFileBytes: config.maxFileBytes, batchRows: config.readBatchRows },
+    readerOptions: {
+      dataDir: config.dataDir, maxFileBytes: config.maxFileBytes, batchRows: config.readBatchRows, careshop: shopLocation(config, databaseUrl),
+    },
     reading: new Map(),
     async close() {
       await store.close();

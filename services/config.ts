@@ -20,6 +20,60 @@ export interface Config {
   publicUrl: string | undefined;
   /** Minutes a console session may sit unused before it ends. */
   sessionIdleMinutes: number;
+  careshop: CareshopConfig;
+}
+
+/** Where Care Shop customers are synced from (README "Care Shop"). */
+export interface CareshopConfig {
+  /** CARESHOP_DATABASE_URL. Absent: the demo database "careshop" of the embedded PostgreSQL (embedded default only). */
+  databaseUrl: string | undefined;
+  /** CARESHOP_TABLE: [schema.]table, default public.customer. */
+  table: string;
+  /** CARESHOP_COLUMN_*: the table's column for each field. */
+  columns: CareshopColumns;
+  /** CARESHOP_SYNC_CRON: a node-cron schedule for the server's sync (off when absent). */
+  syncCron: string | undefined;
+  /** CARESHOP_PAGE_ROWS: rows read per keyset page. */
+  pageRows: number;
+}
+
+export interface CareshopColumns {
+  customerId: string;
+  firstname: string;
+  lastname: string;
+  mobilePhone: string;
+  email: string;
+  updatedAt: string;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+
+function identifier(name: string, raw: string | undefined, fallback: string): string {
+  const value = raw === undefined || raw === '' ? fallback : raw;
+  if (!IDENTIFIER.test(value)) throw new Error(`${name} must be a plain SQL identifier (letters, digits, _ and $, not starting with a digit), got "${value}"`);
+  return value;
+}
+
+function careshopConfig(env: NodeJS.ProcessEnv): CareshopConfig {
+  const table = env.CARESHOP_TABLE || 'public.customer';
+  const parts = table.split('.');
+  if (parts.length > 2 || parts.some((part) => !IDENTIFIER.test(part))) {
+    throw new Error(`CARESHOP_TABLE must be table or schema.table (plain SQL identifiers), got "${table}"`);
+  }
+  return {
+    databaseUrl: env.CARESHOP_DATABASE_URL || undefined,
+    table,
+    columns: {
+      customerId: identifier('CARESHOP_COLUMN_ID', env.CARESHOP_COLUMN_ID, 'customer_id'),
+      firstname: identifier('CARESHOP_COLUMN_FIRSTNAME', env.CARESHOP_COLUMN_FIRSTNAME, 'firstname'),
+      lastname: identifier('CARESHOP_COLUMN_LASTNAME', env.CARESHOP_COLUMN_LASTNAME, 'lastname'),
+      mobilePhone: identifier('CARESHOP_COLUMN_PHONE', env.CARESHOP_COLUMN_PHONE, 'mobile_phone'),
+      email: identifier('CARESHOP_COLUMN_EMAIL', env.CARESHOP_COLUMN_EMAIL, 'email'),
+      updatedAt: identifier('CARESHOP_COLUMN_UPDATED_AT', env.CARESHOP_COLUMN_UPDATED_AT, 'updated_at'),
+    },
+    syncCron: env.CARESHOP_SYNC_CRON || undefined,
+    pageRows: positiveInt('CARESHOP_PAGE_ROWS', 5000),
+  };
 }
 
 function positiveInt(name: string, fallback: number): number {
@@ -56,5 +110,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: positiveInt('PORT', 3000),
     publicUrl: publicUrl(env.CAREOS_PUBLIC_URL),
     sessionIdleMinutes: positiveInt('CAREOS_SESSION_IDLE_MINUTES', 30),
+    careshop: careshopConfig(env),
   };
 }

@@ -18,6 +18,8 @@ import { addUser, disableUser, displayNames, listUsers } from '../auth/users.ts'
 import { DEFAULT_SESSION_POLICY, changePassword, sessionPrincipal, signIn, signOut, type SessionPolicy, type SignedIn } from '../auth/sessions.ts';
 import { errorFileHeader, errorFileLine, errorFileName } from './error-file.ts';
 import { assertCareshopAllowed, markOnboarding, onboardingState, type OnboardingState } from '../importer/onboarding.ts';
+import { startCareshopSync } from '../careshop/sync.ts';
+import { historyEntries, type HistoryEntry } from '../../projections/history.ts';
 
 /** The CLI acts for the operator at the machine: an admin, named by --by or the OS user. */
 export function operator(name: string): Principal {
@@ -135,6 +137,33 @@ export class Careos {
     const read = readFile(this.app, importId);
     read.catch((error) => console.error(`careos: reading import ${importId}: ${(error as Error).message}`));
     return { importId, read };
+  }
+
+  // ── Care Shop sync ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts a Care Shop sync (an import from the shop's customer table) and reads it on a worker
+   * thread (`read` settles when every changed record is read). Conflict when it cannot start now.
+   */
+  async syncCareshop(actor: Principal, by = actor.id): Promise<{ importId: string; read: Promise<void> }> {
+    this.require(actor, 'imports.create');
+    const importId = await startCareshopSync(
+      { store: this.app.store, pool: this.pool, databaseUrl: this.app.databaseUrl, careshop: this.app.readerOptions.careshop }, by,
+    );
+    const read = readFile(this.app, importId);
+    read.catch((error) => console.error(`careos: reading Care Shop sync ${importId}: ${(error as Error).message}`));
+    return { importId, read };
+  }
+
+  /** The history log of synced Care Shop records: of one import, of one customer id, or the latest. */
+  async careshopHistory(actor: Principal, filter: { importId?: string; originalId?: string }, window: Window): Promise<{ items: HistoryEntry[]; total: number }> {
+    this.require(actor, 'imports.read');
+    return historyEntries(this.pool, {
+      source: 'careshop',
+      importId: filter.importId === undefined ? undefined : checkId(filter.importId, 'import id'),
+      originalId: filter.originalId === undefined ? undefined : checkId(filter.originalId, 'customer id'),
+      ...window,
+    });
   }
 
   // ── the Nana gate ──────────────────────────────────────────────────────────────────────────

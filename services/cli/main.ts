@@ -13,9 +13,14 @@ import { listImports } from '../../projections/import-log.ts';
 import { Careos, operator } from '../api/careos.ts';
 import { readPassword } from './password.ts';
 import { tryLock, unlock } from '../db/locks.ts';
+import { NOT_CONFIGURED, ensureDemo } from '../careshop/shop.ts';
+import { seedCareshop } from '../careshop/seed.ts';
 
 const USAGE = `usage:
   careos import FILE --source nana|careos|careshop [--by NAME] [--json]
+  careos sync careshop [--by NAME] [--json]  sync the Care Shop customer table (behind the Nana gate)
+  careos careshop seed --rows N [--json]    fill the embedded demo Care Shop table
+  careos history careshop [--import ID | --customer-id ID] [--json]
   careos resume [--json]                    finish imports a crash interrupted
   careos imports [--json]
   careos errors IMPORT_ID [--format json|csv]
@@ -265,6 +270,65 @@ async function cmdUsers(args: string[]): Promise<number> {
   throw new ValidationError('users takes: add, list, disable');
 }
 
+/** `careos sync careshop`: one Care Shop sync, start to finish (the same summary as import, with skippedRows). */
+async function cmdSync(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true, options: { by: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  if (positionals[0] !== 'careshop' || positionals.length > 1) throw new ValidationError('sync takes one source: careshop');
+  const by = values.by ?? os.userInfo().username;
+  return withApp(async (app) => {
+    const { importId, read } = await new Careos(app).syncCareshop(operator(by));
+    if (!values.json) out(`Care Shop sync ${importId} started by ${by}`);
+    const view = await withEngine(app, async () => {
+      await read;
+      return waitForImport(app, importId);
+    });
+    const summary = importSummary(view);
+    out(values.json ? JSON.stringify(summary) : summaryLine(summary));
+    return 0;
+  });
+}
+
+/** `careos careshop seed --rows N`: realistic customers in the embedded demo Care Shop table. */
+async function cmdCareshop(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true, options: { rows: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  if (positionals[0] !== 'seed' || positionals.length > 1) throw new ValidationError('careshop takes: seed --rows N');
+  const rows = Number(values.rows ?? 1000);
+  if (!Number.isInteger(rows) || rows < 1 || rows > 10_000_000) throw new ValidationError(`--rows must be a whole number from 1 to 10000000 (got ${values.rows})`);
+  return withApp(async (app) => {
+    const location = app.readerOptions.careshop;
+    if (!location) throw new ValidationError(NOT_CONFIGURED);
+    if (!location.demo) throw new ValidationError('careos careshop seed fills only the demo database of the embedded PostgreSQL; CARESHOP_DATABASE_URL points at a real Care Shop');
+    await ensureDemo(location, app.databaseUrl);
+    const result = await seedCareshop(location, app.pool, rows);
+    if (values.json) out(JSON.stringify(result));
+    else out(`${result.rows} customers added to ${result.table} (${result.firstId} … ${result.lastId}): ${result.sameProfile} share a profile's phone and names, ${result.samePhone} share a phone under other names, ${result.invalidPhone} have an invalid phone`);
+    return 0;
+  });
+}
+
+/** `careos history careshop [--import ID | --customer-id ID]`: the history log of synced records. */
+async function cmdHistory(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: { import: { type: 'string' }, 'customer-id': { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  if (positionals[0] !== 'careshop' || positionals.length > 1) throw new ValidationError('history takes one source: careshop');
+  const limit = Number(values.limit ?? 1000);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new ValidationError(`--limit must be a whole number from 1 to 100000 (got ${values.limit})`);
+  return withApp(async (app) => {
+    const { items } = await new Careos(app).careshopHistory(localOperator(), { importId: values.import, originalId: values['customer-id'] }, { limit, offset: 0 });
+    out(values.json ? JSON.stringify(items) : table(items.map((e) => ({
+      customerId: e.originalId, outcome: e.outcome, careosId: e.careosId ?? '', importId: e.importId, row: e.row, syncedAt: e.syncedAt,
+      changedInShopAt: e.changedAt ?? '', skippedSince: e.skippedTimes,
+    }))));
+    return 0;
+  });
+}
+
 /** `careos onboarding [complete|reopen]`: the Nana gate in front of Care Shop. */
 async function cmdOnboarding(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -293,6 +357,7 @@ async function cmdOnboarding(args: string[]): Promise<number> {
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   import: cmdImport, resume: cmdResume, imports: cmdImports, errors: cmdErrors, profiles: cmdProfiles,
   relations: cmdRelations, stats: cmdStats, rebuild: cmdRebuild, db: cmdDb, users: cmdUsers, onboarding: cmdOnboarding,
+  sync: cmdSync, careshop: cmdCareshop, history: cmdHistory,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -14,6 +14,8 @@ export const LOCKS = {
   firstAdmin: 7261011,
   /** DDL of users and sessions. */
   auth: 7261012,
+  /** Starting a Care Shop sync: one at a time across processes (with the import log's "In progress"). */
+  careshopSync: 7261021,
   /** One reader per import (second key: hashtext(import id)). */
   reader: 7261100,
 } as const;

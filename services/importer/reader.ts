@@ -16,6 +16,7 @@ import { importLogProjection } from '../../projections/import-log.ts';
 import type { PositionedEvent } from '../../projections/types.ts';
 import { checkFile, storeUpload } from './files.ts';
 import { rowSource } from './row-source.ts';
+import type { ShopLocation } from '../careshop/shop.ts';
 import { tryLock, unlock } from '../db/locks.ts';
 
 export interface StartImport {
@@ -29,6 +30,8 @@ export interface ReaderOptions {
   dataDir: string;
   maxFileBytes: number;
   batchRows: number;
+  /** Where Care Shop table syncs read (null: not configured). */
+  careshop: ShopLocation | null;
   now?: () => Date;
 }
 
@@ -43,6 +46,24 @@ export async function startImport(store: EventStore, request: StartImport, optio
     origin: { kind: 'file', fileName: path.basename(request.fileName), storedFile, sizeBytes: checked.sizeBytes },
   };
   const metadata: EventMetadata = { by: request.by, at: now().toISOString(), importId, v: 2 };
+  checkEvent('ImportStarted', data, metadata);
+  await appendAndLog(store, {
+    streamId: streams.import(importId),
+    expectedRevision: 'no_stream',
+    events: [{ id: eventId(importId, 0, 'started'), type: 'ImportStarted', data, metadata }],
+  });
+  return importId;
+}
+
+/** Appends ImportStarted for a table sync (Care Shop) reading after `cursor`; returns the import id. */
+export async function startTableImport(
+  store: EventStore, request: { source: SourceName; by: string; table: string; cursor: string | null; columns: readonly string[] }, now = new Date(),
+): Promise<string> {
+  const importId = uuidV7(now.getTime());
+  const data: ImportStartedData = {
+    importId, source: request.source, columns: [...request.columns], origin: { kind: 'table', table: request.table, cursor: request.cursor },
+  };
+  const metadata: EventMetadata = { by: request.by, at: now.toISOString(), importId, v: 2 };
   checkEvent('ImportStarted', data, metadata);
   await appendAndLog(store, {
     streamId: streams.import(importId),
@@ -133,7 +154,9 @@ export async function readImport(store: EventStore, pool: pg.Pool, importId: str
       return batch.length >= options.batchRows;
     };
 
-    for await (const record of rowSource(origin, columns, options.dataDir).rows(alreadyRead)) {
+    const lastRecord = last?.type === 'RowReceived' ? (toImporterEvent(last) as { data: RowReceivedData }).data.record : null;
+    const rows = rowSource(origin, columns, { dataDir: options.dataDir, careshop: options.careshop, startedAt: startedMetadata.at });
+    for await (const record of rows.rows(alreadyRead, lastRecord)) {
       if (push(record)) await flush();
     }
     await flush();

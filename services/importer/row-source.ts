@@ -5,20 +5,44 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse';
 import type { ImportOrigin } from '../events/types.ts';
+import { decodeCursor, keysetOf, shopRecords, type ShopLocation } from '../careshop/shop.ts';
 
 export interface RowSource {
-  /** The records in order, from row `after + 1` on (row 1 is the first record after the header). */
-  rows(after: number): AsyncIterable<Record<string, string>>;
+  /**
+   * The records in order, from row `after + 1` on (row 1 is the first record after the header).
+   * `last` is row `after` as stored (null when after is 0): a source that reads by key continues after it.
+   */
+  rows(after: number, last: Record<string, string> | null): AsyncIterable<Record<string, string>>;
 }
 
-export function rowSource(origin: ImportOrigin, columns: readonly string[], dataDir: string): RowSource {
+export interface RowSourceContext {
+  dataDir: string;
+  /** Where Care Shop syncs read (null: not configured). */
+  careshop: ShopLocation | null;
+  /** When the import started (ImportStarted's time): a table sync reads the records changed up to then. */
+  startedAt: string;
+}
+
+export function rowSource(origin: ImportOrigin, columns: readonly string[], context: RowSourceContext): RowSource {
   switch (origin.kind) {
     case 'file':
-      return new CsvFileRows(path.join(dataDir, origin.storedFile), columns);
+      return new CsvFileRows(path.join(context.dataDir, origin.storedFile), columns);
     case 'table':
+      if (!context.careshop) throw new Error('this import syncs the Care Shop table, and Care Shop sync is not configured here (CARESHOP_DATABASE_URL)');
+      return new TableRows(context.careshop, decodeCursor(origin.cursor), context.startedAt);
     case 'replay':
-      // Their sources arrive with the Care Shop sync and BI replay; until then nothing starts such an import.
+      // BI replay arrives with its own issue; until then nothing starts such an import.
       throw new Error(`an import from a ${origin.kind} origin cannot be read by this version of the importer`);
+  }
+}
+
+/** A Care Shop table sync: the records changed after the cursor and up to the sync's start, in keyset pages. */
+export class TableRows implements RowSource {
+  constructor(private readonly location: ShopLocation, private readonly cursor: ReturnType<typeof decodeCursor>, private readonly until: string) {}
+
+  rows(after: number, last: Record<string, string> | null): AsyncIterable<Record<string, string>> {
+    if (after > 0 && !last) throw new Error(`a table sync resumed after row ${after} needs that row's record`);
+    return shopRecords(this.location, last ? keysetOf(last) : this.cursor, this.until);
   }
 }
 

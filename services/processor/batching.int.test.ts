@@ -28,7 +28,7 @@ async function importWith(filePath: string, readBatchRows: number, processBatchR
     const store = await PostgresEventStore.create(db.pool);
     await migrateProcessor(db.pool);
     await migrateProjections(db.pool);
-    const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: readBatchRows };
+    const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: readBatchRows, careshop: null };
     const importId = await startImport(store, { filePath, fileName: path.basename(filePath), source: 'nana', by: 'tester' }, options);
     await readImport(store, db.pool, importId, options);
     const processor = new Processor(store, db.pool, { batchSize: processBatchRows });

@@ -32,7 +32,7 @@ async function importWith(failCommits: number[], separate = false) {
   const store = await PostgresEventStore.create(db.pool);
   await migrateProcessor(db.pool);
   await migrateProjections(db.pool);
-  const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 100 };
+  const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 100, careshop: null };
   const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
   await readImport(store, db.pool, importId, options);
   let calls = 0;

@@ -27,6 +27,9 @@ export async function runUntilStopped<Input>(open: (input: Input) => Promise<Ste
       }
       if (!busy) await sleep(10);
     } catch (error) {
+      // After 'stop' the other thread of the pair may already be gone (the processor's intake):
+      // a step cut short by that is the stop itself, not an error to report.
+      if (!running) break;
       parentPort!.postMessage({ error: (error as Error).message });
       await sleep(500);
     }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine, importFile, openApp, readFile, waitForImport, type App } from '../../services/app.ts';
-import type { Config } from '../../services/config.ts';
+import { loadConfig, type Config } from '../../services/config.ts';
 import type { SourceName } from '../../services/events/types.ts';
 import type { ImportView } from '../../projections/import-log.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
@@ -20,7 +20,8 @@ export async function openTestApp(options: Partial<Config> = {}): Promise<TestAp
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-app-'));
   const config: Config = {
     databaseUrl: db.url, eventstoreUrl: undefined, dataDir, maxFileBytes: 512 * 1024 * 1024,
-    readBatchRows: 5000, processBatchRows: 5000, threadHeapMb: 192, port: 0, publicUrl: undefined, sessionIdleMinutes: 30, ...options,
+    readBatchRows: 5000, processBatchRows: 5000, threadHeapMb: 192, port: 0, publicUrl: undefined, sessionIdleMinutes: 30,
+    careshop: loadConfig({}).careshop, ...options,
   };
   const app = await openApp(config);
   const engine = new Engine(app);
