@@ -315,6 +315,25 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
       },
     },
     {
+      method: 'POST', path: '/api/careshop/sync', access: 'imports.create',
+      async handle(req, res) {
+        const { importId } = await careos.syncCareshop(req.principal!);
+        res.status(202).json({ importId });
+      },
+    },
+    {
+      method: 'GET', path: '/api/careshop/history', access: 'imports.read', query: ['importId', 'customerId', 'limit', 'offset'],
+      async handle(req, res) {
+        const limit = queryInt(req, 'limit', 100, 1, 10_000);
+        const offset = queryInt(req, 'offset', 0, 0, 100_000_000);
+        const { items, total } = await careos.careshopHistory(
+          req.principal!, { importId: queryValue(req, 'importId'), originalId: queryValue(req, 'customerId') }, { limit, offset },
+        );
+        res.setHeader('X-Total-Count', String(total));
+        res.json(items);
+      },
+    },
+    {
       method: 'GET', path: '/api/onboarding/nana', access: 'imports.read',
       async handle(req, res) {
         res.json(await careos.onboarding(req.principal!));
