@@ -477,6 +477,56 @@ test('headers › every response — API, pages, static assets, errors — has n
   assertSecurityHeaders(headers, 'unparseable request');
 });
 
+// ── Care Shop: the Nana gate and the sync ─────────────────────────────────────────────────────
+
+const CARESHOP_CSV = 'customer_id,firstname,lastname,mobile_phone,email\nCS-9001,Kanya,Rattanakul,0817771111,\n';
+
+test('careshop › a Care Shop file before Nana onboarding is marked complete is a 409 that says why, and starts nothing', async () => {
+  const before = await importCount();
+  const response = await upload([{ name: 'source', content: 'careshop' }, { name: 'file', filename: 'shop.csv', content: CARESHOP_CSV }]);
+  await expectProblem(response, 409, /until Nana onboarding is marked complete/);
+  await expectProblem(await api('/api/careshop/sync', 'admin', { method: 'POST' }), 409, /until Nana onboarding is marked complete/);
+  assert.is(await importCount(), before);
+  const gate = await (await api('/api/onboarding/nana', 'bi')).json() as { complete: boolean; careshopRefusal: string | null };
+  assert.equal(gate.complete, false);
+  assert.match(gate.careshopRefusal ?? '', /until Nana onboarding is marked complete/);
+});
+
+test('onboarding › the mark takes a small JSON object: 415 not JSON, 400 malformed or unknown fields or a reopen without reason, 413 over 16 KB', async () => {
+  const post = (body: string, type = 'application/json') => api('/api/onboarding/nana', 'admin', { method: 'POST', body, headers: { 'content-type': type } });
+  await expectProblem(await post('complete=true', 'application/x-www-form-urlencoded'), 415, /application\/json/);
+  await expectProblem(await post('{"complete": tru'), 400, /not valid JSON/);
+  await expectProblem(await post('[true]'), 400, /JSON object/);
+  await expectProblem(await post('{"complete": "yes"}'), 400, /complete must be true/);
+  await expectProblem(await post('{"complete": true, "by": "someone"}'), 400, /unknown field "by"/);
+  await expectProblem(await post('{"complete": false}'), 400, /reason is required/);
+  await expectProblem(await post(JSON.stringify({ complete: true, reason: 'x'.repeat(17_000) })), 413);
+  await expectProblem(await post('{"complete": false, "reason": "never marked"}'), 409, /already open/);
+});
+
+test('careshop › once marked complete a sync runs: 202, an import with origin table; the history log names each record\'s outcome', async () => {
+  await server.shop.pool.query(
+    `insert into customer (customer_id, firstname, lastname, mobile_phone, email) values
+       ('CS-0001', 'Somchai', 'Jaidee', '081-222-3333', null), ('CS-0002', 'Napa', 'Boonmee', '0815556666', 'napa@example.com'),
+       ('CS-0003', 'Bad', 'Phone', '0712345678', null)`,
+  );
+  const marked = await markOnboarding({ complete: true, reason: 'all Nana files are in' });
+  assert.is(marked.status, 200, await marked.clone().text());
+  const gate = await marked.json() as { complete: boolean; marks: { by: string; byName: string; reason: string }[]; careshopRefusal: string | null };
+  assert.equal([gate.complete, gate.careshopRefusal, gate.marks[0]!.by, gate.marks[0]!.reason], [true, null, 'script-admin', 'all Nana files are in']);
+  const started = await api('/api/careshop/sync', 'admin', { method: 'POST' });
+  assert.is(started.status, 202, await started.clone().text());
+  const { importId: syncId } = await started.json() as { importId: string };
+  const done = await waitForImport(syncId) as ImportListed & { origin: string; skippedRows: number; totalRows: number };
+  // CS-0001 has the baseline's phone and names (skipped), CS-0002 is new, CS-0003's number is not Thai.
+  assert.equal([done.origin, done.status, done.totalRows, done.importedRows, done.rejectedRows, done.skippedRows], ['table', 'Failed', 3, 1, 1, 1]);
+  const history = await api(`/api/careshop/history?importId=${syncId}`, 'auditor');
+  assert.is(history.headers.get('x-total-count'), '3');
+  const entries = await history.json() as { originalId: string; outcome: string; careosId: string | null }[];
+  assert.equal(entries.map((e) => [e.originalId, e.outcome]), [['CS-0001', 'matched'], ['CS-0002', 'created'], ['CS-0003', 'rejected']]);
+  assert.is(entries[0]!.careosId, careosId);
+});
+
 // ── roles and CSRF ─────────────────────────────────────────────────────────────────────────────
 
 interface MatrixRoute {
@@ -485,6 +535,23 @@ interface MatrixRoute {
   /** null: any signed-in caller. */
   permission: Permission | null;
   ok: number;
+  /** A JSON body (POST routes that take one; the others get an upload). */
+  json?: unknown;
+  /** Puts things back after an allowed call (so the next matrix run finds the same state). */
+  after?: () => Promise<void>;
+}
+
+async function markOnboarding(body: unknown): Promise<Response> {
+  return api('/api/onboarding/nana', 'admin', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+}
+
+async function waitForSyncs(): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const imports = await (await api('/api/imports?limit=20', 'admin')).json() as { source: string; status: string }[];
+    if (!imports.some((item) => item.source === 'careshop' && item.status === 'In progress')) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('a Care Shop sync did not finish');
 }
 
 const MATRIX: MatrixRoute[] = [
@@ -497,6 +564,13 @@ const MATRIX: MatrixRoute[] = [
   { method: 'GET', path: () => `/api/profiles?careosId=${careosId}`, permission: 'profiles.read', ok: 200 },
   { method: 'GET', path: () => `/api/profiles/${careosId}`, permission: 'profiles.read', ok: 200 },
   { method: 'GET', path: () => `/api/relations?careosId=${careosId}`, permission: 'relations.read', ok: 200 },
+  { method: 'GET', path: () => '/api/onboarding/nana', permission: 'imports.read', ok: 200 },
+  {
+    method: 'POST', path: () => '/api/onboarding/nana', permission: 'onboarding.mark', ok: 200, json: { complete: false, reason: 'role matrix' },
+    after: async () => assert.is((await markOnboarding({ complete: true })).status, 200),
+  },
+  { method: 'POST', path: () => '/api/careshop/sync', permission: 'imports.create', ok: 202, json: {}, after: waitForSyncs },
+  { method: 'GET', path: () => `/api/careshop/history?importId=${importId}`, permission: 'imports.read', ok: 200 },
 ];
 
 function expected(route: MatrixRoute, who: Caller): number {
@@ -510,7 +584,10 @@ async function matrix(cookie: boolean): Promise<void> {
   for (const route of MATRIX) {
     for (const who of ['anonymous', ...ROLES] as Caller[]) {
       const call: Call = { method: route.method, cookie };
-      if (route.method === 'POST') {
+      if (route.json !== undefined) {
+        call.body = JSON.stringify(route.json);
+        call.headers = { 'content-type': 'application/json', origin: server.url };
+      } else if (route.method === 'POST') {
         call.body = multipart(fileParts('matrix.csv'));
         call.headers = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, origin: server.url };
       }
@@ -519,12 +596,15 @@ async function matrix(cookie: boolean): Promise<void> {
       if (response.status !== want) failures.push(`${route.method} ${route.path()} as ${who}: ${response.status}, expected ${want}: ${await response.text()}`);
       else if (want >= 400) await expectProblem(response, want);
       else await response.arrayBuffer();
+      if (response.status < 400) await route.after?.();
     }
   }
   assert.equal(failures, []);
 }
 
 test('roles › every route answers anonymous 401 and each role as PERMISSIONS says (bearer token)', async () => {
+  const marked = await markOnboarding({ complete: true });
+  assert.ok(marked.status === 200 || marked.status === 409, await marked.text());
   await matrix(false);
 });
 

@@ -9,6 +9,8 @@ import { addUser } from '../../services/auth/users.ts';
 import { migrateAuth } from '../../services/auth/sessions.ts';
 import { freePort } from '../../services/db/embedded.ts';
 import type { Role } from '../../schemas/api.ts';
+import { loadConfig } from '../../services/config.ts';
+import { demoTableDdl } from '../../services/careshop/shop.ts';
 
 export interface TestUser {
   email: string;
@@ -21,6 +23,8 @@ export interface TestServer {
   url: string;
   port: number;
   db: TestDatabase;
+  /** The Care Shop database the server syncs from (CARESHOP_DATABASE_URL): public.customer, empty. */
+  shop: TestDatabase;
   dataDir: string;
   process: ChildProcess;
   /** Everything the server printed so far. */
@@ -37,6 +41,10 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const db = await createTestDatabase();
+  const shop = await createTestDatabase();
+  await shop.pool.query(demoTableDdl({
+    url: shop.url, demo: false, table: 'public.customer', columns: loadConfig({}).careshop.columns, pageRows: 5000,
+  }));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-server-'));
   const port = await freePort();
   const users: Record<Role, TestUser> = {
@@ -53,7 +61,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     cwd: ROOT,
     env: {
       ...process.env,
-      DATABASE_URL: db.url, CAREOS_DATA_DIR: dataDir, PORT: String(port), CAREOS_STOP_WITH_PARENT: '1',
+      DATABASE_URL: db.url, CARESHOP_DATABASE_URL: shop.url, CAREOS_DATA_DIR: dataDir, PORT: String(port), CAREOS_STOP_WITH_PARENT: '1',
       CAREOS_API_TOKENS: `${tokens.admin}=script-admin:admin,${tokens.bi}=script-bi:bi,${tokens.auditor}=script-auditor:auditor`,
       ...env,
     },
@@ -75,7 +83,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return {
-    url, port, db, dataDir, process: child, users, tokens,
+    url, port, db, shop, dataDir, process: child, users, tokens,
     output: () => output,
     async stop() {
       if (child.exitCode === null) {
@@ -85,6 +93,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
         clearTimeout(timer);
       }
       await db.drop();
+      await shop.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
