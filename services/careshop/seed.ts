@@ -118,8 +118,10 @@ export async function seedCareshop(location: ShopLocation, profiles: pg.Pool, ro
             phone = typed(`0${pick(MOBILE_PREFIXES)}${String(crypto.randomInt(10_000_000)).padStart(7, '0')}`);
           }
         }
+        // A profile's names may be Thai, or hold spaces: an address is made of plain letters only.
+        const plain = latin && /^[A-Za-z]+$/.test(first + lastName);
         const email = crypto.randomInt(100) < shares.withEmail * 100
-          ? `${latin ? `${first}.${lastName}`.toLowerCase() : 'customer'}${next}@${pick(DOMAINS)}`
+          ? `${plain ? `${first}.${lastName}`.toLowerCase() : 'customer'}${next}@${pick(DOMAINS)}`
           : null;
         writer.text(id).text(first).text(lastName).text(phone);
         if (email === null) writer.null();

@@ -19,9 +19,10 @@ const FIXTURES = path.join(REPO, 'test', 'fixtures');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-cli-e2e-'));
 const filesDir = path.join(dataDir, 'files');
 fs.mkdirSync(filesDir);
-for (const name of ['careos-baseline-sample.csv', 'nana-sample.csv']) fs.copyFileSync(path.join(FIXTURES, name), path.join(filesDir, name));
+for (const name of ['careos-baseline-sample.csv', 'nana-sample.csv', 'careshop-sample.csv']) fs.copyFileSync(path.join(FIXTURES, name), path.join(filesDir, name));
 const BASELINE = path.join(filesDir, 'careos-baseline-sample.csv');
 const NANA = path.join(filesDir, 'nana-sample.csv');
+const CARESHOP = path.join(filesDir, 'careshop-sample.csv');
 const NANA_LINES = fs.readFileSync(NANA, 'utf8').split('\n');
 
 interface Run {
@@ -265,7 +266,7 @@ test('cli › importing the same Nana file again rejects every row that would cr
   const summary = importJson(NANA, 'nana');
   // Row 1: its relations exist already (imported, no event). Row 5: force_create=Y creates again.
   // Rows 2, 3, 4: their phones now belong to profiles. Rows 6, 7: invalid as before.
-  assert.equal({ ...summary, importId: '' }, { importId: '', status: 'Failed', totalRows: 7, importedRows: 2, rejectedRows: 5 });
+  assert.equal({ ...summary, importId: '' }, { importId: '', status: 'Failed', totalRows: 7, importedRows: 2, rejectedRows: 5, skippedRows: 0 });
   const errors = json<ErrorRow[]>('errors', summary.importId, '--format', 'json');
   assert.equal(errors.map((e) => [e.row, e.reasons.map((r) => r.code)]), [
     [2, ['duplicate-phone']], [3, ['duplicate-phone']], [4, ['duplicate-phone']], [6, ['invalid-email', 'invalid-date']], [7, ['required']],
@@ -290,7 +291,7 @@ test('cli › a row with careos_cus_id remaps a Nana id: the old link becomes in
   const file = path.join(filesDir, `remap-${before.length}.csv`);
   fs.writeFileSync(file, `${NANA_LINES[0]}\n${target},n5003,M,Wichai,Boonmee,,,089-555-0101,,\n`);
   const summary = importJson(file, 'nana');
-  assert.equal({ ...summary, importId: '' }, { importId: '', status: 'Success', totalRows: 1, importedRows: 1, rejectedRows: 0 });
+  assert.equal({ ...summary, importId: '' }, { importId: '', status: 'Success', totalRows: 1, importedRows: 1, rejectedRows: 0, skippedRows: 0 });
   const relations = json<Relation[]>('relations', '--source', 'nana', '--original-id', 'n5003', '--json');
   assert.is(relations.length, before.length + 1, 'a new row; the old one is kept');
   const [old, made] = relations.slice(-2) as [Relation, Relation];
@@ -300,6 +301,39 @@ test('cli › a row with careos_cus_id remaps a Nana id: the old link becomes in
   assert.is(made.unlinkedAt, null);
   assert.equal(relations.filter((r) => r.active).length, 1, 'one active link per original id');
   assert.ok(json<Relation[]>('relations', '--careos-id', target, '--json').some((r) => r.originalId === 'n5003' && r.active));
+});
+
+test('cli › Care Shop waits for the Nana gate (exit 2, the reason on stderr); then a file and a sync of the seeded demo table, with skipped rows and the history log', () => {
+  given();
+  // Only this test moves the gate: whatever ran before, it starts closed here.
+  if (json<{ complete: boolean }>('onboarding', '--json').complete) assert.is(careos('onboarding', 'reopen', '--reason', 'cli test').status, 0);
+  const before = json<unknown[]>('imports', '--json').length;
+  for (const args of [['import', CARESHOP, '--source', 'careshop'], ['sync', 'careshop']]) {
+    const refused = careos(...args);
+    assert.is(refused.status, 2, `${args.join(' ')}: ${refused.stderr}`);
+    assert.match(refused.stderr, /Care Shop cannot be imported until Nana onboarding is marked complete/);
+  }
+  assert.is(json<unknown[]>('imports', '--json').length, before, 'nothing started');
+  assert.is(careos('onboarding', 'complete', '--reason', 'all Nana files loaded').status, 0);
+
+  const file = importJson(CARESHOP, 'careshop');
+  assert.equal({ ...file, importId: '' }, { importId: '', status: 'Failed', totalRows: 4, importedRows: 2, rejectedRows: 1, skippedRows: 1 });
+  const again = importJson(CARESHOP, 'careshop');
+  assert.equal([again.status, again.importedRows, again.rejectedRows, again.skippedRows], ['Success', 0, 0, 4]);
+
+  const seeded = json<{ rows: number; invalidPhone: number; sameProfile: number }>('careshop', 'seed', '--rows', '300', '--json');
+  assert.is(seeded.rows, 300);
+  const synced = json<ImportSummary>('sync', 'careshop', '--json');
+  assert.equal(Object.keys(synced), ['importId', 'status', 'totalRows', 'importedRows', 'rejectedRows', 'skippedRows']);
+  assert.is(synced.totalRows, 300);
+  assert.is(synced.importedRows + synced.rejectedRows + synced.skippedRows, 300, 'every record accounted for');
+  assert.is(synced.rejectedRows, seeded.invalidPhone, 'exactly the invalid numbers are rejected');
+  assert.ok(synced.skippedRows >= seeded.sameProfile, 'customers with a profile\'s phone and names are skipped');
+  const history = json<{ outcome: string }[]>('history', 'careshop', '--import', synced.importId, '--json');
+  assert.is(history.length, 300);
+  assert.is(history.filter((e) => e.outcome === 'rejected').length, seeded.invalidPhone);
+  const nothingNew = json<ImportSummary>('sync', 'careshop', '--json');
+  assert.equal({ ...nothingNew, importId: '' }, { importId: '', status: 'Success', totalRows: 0, importedRows: 0, rejectedRows: 0, skippedRows: 0 });
 });
 
 test('cli › rebuild recreates every read model from the events: stats and every listing are identical', () => {
