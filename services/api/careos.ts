@@ -12,13 +12,14 @@ import { findProfiles, findProfilesByName, profileRecord } from '../../projectio
 import { relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
   can, fileSource, FILE_SOURCES, PERMISSIONS, type ErrorView, type ImportView, type Page, type Permission, type Principal,
-  type OnboardingView, type ProfileDetail, type ProfileView, type RelationView, type UserView,
+  type CareshopPanelView, type OnboardingView, type ProfileDetail, type ProfileView, type RelationView, type UserView,
 } from '../../schemas/api.ts';
 import { addUser, disableUser, displayNames, listUsers } from '../auth/users.ts';
 import { DEFAULT_SESSION_POLICY, changePassword, sessionPrincipal, signIn, signOut, type SessionPolicy, type SignedIn } from '../auth/sessions.ts';
 import { errorFileHeader, errorFileLine, errorFileName } from './error-file.ts';
 import { assertCareshopAllowed, markOnboarding, onboardingState, type OnboardingState } from '../importer/onboarding.ts';
-import { startCareshopSync } from '../careshop/sync.ts';
+import { runningSync, startCareshopSync } from '../careshop/sync.ts';
+import { NOT_CONFIGURED } from '../careshop/shop.ts';
 import { historyEntries, type HistoryEntry } from '../../projections/history.ts';
 
 /** The CLI acts for the operator at the machine: an admin, named by --by or the OS user. */
@@ -153,6 +154,18 @@ export class Careos {
     const read = readFile(this.app, importId);
     read.catch((error) => console.error(`careos: reading Care Shop sync ${importId}: ${(error as Error).message}`));
     return { importId, read };
+  }
+
+  /** The import page's Care Shop panel: the Nana gate, and why a sync cannot start now (if it cannot). */
+  async careshopPanel(actor: Principal): Promise<CareshopPanelView> {
+    this.require(actor, 'imports.read');
+    const gate = await this.onboarding(actor);
+    const location = this.app.readerOptions.careshop;
+    const running = await runningSync(this.pool);
+    const syncRefusal = !location
+      ? NOT_CONFIGURED
+      : gate.careshopRefusal ?? (running ? `A Care Shop sync is in progress (import ${running.importId}); wait for it to finish` : null);
+    return { gate, table: location?.table ?? null, running: running ? { importId: running.importId } : null, syncRefusal };
   }
 
   /** The history log of synced Care Shop records: of one import, of one customer id, or the latest. */

@@ -19,13 +19,13 @@ export interface SyncContext {
   careshop: ShopLocation | null;
 }
 
-interface RunningSync {
+export interface RunningSync {
   importId: string;
   importedBy: string;
   importDate: Date;
 }
 
-async function runningSync(db: pg.Pool): Promise<RunningSync | null> {
+export async function runningSync(db: pg.Pool): Promise<RunningSync | null> {
   const { rows } = await db.query<{ import_id: string; imported_by: string; import_date: Date }>(
     `select import_id, imported_by, import_date from import_log
       where source = 'careshop' and origin = 'table' and status = 'In progress' order by import_date limit 1`,

@@ -50,7 +50,7 @@ async function nanaInProgress(db: pg.Pool): Promise<{ importId: string; fileName
 function refusal(complete: boolean, marks: readonly OnboardingMark[], running: readonly { importId: string; fileName: string }[]): string | null {
   if (!complete) {
     const last = marks[0];
-    const reopened = last && !last.complete ? ` (reopened by ${last.by} at ${last.at}: ${last.reason})` : '';
+    const reopened = last && !last.complete ? ` (reopened by ${last.by}: ${last.reason})` : '';
     return `Care Shop cannot be imported until Nana onboarding is marked complete${reopened}; an admin marks it on the import page or with careos onboarding complete`;
   }
   if (running.length) {

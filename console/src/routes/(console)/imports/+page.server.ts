@@ -1,7 +1,8 @@
+import { fail } from '@sveltejs/kit';
 import { can } from '$schemas/api.ts';
 import { pageCount, readPaging } from '$lib/paging.ts';
-import { service, signedIn } from '$lib/server/service.ts';
-import type { PageServerLoad } from './$types';
+import { asServiceError, sentence, service, signedIn } from '$lib/server/service.ts';
+import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async ({ locals, url, depends }) => {
   // The page re-runs this every 2 s while an import it shows is in progress.
@@ -17,7 +18,44 @@ export const load: PageServerLoad = async ({ locals, url, depends }) => {
     imports,
     canImport,
     canReadErrors: can(user.role, 'errors.read'),
+    canMarkOnboarding: can(user.role, 'onboarding.mark'),
+    careshop: await service(() => locals.careos.careshopPanel(user)),
     // The upload modal checks the size against the server's own limit.
     maxFileBytes: canImport ? locals.careos.app.config.maxFileBytes : 0,
   };
+};
+
+/** A refused action: its reason, shown where the action was asked for. */
+function refused(thrown: unknown, action: 'sync' | 'onboarding') {
+  const known = asServiceError(thrown);
+  if (!known) throw thrown;
+  return fail(known.status, { action, message: sentence(known.message) });
+}
+
+export const actions: Actions = {
+  /** "Sync now": one Care Shop sync (admins); its row appears in the log and follows it live. */
+  sync: async ({ locals }) => {
+    const user = signedIn(locals);
+    try {
+      const { importId } = await locals.careos.syncCareshop(user);
+      return { action: 'sync' as const, importId };
+    } catch (thrown) {
+      return refused(thrown, 'sync');
+    }
+  },
+  /** Marks Nana onboarding complete, or reopens it with a reason (admins). */
+  onboarding: async ({ locals, request }) => {
+    const user = signedIn(locals);
+    const form = await request.formData();
+    const complete = form.get('complete');
+    const reason = String(form.get('reason') ?? '').trim();
+    if (complete !== 'true' && complete !== 'false') return fail(400, { action: 'onboarding' as const, message: 'Choose to mark Nana onboarding complete or to reopen it.' });
+    if (complete === 'false' && reason === '') return fail(400, { action: 'onboarding' as const, message: 'Give a reason to reopen Nana onboarding.' });
+    try {
+      await locals.careos.markOnboarding(user, { complete: complete === 'true', reason: reason || null });
+      return { action: 'onboarding' as const, marked: complete === 'true' };
+    } catch (thrown) {
+      return refused(thrown, 'onboarding');
+    }
+  },
 };
