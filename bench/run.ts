@@ -1,4 +1,5 @@
-// The benchmark: `npm run bench -- [--rows N] [--keep] [--profile]` (default 1,000,000 rows).
+// The benchmark: `npm run bench -- [--rows N] [--careshop-rows N] [--standard-only] [--keep] [--profile]` (default 1,000,000 rows;
+// the Care Shop scenario syncs min(rows, 100,000) records unless told otherwise).
 //
 // Generates a CareOS baseline and a Nana file (bench/generate.ts), imports both with a real
 // `careos import` child process in a fresh data directory on the embedded PostgreSQL, and times
@@ -18,7 +19,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { openApp } from '../services/app.ts';
 import { getImport, type ImportView } from '../projections/import-log.ts';
 import { loadConfig, type Config } from '../services/config.ts';
@@ -56,6 +57,8 @@ export interface BenchmarkOptions {
   profile?: boolean;
   /** Also run the "remaps and mapping errors" scenario (default true). */
   remap?: boolean;
+  /** Records of the Care Shop scenario (0: skip it); default min(rows, 100,000). */
+  careshopRows?: number;
 }
 
 export interface CpuProfileSummary {
@@ -108,6 +111,20 @@ export interface ScenarioResult {
   cpu: { nodeSeconds: number; postgresSeconds: number | null };
 }
 
+/** The Care Shop scenario: a sync of the seeded demo table, after the Nana imports (same database). */
+export interface CareshopResult {
+  rows: number;
+  seedSeconds: number;
+  endToEnd: { seconds: number; rowsPerSecond: number };
+  import: { importId: string; status: string; totalRows: number; importedRows: number; rejectedRows: number; skippedRows: number };
+  seeded: { sameProfile: number; samePhone: number; invalidPhone: number };
+  /** COPY of the same records (exported from the shop table as CSV) into an unindexed table. */
+  copy: { rows: number; seconds: number; rowsPerSecond: number };
+  ratioToCopy: number;
+  memory: { peakRssMB: number };
+  cpu: { nodeSeconds: number; postgresSeconds: number | null };
+}
+
 export interface BenchmarkResult {
   date: string;
   rows: number;
@@ -132,6 +149,7 @@ export interface BenchmarkResult {
   progress: ProgressSample[];
   /** The "remaps and mapping errors" scenario at the same size, in the same PostgreSQL, after the standard one. */
   remap?: ScenarioResult;
+  careshop?: CareshopResult;
   /** nodeSeconds: user + system CPU of the `careos import` process, every thread. */
   cpu: { wallSeconds: number; nodeSeconds: number; postgresSeconds: number | null };
   /** VmHWM of the `careos import` processes. */
@@ -415,7 +433,7 @@ async function resumeAnchor(dataDir: string, file: string, killAt: number): Prom
  */
 async function runImport(
   monitor: pg.Client, dataDir: string, file: { path: string; rows: number; source: SourceName }, log?: (line: string) => void,
-  cpuProfileDir?: string,
+  cpuProfileDir?: string, command: string[] = ['import', file.path, '--source', file.source],
 ): Promise<ImportRun> {
   const { rows: known } = await monitor.query<{ import_id: string }>('select import_id from import_log');
   const before = new Set(known.map((r) => r.import_id));
@@ -425,7 +443,7 @@ async function runImport(
   const { DATABASE_URL: _db, EVENTSTORE_URL: _es, ...env } = process.env;
   const child = spawn(process.execPath, [
     ...(cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : []),
-    CLI, 'import', file.path, '--source', file.source, '--by', 'bench', '--json',
+    CLI, ...command, '--by', 'bench', '--json',
   ], { env: { ...env, CAREOS_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -440,7 +458,7 @@ async function runImport(
     const { rows: found } = await monitor.query<{ import_id: string }>('select import_id from import_log order by import_date desc limit 5');
     importId = found.map((r) => r.import_id).find((id) => !before.has(id)) ?? null;
     if (!importId && (await Promise.race([exited.then(() => true), sleep(20).then(() => false)]))) {
-      throw new Error(`careos import exited before starting the import: ${stderr.trim()}`);
+      throw new Error(`careos ${command[0]} exited before starting the import: ${stderr.trim()}`);
     }
   }
   const storedAt = since();
@@ -448,7 +466,7 @@ async function runImport(
   const code = await exited;
   const finalAt = since();
   const watched = await watcher.stop();
-  if (code !== 0) throw new Error(`careos import exited with ${code}: ${stderr.trim()}`);
+  if (code !== 0) throw new Error(`careos ${command[0]} exited with ${code}: ${stderr.trim()}`);
   const summary = JSON.parse(stdout.trim().split('\n').pop()!) as { importId: string };
   if (summary.importId !== importId) throw new Error(`watched import ${importId}, but careos imported ${summary.importId}`);
   const view = (await getImport(monitor, importId))!;
@@ -849,6 +867,8 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
 
     let remap: ScenarioResult | undefined;
     if (options.remap ?? true) remap = await remapScenario(app, monitor, { rows, dataDir, filesDir, log });
+    const careshopRows = options.careshopRows ?? Math.min(rows, 100_000);
+    const careshop = careshopRows > 0 ? await careshopScenario(app, monitor, { rows: careshopRows, dataDir, filesDir, log }) : undefined;
 
     // Only on files long enough to kill mid-way with certainty (a few batches in, far from the end).
     let resume: ResumeTiming | undefined;
@@ -914,6 +934,7 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
         schemaCheckMicrosPerRow: checks.schemaCheckMicrosPerRow,
       },
       remap,
+      careshop,
       postgresActivity: sharesOf(run.watched),
       refusal,
       resume,
@@ -993,6 +1014,83 @@ async function remapScenario(
   };
 }
 
+/** Runs a careos command in the bench's data directory; its last stdout line as JSON. */
+function cliJson<T>(dataDir: string, ...args: string[]): T {
+  const { DATABASE_URL: _db, EVENTSTORE_URL: _es, ...env } = process.env;
+  const run = spawnSync(process.execPath, [CLI, ...args], { env: { ...env, CAREOS_DATA_DIR: dataDir }, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (run.status !== 0) throw new Error(`careos ${args.join(' ')} exited ${run.status}: ${run.stderr}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as T;
+}
+
+const CARESHOP_COLUMNS = ['customer_id', 'firstname', 'lastname', 'mobile_phone', 'email', 'updated_at'];
+
+/**
+ * The Care Shop scenario: the demo table seeded with `rows` customers (some sharing a profile's
+ * phone and names, some its phone only, some invalid numbers), Nana onboarding marked complete,
+ * then one `careos sync careshop` timed from spawn to exit; the floor is COPY of the same records.
+ */
+async function careshopScenario(
+  app: Awaited<ReturnType<typeof openApp>>, monitor: pg.Client,
+  options: { rows: number; dataDir: string; filesDir: string; log?: (line: string) => void },
+): Promise<CareshopResult> {
+  const { rows, dataDir, filesDir, log } = options;
+  const location = app.readerOptions.careshop;
+  if (!location) throw new Error('the bench runs on the embedded default, whose demo Care Shop database it syncs');
+  log?.(`scenario "Care Shop sync": seeding ${rows.toLocaleString('en-US')} customers in the demo table`);
+  let started = performance.now();
+  const seeded = cliJson<{ sameProfile: number; samePhone: number; invalidPhone: number }>(dataDir, 'careshop', 'seed', '--rows', String(rows), '--json');
+  const seedSeconds = (performance.now() - started) / 1000;
+  const gate = cliJson<{ complete: boolean }>(dataDir, 'onboarding', '--json');
+  if (!gate.complete) cliJson(dataDir, 'onboarding', 'complete', '--by', 'bench', '--reason', 'benchmark', '--json');
+  log?.('scenario "Care Shop sync": careos sync careshop');
+  const pgBefore = postgresCpuSeconds(dataDir);
+  const run = await runImport(monitor, dataDir, { path: '', rows, source: 'careshop' }, log, undefined, ['sync', 'careshop']);
+  const pgAfter = postgresCpuSeconds(dataDir);
+  // The floor: the same records exported as CSV, then COPYed into an unindexed table of text columns.
+  const exported = path.join(filesDir, `careshop-${rows}.csv`);
+  const shop = new pg.Client({ connectionString: location.url });
+  await shop.connect();
+  try {
+    await pipeline(
+      shop.query(copyTo(`copy (select ${CARESHOP_COLUMNS.join(', ')} from customer order by updated_at, customer_id limit ${rows}) to stdout (format csv, header)`)),
+      fs.createWriteStream(exported),
+    );
+  } finally {
+    await shop.end();
+  }
+  const client = await app.pool.connect();
+  let copy: CareshopResult['copy'];
+  try {
+    await client.query('create schema if not exists bench_anchor; drop table if exists bench_anchor.careshop_copy');
+    await client.query(`create table bench_anchor.careshop_copy (${CARESHOP_COLUMNS.map((c) => `${c} text`).join(', ')})`);
+    started = performance.now();
+    await pipeline(
+      fs.createReadStream(exported, { highWaterMark: 1 << 20 }),
+      client.query(copyFrom(`copy bench_anchor.careshop_copy (${CARESHOP_COLUMNS.join(', ')}) from stdin (format csv, header)`)),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const { rows: counted } = await client.query<{ n: number }>('select count(*)::int as n from bench_anchor.careshop_copy');
+    copy = { rows: counted[0]!.n, seconds: round(seconds, 3), rowsPerSecond: Math.round(counted[0]!.n / seconds) };
+  } finally {
+    client.release();
+  }
+  const view = run.view;
+  const totalRows = view.totalRows ?? 0;
+  const rowsPerSecond = totalRows / run.seconds;
+  return {
+    rows, seedSeconds: round(seedSeconds),
+    endToEnd: { seconds: round(run.seconds), rowsPerSecond: Math.round(rowsPerSecond) },
+    import: {
+      importId: run.importId, status: view.status, totalRows, importedRows: view.importedRows, rejectedRows: view.rejectedRows, skippedRows: view.skippedRows,
+    },
+    seeded: { sameProfile: seeded.sameProfile, samePhone: seeded.samePhone, invalidPhone: seeded.invalidPhone },
+    copy,
+    ratioToCopy: round(copy.rowsPerSecond / rowsPerSecond, 1),
+    memory: { peakRssMB: Math.round(run.peakRssBytes / MB) },
+    cpu: { nodeSeconds: round(run.cpuSeconds), postgresSeconds: pgBefore === null || pgAfter === null ? null : round(pgAfter - pgBefore) },
+  };
+}
+
 // --- the report --------------------------------------------------------------------------------
 
 function n(value: number): string {
@@ -1042,6 +1140,17 @@ export function renderMarkdown(r: BenchmarkResult): string {
     row('Import summary', `${m.import.status}: ${n(m.import.totalRows)} total, ${n(m.import.importedRows)} imported, ${n(m.import.rejectedRows)} rejected${m.import.matchesExpected ? ' (as generated)' : ` (generator expected ${n(m.import.expected.imported)} / ${n(m.import.expected.rejected)})`}`);
     row('Rejections by reason', Object.entries(m.import.rejectionsByCode).map(([code, count]) => `${code} ${n(count)}`).join(', ') || '(none)');
     row('Relations unlinked by this import (remapped ids)', n(m.import.unlinkedRelations));
+  }
+  if (r.careshop) {
+    const c = r.careshop;
+    lines.push('', `### Care Shop sync, ${n(c.rows)} records (the demo table, seeded; after the Nana imports, same PostgreSQL)`, '');
+    row('Measure', 'Value');
+    row('---', '---');
+    row('**End to end** (`careos sync careshop`, start to exit)', `**${s(c.endToEnd.seconds)} s, ${n(c.endToEnd.rowsPerSecond)} rows/s**`);
+    row('Raw COPY of the same records (exported as CSV)', `${s(c.copy.seconds)} s, ${n(c.copy.rowsPerSecond)} rows/s → COPY is **${c.ratioToCopy}×** faster`);
+    row('Sync summary', `${c.import.status}: ${n(c.import.totalRows)} total, ${n(c.import.importedRows)} imported, ${n(c.import.rejectedRows)} rejected, ${n(c.import.skippedRows)} skipped`);
+    row('Seeded', `${n(c.seeded.sameProfile)} with a profile's phone and names, ${n(c.seeded.samePhone)} with a profile's phone only, ${n(c.seeded.invalidPhone)} invalid numbers (seed took ${s(c.seedSeconds)} s)`);
+    row('Peak RSS / CPU importer, PostgreSQL', `${n(c.memory.peakRssMB)} MB / ${s(c.cpu.nodeSeconds)} s, ${c.cpu.postgresSeconds === null ? '–' : `${s(c.cpu.postgresSeconds)} s`}`);
   }
   lines.push('', '### Where the time went (Nana import, seconds from the start of careos import)', '');
   row('Stage', 'Ends at (s)', 'Duration (s)', 'Rows/s');
@@ -1096,7 +1205,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   const { values } = parseArgs({
     options: {
       rows: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false },
-      'standard-only': { type: 'boolean', default: false },
+      'standard-only': { type: 'boolean', default: false }, 'careshop-rows': { type: 'string' },
     },
   });
   const result = await runBenchmark({
@@ -1105,6 +1214,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     keep: values.keep,
     profile: values.profile,
     remap: !values['standard-only'],
+    careshopRows: values['standard-only'] ? 0 : values['careshop-rows'] === undefined ? undefined : parseRows(values['careshop-rows']),
     write: true,
     log: (line) => process.stderr.write(`${line}\n`),
   });

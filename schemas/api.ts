@@ -73,6 +73,17 @@ export interface OnboardingView {
   careshopRefusal: string | null;
 }
 
+/** What the import page's Care Shop panel shows: the gate, and whether a sync can start now. */
+export interface CareshopPanelView {
+  gate: OnboardingView;
+  /** The table a sync reads ([schema.]table); null when sync is not configured. */
+  table: string | null;
+  /** The sync in progress, if any. */
+  running: { importId: string } | null;
+  /** Why "Sync now" cannot start a sync now (gate, a sync running, not configured); null when it can. */
+  syncRefusal: string | null;
+}
+
 export interface Page<T> {
   items: T[];
   total: number;

@@ -18,6 +18,7 @@ import { ensureFirstAdmin } from '../auth/users.ts';
 import { DEFAULT_SESSION_POLICY } from '../auth/sessions.ts';
 import { answerClientError, createHttpApp, lastErrorHandler, loadTokens } from './http.ts';
 import { CONSOLE_DIR, BUILD_DIR, ensureConsoleBuild } from './console-build.ts';
+import { checkSchedule, scheduleCareshopSync } from '../careshop/scheduler.ts';
 
 const dev = process.argv.includes('--dev');
 
@@ -43,6 +44,7 @@ let tokens: Awaited<ReturnType<typeof loadTokens>>;
 try {
   config = loadConfig();
   tokens = loadTokens(process.env);
+  if (config.careshop.syncCron) checkSchedule(config.careshop.syncCron);
 } catch (error) {
   fail((error as Error).message);
 }
@@ -78,6 +80,8 @@ provideConsoleContext({ careos, secureCookies: config.publicUrl?.startsWith('htt
 
 const engine = new Engine(app);
 engine.start();
+const schedule = config.careshop.syncCron ? scheduleCareshopSync(careos, config.careshop.syncCron) : null;
+if (schedule) console.log(`careos: Care Shop sync scheduled: ${config.careshop.syncCron} (Bangkok time)`);
 
 const api = createHttpApp(careos, tokens);
 let consoleHandler: express.RequestHandler;
@@ -127,6 +131,7 @@ async function shutdown(signal: string): Promise<void> {
   console.log(`careos: ${signal}: stopping (requests, engine threads${config.databaseUrl ? '' : ', then the embedded PostgreSQL unless another careos process uses it'})`);
   server.close();
   server.closeAllConnections();
+  await schedule?.stop();
   await closeDev?.();
   await engine.stop();
   await app.close();

@@ -74,7 +74,12 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const url = `http://localhost:${port}`;
   const deadline = Date.now() + 120_000; // the first start may build the console
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before it listened:\n${output}`);
+    if (child.exitCode !== null) {
+      await db.drop();
+      await shop.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      throw new Error(`server exited (${child.exitCode}) before it listened:\n${output}`);
+    }
     if (output.includes('console and API on')) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
