@@ -3,11 +3,15 @@
 // interrupted mid-table resumed after the last stored record.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../config.ts';
 import { PostgresEventStore } from '../eventstore/postgres.ts';
 import { markOnboarding } from '../importer/onboarding.ts';
-import { readImport, type ReaderOptions } from '../importer/reader.ts';
+import { readImport, startImport, type ReaderOptions } from '../importer/reader.ts';
+import { writeNanaFile } from '../../test/support/files.ts';
 import { streams } from '../events/types.ts';
 import { toImporterEvent } from '../events/schemas.ts';
 import { Processor } from '../processor/run.ts';
@@ -113,6 +117,31 @@ test('careshop sync › refused until Nana onboarding is marked complete, with t
     const view = await sync(w);
     assert.equal([view.status, view.totalRows, view.importedRows], ['Success', 3, 3]);
   } finally {
+    await drop(w);
+  }
+});
+
+test('careshop sync › refused while a Nana import is in progress, naming it; the gate cannot be marked complete meanwhile', async () => {
+  const w = await world();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-gate-'));
+  try {
+    const file = path.join(work, 'nana.csv');
+    writeNanaFile(file, 20);
+    await open(w);
+    // A late Nana file arrives after the gate was marked: Care Shop waits while it runs.
+    const nanaId = await startImport(w.store, { filePath: file, fileName: 'nana-march.csv', source: 'nana', by: 'admin' }, { ...w.options, dataDir: work });
+    const inProgress = new RegExp(`while a Nana import is in progress \\(import ${nanaId}, nana-march.csv\\)`);
+    await rejects(() => startCareshopSync(context(w), 'admin'), inProgress);
+    await markOnboarding(w.store, w.importer.pool, { by: 'admin', complete: false, reason: 'the March file' });
+    await rejects(() => markOnboarding(w.store, w.importer.pool, { by: 'admin', complete: true }), inProgress);
+    await readImport(w.store, w.importer.pool, nanaId, { ...w.options, dataDir: work });
+    await stepUntilFinished(w.processor, w.importer.pool, nanaId);
+    await open(w);
+    await addCustomers(w, 1, 2, '2026-11-01T00:00:00Z');
+    const view = await sync(w);
+    assert.equal([view.status, view.totalRows], ['Success', 2]);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
     await drop(w);
   }
 });
