@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import { copyRows, type CopyValue } from './copy.ts';
 import type { PositionedEvent, Projection } from './types.ts';
+import type { HistoryEntryView } from '../schemas/api.ts';
 
 export const historyProjection: Projection = {
   name: 'sync_history',
@@ -65,20 +66,7 @@ export const historyProjection: Projection = {
   },
 };
 
-export interface HistoryEntry {
-  source: string;
-  originalId: string;
-  importId: string;
-  row: number;
-  outcome: 'created' | 'matched' | 'rejected';
-  careosId: string | null;
-  syncedBy: string;
-  syncedAt: string;
-  sourceUpdatedAt: string | null;
-  changedAt: string | null;
-  skippedTimes: number;
-  lastSkippedImportId: string | null;
-}
+export type HistoryEntry = HistoryEntryView;
 
 type HistoryRow = {
   source: string; original_id: string; import_id: string; row_number: number; outcome: HistoryEntry['outcome']; careos_id: string | null;

@@ -73,6 +73,24 @@ export interface OnboardingView {
   careshopRefusal: string | null;
 }
 
+/** One record of the Care Shop history log (GET /api/careshop/history). */
+export interface HistoryEntryView {
+  source: string;
+  originalId: string;
+  importId: string;
+  row: number;
+  outcome: 'created' | 'matched' | 'rejected';
+  careosId: string | null;
+  syncedBy: string;
+  syncedAt: string;
+  /** When the shop had last changed the record at this sync (table syncs). */
+  sourceUpdatedAt: string | null;
+  /** The latest change the shop made after it, seen (and skipped) by a later sync. */
+  changedAt: string | null;
+  skippedTimes: number;
+  lastSkippedImportId: string | null;
+}
+
 /** What the import page's Care Shop panel shows: the gate, and whether a sync can start now. */
 export interface CareshopPanelView {
   gate: OnboardingView;

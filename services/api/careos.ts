@@ -179,6 +179,12 @@ export class Careos {
     });
   }
 
+  /** One page of an import's Care Shop history entries (the records it synced first), in row order. */
+  async careshopHistoryPage(actor: Principal, importId: string, page: number, size: number): Promise<Page<HistoryEntry>> {
+    const { items, total } = await this.careshopHistory(actor, { importId }, { limit: size, offset: (page - 1) * size });
+    return { items, total, page, size };
+  }
+
   // ── the Nana gate ──────────────────────────────────────────────────────────────────────────
 
   private async onboardingView(state: OnboardingState): Promise<OnboardingView> {

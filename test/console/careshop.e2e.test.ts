@@ -101,6 +101,12 @@ test('sync › "Sync now" starts a sync; its row ends Failed with 2 imported, 1 
   await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'table public.customer' }).click();
   await page.waitForURL(/\/imports\/[^/]+$/);
   assert.match(await page.locator('main').innerText(), /4 in the file · 2 imported · 1 rejected · 1 skipped/);
+  // The import's history log: each record and what came of it, the matched one naming the baseline profile.
+  const history = page.getByRole('region', { name: 'History log' });
+  const outcomes = await history.locator('tbody tr').evaluateAll((rows) => rows.map((r) => [r.querySelector('[data-label="Customer id"]')?.textContent?.trim(), r.querySelector('[data-label="Outcome"]')?.textContent?.trim()]));
+  assert.deepEqual(outcomes, [['CS-0101', 'Matched a profile (skipped)'], ['CS-0102', 'New profile'], ['CS-0103', 'Rejected'], ['CS-0104', 'New profile']]);
+  await history.getByRole('link', { name: /^[0-9a-f-]{36}$|^C0100001$/ }).first().waitFor();
+  await snap(page, 'careshop-import-history');
 });
 
 test('upload › a Care Shop file through the modal: the same rules, and customer ids synced before are skipped', async () => {
