@@ -18,7 +18,8 @@ import { Processor } from '../processor/run.ts';
 import { migrateProcessor } from '../processor/processor-store.ts';
 import { getImport } from '../../projections/import-log.ts';
 import { historyEntries } from '../../projections/history.ts';
-import { migrateProjections } from '../../projections/runner.ts';
+import { ProjectionRunner, migrateProjections } from '../../projections/runner.ts';
+import { dumpReadModels } from '../../test/support/dump.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.ts';
 import { stepUntilFinished } from '../../test/support/steps.ts';
 import { demoTableDdl, type ShopLocation } from './shop.ts';
@@ -166,7 +167,7 @@ test('careshop sync › reads the table in keyset pages (never all of it at once
   }
 });
 
-test('careshop sync › a record already in the history is skipped; a sync with nothing new ends at once with Success and zero rows', async () => {
+test('careshop sync › a record already in the history is skipped; a sync with nothing new ends at once with Success and zero rows; the history rebuilds from the events', async () => {
   const w = await world();
   try {
     await open(w);
@@ -184,6 +185,11 @@ test('careshop sync › a record already in the history is skipped; a sync with 
     assert.equal([entry!.importId, entry!.outcome, entry!.changedAt, entry!.skippedTimes, entry!.lastSkippedImportId], [first.importId, 'created', '2026-11-20T08:00:00.000Z', 1, again.importId]);
     const profiles = await w.importer.pool.query("select count(*)::int as n from profile where source = 'careshop'");
     assert.is(profiles.rows[0].n, 5, 'the changed record made no second profile');
+    // The history log is a read model like the others: rebuilt from the events, it is the same.
+    const before = await dumpReadModels(w.importer.pool);
+    assert.is(before.history.length, 5);
+    await new ProjectionRunner(w.store, w.importer.pool).rebuild();
+    assert.equal(await dumpReadModels(w.importer.pool), before);
   } finally {
     await drop(w);
   }

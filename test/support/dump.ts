@@ -7,6 +7,8 @@ export interface ReadModelDump {
   relations: string[];
   errors: string[];
   imports: string[];
+  /** The Care Shop history log. */
+  history: string[];
   duplicates: { profiles: number; relations: number; errors: number };
 }
 
@@ -19,6 +21,7 @@ export async function dumpReadModels(db: pg.Pool | pg.Client): Promise<ReadModel
   const relations = await db.query(`select * from relation`);
   const errors = await db.query(`select * from error_log`);
   const imports = await db.query(`select * from import_log`);
+  const history = await db.query(`select * from sync_history`);
   const count = async (sql: string) => Number((await db.query(sql)).rows[0].n);
   return {
     profiles: profiles.rows
@@ -28,7 +31,10 @@ export async function dumpReadModels(db: pg.Pool | pg.Client): Promise<ReadModel
       .map((r) => [r.original_source, r.original_id, name(r.care_os_id), r.active, r.linked_row, r.unlinked_row].map(String).join('|'))
       .sort(),
     errors: errors.rows.map((e) => `${e.row_number}|${JSON.stringify(e.record)}|${rename(JSON.stringify(e.reasons))}`).sort(),
-    imports: imports.rows.map((i) => [i.file_name, i.source, i.status, i.total_rows, i.imported_rows, i.rejected_rows].map(String).join('|')).sort(),
+    imports: imports.rows.map((i) => [i.file_name, i.source, i.status, i.total_rows, i.imported_rows, i.rejected_rows, i.skipped_rows].map(String).join('|')).sort(),
+    history: history.rows
+      .map((h) => [h.source, h.original_id, h.row_number, h.outcome, h.careos_id === null ? null : name(h.careos_id), h.source_updated_at?.toISOString(), h.changed_at?.toISOString(), h.skipped_times].map(String).join('|'))
+      .sort(),
     duplicates: {
       profiles: await count('select count(*) - count(distinct careos_id) as n from profile'),
       relations: await count('select count(*) - count(distinct (original_source, original_id, care_os_id, linked_row)) as n from relation'),
