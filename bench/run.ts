@@ -481,12 +481,14 @@ async function runImport(
 const NANA_COLUMNS = nana.columns.map((c) => c.name);
 
 /** The physical floor: COPY of the same file into an unindexed table of text columns. */
-async function copyAnchor(client: pg.PoolClient, file: string, table = 'nana_copy'): Promise<{ rows: number; seconds: number; rowsPerSecond: number }> {
-  await client.query(`create table bench_anchor.${table} (${NANA_COLUMNS.map((c) => `${c} text`).join(', ')})`);
+async function copyAnchor(
+  client: pg.PoolClient, file: string, table = 'nana_copy', columns: readonly string[] = NANA_COLUMNS,
+): Promise<{ rows: number; seconds: number; rowsPerSecond: number }> {
+  await client.query(`create table bench_anchor.${table} (${columns.map((c) => `${c} text`).join(', ')})`);
   const started = performance.now();
   await pipeline(
     fs.createReadStream(file, { highWaterMark: 1 << 20 }),
-    client.query(copyFrom(`copy bench_anchor.${table} (${NANA_COLUMNS.join(', ')}) from stdin (format csv, header)`)),
+    client.query(copyFrom(`copy bench_anchor.${table} (${columns.join(', ')}) from stdin (format csv, header)`)),
   );
   const seconds = (performance.now() - started) / 1000;
   const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from bench_anchor.${table}`);
@@ -1037,7 +1039,7 @@ async function careshopScenario(
   const location = app.readerOptions.careshop;
   if (!location) throw new Error('the bench runs on the embedded default, whose demo Care Shop database it syncs');
   log?.(`scenario "Care Shop sync": seeding ${rows.toLocaleString('en-US')} customers in the demo table`);
-  let started = performance.now();
+  const started = performance.now();
   const seeded = cliJson<{ sameProfile: number; samePhone: number; invalidPhone: number }>(dataDir, 'careshop', 'seed', '--rows', String(rows), '--json');
   const seedSeconds = (performance.now() - started) / 1000;
   const gate = cliJson<{ complete: boolean }>(dataDir, 'onboarding', '--json');
@@ -1062,15 +1064,7 @@ async function careshopScenario(
   let copy: CareshopResult['copy'];
   try {
     await client.query('create schema if not exists bench_anchor; drop table if exists bench_anchor.careshop_copy');
-    await client.query(`create table bench_anchor.careshop_copy (${CARESHOP_COLUMNS.map((c) => `${c} text`).join(', ')})`);
-    started = performance.now();
-    await pipeline(
-      fs.createReadStream(exported, { highWaterMark: 1 << 20 }),
-      client.query(copyFrom(`copy bench_anchor.careshop_copy (${CARESHOP_COLUMNS.join(', ')}) from stdin (format csv, header)`)),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    const { rows: counted } = await client.query<{ n: number }>('select count(*)::int as n from bench_anchor.careshop_copy');
-    copy = { rows: counted[0]!.n, seconds: round(seconds, 3), rowsPerSecond: Math.round(counted[0]!.n / seconds) };
+    copy = await copyAnchor(client, exported, 'careshop_copy', CARESHOP_COLUMNS);
   } finally {
     client.release();
   }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { checkEvent, toImporterEvent } from '../events/schemas.ts';
 import { eventId, uuidV7 } from '../events/ids.ts';
-import type { EventMetadata, ImportStartedData, RowReceivedData, SourceName } from '../events/types.ts';
+import type { EventMetadata, ImportOrigin, ImportStartedData, RowReceivedData, SourceName } from '../events/types.ts';
 import { streams } from '../events/types.ts';
 import type { EventStore, NewEvent, StreamAppend } from '../eventstore/types.ts';
 import { importLogProjection } from '../../projections/import-log.ts';
@@ -41,17 +41,8 @@ export async function startImport(store: EventStore, request: StartImport, optio
   const now = options.now ?? (() => new Date());
   const importId = uuidV7(now().getTime());
   const storedFile = await storeUpload(request.filePath, request.fileName, options.dataDir, importId, checked.encoding);
-  const data: ImportStartedData = {
-    importId, source: request.source, columns: checked.columns,
-    origin: { kind: 'file', fileName: path.basename(request.fileName), storedFile, sizeBytes: checked.sizeBytes },
-  };
-  const metadata: EventMetadata = { by: request.by, at: now().toISOString(), importId, v: 2 };
-  checkEvent('ImportStarted', data, metadata);
-  await appendAndLog(store, {
-    streamId: streams.import(importId),
-    expectedRevision: 'no_stream',
-    events: [{ id: eventId(importId, 0, 'started'), type: 'ImportStarted', data, metadata }],
-  });
+  const origin: ImportOrigin = { kind: 'file', fileName: path.basename(request.fileName), storedFile, sizeBytes: checked.sizeBytes };
+  await appendStarted(store, { importId, source: request.source, columns: checked.columns, origin }, { by: request.by, at: now().toISOString(), importId, v: 2 });
   return importId;
 }
 
@@ -60,17 +51,19 @@ export async function startTableImport(
   store: EventStore, request: { source: SourceName; by: string; table: string; cursor: string | null; columns: readonly string[] }, now = new Date(),
 ): Promise<string> {
   const importId = uuidV7(now.getTime());
-  const data: ImportStartedData = {
-    importId, source: request.source, columns: [...request.columns], origin: { kind: 'table', table: request.table, cursor: request.cursor },
-  };
-  const metadata: EventMetadata = { by: request.by, at: now.toISOString(), importId, v: 2 };
+  const origin: ImportOrigin = { kind: 'table', table: request.table, cursor: request.cursor };
+  await appendStarted(store, { importId, source: request.source, columns: [...request.columns], origin }, { by: request.by, at: now.toISOString(), importId, v: 2 });
+  return importId;
+}
+
+/** An import's first event, checked, at revision 0 of its stream, and in the import log at once. */
+async function appendStarted(store: EventStore, data: ImportStartedData, metadata: EventMetadata): Promise<void> {
   checkEvent('ImportStarted', data, metadata);
   await appendAndLog(store, {
-    streamId: streams.import(importId),
+    streamId: streams.import(data.importId),
     expectedRevision: 'no_stream',
-    events: [{ id: eventId(importId, 0, 'started'), type: 'ImportStarted', data, metadata }],
+    events: [{ id: eventId(data.importId, 0, 'started'), type: 'ImportStarted', data, metadata }],
   });
-  return importId;
 }
 
 /**

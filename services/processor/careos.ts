@@ -1,11 +1,10 @@
 // Profiles that already exist in CareOS, loaded so that BI's careos_cus_id mapping and the
 // phone duplicate check see them. Same field rules as Nana; an existing careos_cus_id is refused.
-import { eventId } from '../events/ids.ts';
 import {
   checkDateOfBirth, checkEmails, checkGender, checkPhones, checkRequiredText,
 } from './fields.ts';
 import { fileSource } from '../../schemas/api.ts';
-import { ReasonCollector, outcomeMetadata, rejected, type SourceRules } from './rules.ts';
+import { ReasonCollector, profileCreated, rejected, type SourceRules } from './rules.ts';
 
 export interface CareosRow {
   careosId: string;
@@ -48,21 +47,10 @@ export const careos: SourceRules<CareosRow> = {
         message: `careos_cus_id "${row.careosId}" already exists in CareOS; a profile is loaded only once`,
       }]);
     }
-    const { importId, source, row: rowNumber } = received.data;
+    const { careosId, firstname, lastname, gender, dateOfBirth, emails, phones } = row;
     return {
       outcome: 'imported',
-      events: [{
-        id: eventId(importId, rowNumber, 'profile'),
-        event: {
-          type: 'ProfileCreated',
-          data: {
-            careosId: row.careosId, source, importId, row: rowNumber,
-            firstname: row.firstname, lastname: row.lastname, gender: row.gender, dateOfBirth: row.dateOfBirth,
-            emails: row.emails, phones: row.phones, companies: [],
-          },
-          metadata: outcomeMetadata(received),
-        },
-      }],
+      events: [profileCreated(received, careosId, { firstname, lastname, gender, dateOfBirth, emails, phones, companies: [] })],
     };
   },
 };

@@ -12,7 +12,7 @@ import { eventId, newCareosId } from '../events/ids.ts';
 import type { RowReason } from '../events/types.ts';
 import { checkEmails, checkPhones, checkRequiredText } from './fields.ts';
 import { fileSource } from '../../schemas/api.ts';
-import { ReasonCollector, linkEvents, outcomeMetadata, type DecidedEvent, type ReceivedRow, type SourceRules } from './rules.ts';
+import { ReasonCollector, linkEvents, outcomeMetadata, profileCreated, type DecidedEvent, type ReceivedRow, type SourceRules } from './rules.ts';
 
 export interface CareshopRow {
   customerId: string;
@@ -143,17 +143,10 @@ export const careshop: SourceRules<CareshopRow> = {
     return {
       outcome: 'imported',
       events: [
-        {
-          id: eventId(importId, rowNumber, 'profile'),
-          event: {
-            type: 'ProfileCreated',
-            data: {
-              careosId, source, importId, row: rowNumber, firstname: row.firstname, lastname: row.lastname, gender: null,
-              dateOfBirth: null, emails: row.email === null ? [] : [row.email], phones: [row.phone], companies: [],
-            },
-            metadata,
-          },
-        },
+        profileCreated(received, careosId, {
+          firstname: row.firstname, lastname: row.lastname, gender: null, dateOfBirth: null,
+          emails: row.email === null ? [] : [row.email], phones: [row.phone], companies: [],
+        }),
         ...linkEvents(received, careosId, [row.customerId], state),
         synced(received, row.customerId, 'created', careosId),
       ],

@@ -1,11 +1,11 @@
 // Nana's rules: the spec's fields, validation table and sync process (rules 1–3 of issue 2).
-import { eventId, newCareosId } from '../events/ids.ts';
+import { newCareosId } from '../events/ids.ts';
 import {
   checkDateOfBirth, checkEmails, checkForceCreate, checkGender, checkIdList, checkPhones,
   checkRequiredText, parseCompanyList,
 } from './fields.ts';
 import { fileSource } from '../../schemas/api.ts';
-import { ReasonCollector, linkEvents, outcomeMetadata, rejected, type SourceRules } from './rules.ts';
+import { ReasonCollector, linkEvents, profileCreated, rejected, type SourceRules } from './rules.ts';
 
 export interface NanaRow {
   careosId: string | null;
@@ -77,23 +77,12 @@ export const nana: SourceRules<NanaRow> = {
         }
       }
     }
-    const { importId, source, row: rowNumber } = received.data;
-    const careosId = newCareosId(importId, rowNumber);
+    const careosId = newCareosId(received.data.importId, received.data.row);
+    const { firstname, lastname, gender, dateOfBirth, emails, phones, companies } = row;
     return {
       outcome: 'imported',
       events: [
-        {
-          id: eventId(importId, rowNumber, 'profile'),
-          event: {
-            type: 'ProfileCreated',
-            data: {
-              careosId, source, importId, row: rowNumber,
-              firstname: row.firstname, lastname: row.lastname, gender: row.gender, dateOfBirth: row.dateOfBirth,
-              emails: row.emails, phones: row.phones, companies: row.companies,
-            },
-            metadata: outcomeMetadata(received),
-          },
-        },
+        profileCreated(received, careosId, { firstname, lastname, gender, dateOfBirth, emails, phones, companies }),
         ...linkEvents(received, careosId, row.nanaIds, state),
       ],
     };

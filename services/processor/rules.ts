@@ -1,7 +1,7 @@
 // What every source's rules share: the shape of a source, of a checked row and of a decision,
 // and the linking rule (rule 2): an original id already active on the profile stays as it is,
 // one active on another profile is unlinked there and linked here.
-import type { EventMetadata, ImporterEvent, RowReason, RowReceivedData, SourceName } from '../events/types.ts';
+import type { EventMetadata, ImporterEvent, ProfileCreatedData, RowReason, RowReceivedData, SourceName } from '../events/types.ts';
 import { eventId } from '../events/ids.ts';
 import type { DecisionState, LookupKeys, SyncedRecord } from './state.ts';
 
@@ -72,6 +72,18 @@ export function rejected(received: ReceivedRow, reasons: RowReason[]): RowDecisi
         event: { type: 'RowRejected', data: { importId, source, row, record, reasons }, metadata: outcomeMetadata(received) },
       },
     ],
+  };
+}
+
+/** The fields of a new profile, as a source's rules read them from a valid row. */
+export type NewProfile = Pick<ProfileCreatedData, 'firstname' | 'lastname' | 'gender' | 'dateOfBirth' | 'emails' | 'phones' | 'companies'>;
+
+/** ProfileCreated for a received row (its id derived from the row, so deciding twice gives the same event). */
+export function profileCreated(received: ReceivedRow, careosId: string, profile: NewProfile): DecidedEvent {
+  const { importId, source, row } = received.data;
+  return {
+    id: eventId(importId, row, 'profile'),
+    event: { type: 'ProfileCreated', data: { careosId, source, importId, row, ...profile }, metadata: outcomeMetadata(received) },
   };
 }
 
