@@ -19,6 +19,7 @@ import { DEFAULT_SESSION_POLICY } from '../auth/sessions.ts';
 import { answerClientError, createHttpApp, lastErrorHandler, loadTokens } from './http.ts';
 import { CONSOLE_DIR, BUILD_DIR, ensureConsoleBuild } from './console-build.ts';
 import { checkSchedule, scheduleCareshopSync } from '../careshop/scheduler.ts';
+import { ensureDemo } from '../careshop/shop.ts';
 
 const dev = process.argv.includes('--dev');
 
@@ -77,6 +78,11 @@ const careos = new Careos(app, { ...DEFAULT_SESSION_POLICY, idleMinutes: config.
 const firstAdmin = await ensureFirstAdmin(app.pool);
 if (firstAdmin) console.log(`careos: ${firstAdmin}`);
 provideConsoleContext({ careos, secureCookies: config.publicUrl?.startsWith('https:') ?? false });
+
+// The embedded default's demo Care Shop database is there from the first start (careos careshop seed fills it).
+if (app.readerOptions.careshop?.demo) {
+  await ensureDemo(app.readerOptions.careshop, app.databaseUrl).catch((error) => console.error(`careos: the demo Care Shop database: ${(error as Error).message}`));
+}
 
 const engine = new Engine(app);
 engine.start();
