@@ -79,7 +79,7 @@ export const importLogProjection: Projection = {
 };
 
 /** An import as this read model holds it: the API's view without the display name. */
-export type ImportView = Omit<ApiImportView, 'importedByName'>;
+export type ImportView = Omit<ApiImportView, 'importedByName' | 'openRejectedRows'>;
 
 type ImportRow = {
   import_id: string; origin: string; file_name: string; source: string; imported_by: string; import_date: Date; last_update: Date;

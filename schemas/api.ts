@@ -59,6 +59,8 @@ export interface ImportView {
   rejectedRows: number;
   /** Neither imported nor rejected: already in the history log, or matched a profile exactly (Care Shop). */
   skippedRows: number;
+  /** Rejected rows not fixed by a replay yet (BI's work left). */
+  openRejectedRows: number;
   columns: string[];
 }
 
@@ -125,6 +127,10 @@ export interface ErrorView {
   /** Canonical (lower-case) column name → value exactly as uploaded. */
   record: Record<string, string>;
   reasons: RowReasonView[];
+  /** A replayed row rejected again: the rejected row it was meant to fix; null otherwise. */
+  replayOf: { importId: string; row: number } | null;
+  /** The replayed row that fixed it (or the chain it belongs to); null while open. */
+  resolvedBy: { importId: string; row: number; at: string } | null;
 }
 
 export interface ProfileView {
@@ -222,6 +228,28 @@ export function fileSource(name: string): FileSourceDefinition | undefined {
 export const SOURCE_LABELS: Record<string, string> = { nana: 'Nana', careos: 'CareOS', careshop: 'Care Shop' };
 
 /**
+ * The error file's own columns, after the upload's: `_replay_of` names the rejected row a line is
+ * (import id:row of the chain's first rejection), `errors` the reasons. A file carrying
+ * `_replay_of` uploaded again is a replay: each row refers to the rejected row it fixes; `errors`
+ * is ignored.
+ */
+export const REPLAY_COLUMN = '_replay_of';
+export const ERRORS_COLUMN = 'errors';
+export const ERROR_FILE_COLUMNS = [REPLAY_COLUMN, ERRORS_COLUMN] as const;
+
+export function formatReplayRef(ref: { importId: string; row: number }): string {
+  return `${ref.importId}:${ref.row}`;
+}
+
+/** `import id:row` → the reference; null when the text is not one. */
+export function parseReplayRef(text: string): { importId: string; row: number } | null {
+  const match = /^\s*([0-9A-Za-z][0-9A-Za-z-]{0,99}):([1-9][0-9]{0,9})\s*$/.exec(text);
+  if (!match) return null;
+  const row = Number(match[2]);
+  return row <= 2_147_483_647 ? { importId: match[1]!, row } : null;
+}
+
+/**
  * Checks a header line's cells against a source (shared by the browser and the server, so the
  * modal says exactly what the server would). Returns the reason it is refused, or null.
  */
@@ -229,7 +257,8 @@ export function headerProblem(source: FileSourceDefinition, cells: readonly stri
   const columns = cells.map((c) => c.trim());
   const canonical = columns.map((c) => c.toLowerCase());
   const expected = source.columns.map((c) => c.name);
-  const unknown = columns.filter((_, i) => !expected.includes(canonical[i]!));
+  // The error file's own columns are accepted on every source (a fixed error file goes back as it is).
+  const unknown = columns.filter((_, i) => !expected.includes(canonical[i]!) && !(ERROR_FILE_COLUMNS as readonly string[]).includes(canonical[i]!));
   if (unknown.length) {
     return `header has unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')} (accepted for ${source.label}: ${expected.join(', ')})`;
   }

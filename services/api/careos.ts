@@ -7,7 +7,16 @@ import { importFile, readFile, type App } from '../app.ts';
 import type { SourceName } from '../events/types.ts';
 import { checkPhones } from '../processor/fields.ts';
 import { getImport, pageImports, type ImportView as ImportRecord } from '../../projections/import-log.ts';
-import { errorsAfter, errorsOf, pageErrors } from '../../projections/error-log.ts';
+import { errorsAfter, errorsOf, openErrorCounts, pageErrors, type ErrorStatusFilter } from '../../projections/error-log.ts';
+
+export type { ErrorStatusFilter };
+
+/** A status filter from outside (query, flag): all, open or resolved. */
+export function checkErrorStatus(value: unknown): ErrorStatusFilter {
+  if (value === undefined) return 'all';
+  if (value === 'all' || value === 'open' || value === 'resolved') return value;
+  throw new ValidationError(`status must be all, open or resolved (got ${JSON.stringify(value)})`);
+}
 import { findProfiles, findProfilesByName, profileRecord } from '../../projections/profile.ts';
 import { relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
@@ -97,8 +106,11 @@ export class Careos {
   // ── imports ────────────────────────────────────────────────────────────────────────────────
 
   private async withNames(records: ImportRecord[]): Promise<ImportView[]> {
-    const names = await displayNames(this.pool, records.map((r) => r.importedBy));
-    return records.map((r) => ({ ...r, importedByName: names.get(r.importedBy) ?? r.importedBy }));
+    const [names, open] = await Promise.all([
+      displayNames(this.pool, records.map((r) => r.importedBy)),
+      openErrorCounts(this.pool, records.filter((r) => r.rejectedRows > 0).map((r) => r.importId)),
+    ]);
+    return records.map((r) => ({ ...r, importedByName: names.get(r.importedBy) ?? r.importedBy, openRejectedRows: open.get(r.importId) ?? 0 }));
   }
 
   async listImports(actor: Principal, window: Window): Promise<{ items: ImportView[]; total: number }> {
@@ -207,27 +219,29 @@ export class Careos {
 
   // ── error logs ─────────────────────────────────────────────────────────────────────────────
 
-  async errorPage(actor: Principal, importId: string, page: number, size: number): Promise<{ import: ImportView; errors: Page<ErrorView> }> {
+  async errorPage(
+    actor: Principal, importId: string, page: number, size: number, status: ErrorStatusFilter = 'all',
+  ): Promise<{ import: ImportView; errors: Page<ErrorView>; status: ErrorStatusFilter }> {
     this.require(actor, 'errors.read');
     const view = await this.getImport(actor, importId);
-    const { items, total } = await pageErrors(this.pool, view.importId, { limit: size, offset: (page - 1) * size });
-    return { import: view, errors: { items, total, page, size } };
+    const { items, total } = await pageErrors(this.pool, view.importId, { limit: size, offset: (page - 1) * size, status });
+    return { import: view, errors: { items, total, page, size }, status };
   }
 
   /** A window of an import's rejected rows (row order) and how many there are. */
-  async errorWindow(actor: Principal, importId: string, window: Window): Promise<{ items: ErrorView[]; total: number }> {
+  async errorWindow(actor: Principal, importId: string, window: Window, status: ErrorStatusFilter = 'all'): Promise<{ items: ErrorView[]; total: number }> {
     this.require(actor, 'errors.read');
     const view = await this.getImport(actor, importId);
-    return pageErrors(this.pool, view.importId, window);
+    return pageErrors(this.pool, view.importId, { ...window, status });
   }
 
-  async allErrors(actor: Principal, importId: string): Promise<ErrorView[]> {
+  async allErrors(actor: Principal, importId: string, status: ErrorStatusFilter = 'all'): Promise<ErrorView[]> {
     this.require(actor, 'errors.read');
     const view = await this.getImport(actor, importId);
-    return errorsOf(this.pool, view.importId);
+    return errorsOf(this.pool, view.importId, status);
   }
 
-  async errorFile(actor: Principal, importId: string): Promise<ErrorFile> {
+  async errorFile(actor: Principal, importId: string, status: ErrorStatusFilter = 'all'): Promise<ErrorFile> {
     this.require(actor, 'errors.read');
     const view = await this.getImport(actor, importId);
     const pool = this.pool;
@@ -236,9 +250,9 @@ export class Careos {
       async *chunks() {
         yield errorFileHeader(view.columns);
         for (let after = 0; ;) {
-          const page = await errorsAfter(pool, view.importId, after, 2000);
+          const page = await errorsAfter(pool, view.importId, after, 2000, status);
           if (!page.length) return;
-          yield page.map((error) => errorFileLine(view.columns, error)).join('');
+          yield page.map((error) => errorFileLine(view.importId, view.columns, error)).join('');
           after = page[page.length - 1]!.row;
         }
       },

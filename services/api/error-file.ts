@@ -1,8 +1,9 @@
-// The error file BI downloads, fixes and uploads again: the upload's columns in their order plus
-// `errors`. Excel-friendly (UTF-8 with a BOM so Thai shows right, CRLF line ends) and safe to open:
+// The error file BI downloads, fixes and uploads again: the upload's columns in their order, then
+// `_replay_of` (the rejected row each line is: uploaded again as it is, the file is a replay that
+// fixes those rows) and `errors`. Excel-friendly (UTF-8 with a BOM so Thai shows right, CRLF line ends) and safe to open:
 // a cell that begins with = + - @ tab or CR is prefixed with ' so no spreadsheet runs it as a formula.
 // The console's download and `careos errors ID --format csv` write these same bytes.
-import type { ErrorView } from '../../schemas/api.ts';
+import { ERROR_FILE_COLUMNS, formatReplayRef, type ErrorView } from '../../schemas/api.ts';
 
 export const BOM = '\uFEFF';
 const FORMULA_START = /^[=+\-@\t\r]/;
@@ -12,12 +13,19 @@ export function csvCell(value: string): string {
   return /[",\r\n]/.test(safe) || safe !== safe.trim() ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
-export function errorFileHeader(columns: readonly string[]): string {
-  return `${BOM}${[...columns, 'errors'].map(csvCell).join(',')}\r\n`;
+/** The upload's own columns: a replayed file's `_replay_of` and `errors` are written once, at the end. */
+export function uploadColumns(columns: readonly string[]): string[] {
+  return columns.filter((c) => !(ERROR_FILE_COLUMNS as readonly string[]).includes(c.toLowerCase()));
 }
 
-export function errorFileLine(columns: readonly string[], error: ErrorView): string {
-  const cells = columns.map((c) => csvCell(error.record[c.toLowerCase()] ?? ''));
+export function errorFileHeader(columns: readonly string[]): string {
+  return `${BOM}${[...uploadColumns(columns), ...ERROR_FILE_COLUMNS].map(csvCell).join(',')}\r\n`;
+}
+
+/** One rejected row: its values as uploaded, the rejected row it is (the chain's first rejection), its reasons. */
+export function errorFileLine(importId: string, columns: readonly string[], error: ErrorView): string {
+  const cells = uploadColumns(columns).map((c) => csvCell(error.record[c.toLowerCase()] ?? ''));
+  cells.push(csvCell(formatReplayRef(error.replayOf ?? { importId, row: error.row })));
   cells.push(csvCell(error.reasons.map((r) => r.message).join('; ')));
   return `${cells.join(',')}\r\n`;
 }

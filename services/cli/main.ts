@@ -23,7 +23,7 @@ const USAGE = `usage:
   careos history careshop [--import ID | --customer-id ID] [--json]
   careos resume [--json]                    finish imports a crash interrupted
   careos imports [--json]
-  careos errors IMPORT_ID [--format json|csv]
+  careos errors IMPORT_ID [--format json|csv] [--open | --resolved]
   careos profiles [--phone P | --careos-id ID] [--json]
   careos relations [--careos-id ID | --source S --original-id ID] [--json]
   careos stats --json
@@ -147,19 +147,24 @@ async function cmdImports(args: string[]): Promise<number> {
 }
 
 async function cmdErrors(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string', default: 'json' } } });
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: { format: { type: 'string', default: 'json' }, open: { type: 'boolean', default: false }, resolved: { type: 'boolean', default: false } },
+  });
   const importId = positionals[0];
   if (!importId) throw new ValidationError('errors needs an IMPORT_ID');
+  if (values.open && values.resolved) throw new ValidationError('give --open or --resolved, not both');
+  const status = values.open ? 'open' : values.resolved ? 'resolved' : 'all';
   if (values.format !== 'json' && values.format !== 'csv') throw new ValidationError(`--format must be json or csv (got ${values.format})`);
   return withApp(async (app) => {
     const careos = new Careos(app);
     const actor = localOperator();
     if (values.format === 'json') {
-      out(JSON.stringify(await careos.allErrors(actor, importId)));
+      out(JSON.stringify(await careos.allErrors(actor, importId, status)));
       return 0;
     }
-    // The console's download, byte for byte: the upload's columns plus the reasons, ready to fix and upload again.
-    const file = await careos.errorFile(actor, importId);
+    // The console's download, byte for byte: the upload's columns, _replay_of and the reasons, ready to fix and upload again.
+    const file = await careos.errorFile(actor, importId, status);
     for await (const chunk of file.chunks()) {
       if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once('drain', resolve));
     }

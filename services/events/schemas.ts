@@ -101,6 +101,10 @@ export function upcast(type: EventType, data: unknown, metadata: EventMetadata):
     };
     return { data: current, metadata: { ...metadata, v: 2 } };
   }
+  // v2 says which rejected row a replayed row was meant to fix; no row was replayed before v2.
+  if (type === 'RowRejected' && metadata.v === 1) {
+    return { data: { ...(data as object), replayOf: null }, metadata: { ...metadata, v: 2 } };
+  }
   // v2 counts skipped rows; no row was skipped before there was a way to skip one.
   if ((type === 'ImportProgressed' || type === 'ImportCompleted') && metadata.v === 1) {
     return { data: { ...(data as object), skippedRows: 0 }, metadata: { ...metadata, v: 2 } };

@@ -9,7 +9,7 @@ import { SCHEMA_DIR } from './schemas.ts';
 import {
   ACTION_EVENT_TYPES, CURRENT_VERSION, EVENT_TYPES, type ActionMetadata, type EventMetadata, type OnboardingMarkedData, type EventType, type ImportCompletedData, type ImportFileReadData,
   type ImportOrigin, type ImportProgressedData, type ImportStartedData, type OriginKind, type ProfileCreatedData,
-  type RecordSyncedData, type RelationLinkedData, type RelationUnlinkedData, type RowReceivedData, type RowRejectedData, type RowSkippedData,
+  type ErrorResolvedData, type RecordSyncedData, type RelationLinkedData, type RelationUnlinkedData, type RowReceivedData, type RowRejectedData, type RowSkippedData,
 } from './types.ts';
 
 /** Compiles only when `Keys` lists exactly the keys of T (none missing, none extra). */
@@ -28,7 +28,8 @@ const DATA_KEYS: Record<EventType, readonly string[]> = {
   ]),
   RelationLinked: keys<RelationLinkedData>()(['careosId', 'source', 'originalIds', 'importId', 'row']),
   RelationUnlinked: keys<RelationUnlinkedData>()(['careosId', 'source', 'originalId', 'relinkedTo', 'importId', 'row']),
-  RowRejected: keys<RowRejectedData>()(['importId', 'source', 'row', 'record', 'reasons']),
+  RowRejected: keys<RowRejectedData>()(['importId', 'source', 'row', 'record', 'reasons', 'replayOf']),
+  ErrorResolved: keys<ErrorResolvedData>()(['importId', 'source', 'row', 'resolves']),
   RowSkipped: keys<RowSkippedData>()(['importId', 'source', 'row', 'originalId', 'code', 'message', 'careosId', 'sourceUpdatedAt']),
   RecordSynced: keys<RecordSyncedData>()(['importId', 'source', 'row', 'originalId', 'outcome', 'careosId', 'sourceUpdatedAt']),
   ImportProgressed: keys<ImportProgressedData>()(['importId', 'processedRows', 'importedRows', 'rejectedRows', 'skippedRows']),

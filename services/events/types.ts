@@ -86,7 +86,7 @@ export interface ImportStartedV1Data {
 }
 
 /** The version each event type is written in today (metadata.v). */
-export const CURRENT_VERSION: Partial<Record<EventType, 2>> = { ImportStarted: 2, ImportProgressed: 2, ImportCompleted: 2 };
+export const CURRENT_VERSION: Partial<Record<EventType, 2>> = { ImportStarted: 2, ImportProgressed: 2, ImportCompleted: 2, RowRejected: 2 };
 
 export interface RowReceivedData {
   importId: string;
@@ -134,12 +134,29 @@ export interface RelationUnlinkedData {
   row: number;
 }
 
+/** A row of an import: what a replay refers to. */
+export interface RowRef {
+  importId: string;
+  row: number;
+}
+
 export interface RowRejectedData {
   importId: string;
   source: SourceName;
   row: number;
   record: Record<string, string>;
   reasons: RowReason[];
+  /** v2: a replayed row rejected again: the rejected row it was meant to fix (the chain's first); null otherwise. */
+  replayOf: RowRef | null;
+}
+
+/** A replayed row (importId, row) was accepted: the rejected row it fixes is resolved. */
+export interface ErrorResolvedData {
+  importId: string;
+  source: SourceName;
+  row: number;
+  /** The chain's first rejection; every later rejection of a replay of it is resolved with it. */
+  resolves: RowRef;
 }
 
 /** Why a row was skipped: its record is in the history already, or it matched a profile exactly. */
@@ -199,6 +216,7 @@ export type ImporterEvent =
   | { type: 'RelationUnlinked'; data: RelationUnlinkedData; metadata: EventMetadata }
   | { type: 'RowRejected'; data: RowRejectedData; metadata: EventMetadata }
   | { type: 'RowSkipped'; data: RowSkippedData; metadata: EventMetadata }
+  | { type: 'ErrorResolved'; data: ErrorResolvedData; metadata: EventMetadata }
   | { type: 'RecordSynced'; data: RecordSyncedData; metadata: EventMetadata }
   | { type: 'ImportProgressed'; data: ImportProgressedData; metadata: EventMetadata }
   | { type: 'ImportCompleted'; data: ImportCompletedData; metadata: EventMetadata };
@@ -206,12 +224,12 @@ export type ImporterEvent =
 export type EventType = ImporterEvent['type'];
 export const EVENT_TYPES: readonly EventType[] = [
   'ImportStarted', 'RowReceived', 'ImportFileRead', 'ProfileCreated', 'RelationLinked',
-  'RelationUnlinked', 'RowRejected', 'RowSkipped', 'RecordSynced', 'ImportProgressed', 'ImportCompleted',
+  'RelationUnlinked', 'RowRejected', 'RowSkipped', 'RecordSynced', 'ErrorResolved', 'ImportProgressed', 'ImportCompleted',
 ];
 
 /** The events the processor decides (everything but the readers' ImportStarted, RowReceived, ImportFileRead). */
 export const OUTCOME_TYPES: readonly EventType[] = [
-  'ProfileCreated', 'RelationLinked', 'RelationUnlinked', 'RowRejected', 'RowSkipped', 'RecordSynced', 'ImportProgressed', 'ImportCompleted',
+  'ProfileCreated', 'RelationLinked', 'RelationUnlinked', 'RowRejected', 'RowSkipped', 'RecordSynced', 'ErrorResolved', 'ImportProgressed', 'ImportCompleted',
 ];
 
 /** Metadata of an admin's action that belongs to no import (schemas/ActionMetadata.v1.json). */

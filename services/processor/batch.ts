@@ -5,7 +5,7 @@
 // processor (run.ts) loads what this reads and writes what it returns.
 import { eventId } from '../events/ids.ts';
 import type { EventMetadata, ImporterEvent, SourceName } from '../events/types.ts';
-import { decideRow, rulesFor } from './decide.ts';
+import { decideRow, replayOf, rulesFor } from './decide.ts';
 import type { Checked, DecidedEvent } from './rules.ts';
 import type { InMemoryState } from './state.ts';
 
@@ -46,6 +46,8 @@ export interface BatchLookups {
   namedPhones: string[];
   /** Records whose history entry is loaded. */
   synced: { source: string; originalId: string }[];
+  /** Rejected rows that replayed rows name (`_replay_of`), loaded with their chain's first rejection. */
+  replays: { importId: string; row: number }[];
 }
 
 /** Everything the batch's valid rows may look up, as their sources' rules name it. */
@@ -55,6 +57,7 @@ export function lookupKeysOf(input: BatchInput): BatchLookups {
   const links = new Map<string, { source: string; originalId: string }>();
   const namedPhones = new Set<string>();
   const synced = new Map<string, { source: string; originalId: string }>();
+  const replays = new Map<string, { importId: string; row: number }>();
   let row = 0;
   for (const event of input.events) {
     if (event.type !== 'RowReceived') continue;
@@ -64,6 +67,8 @@ export function lookupKeysOf(input: BatchInput): BatchLookups {
     // The history is asked before the fields are checked: a record synced before is skipped, valid or not.
     const historyKey = rules.history?.key(event.data.record) ?? null;
     if (historyKey !== null) synced.set(`${source}\u0000${historyKey}`, { source, originalId: historyKey });
+    const replay = replayOf(event.data.record);
+    if (replay !== null && replay !== 'malformed') replays.set(`${replay.importId}#${replay.row}`, replay);
     if (!checked.ok) continue;
     const keys = rules.keys(checked.value);
     for (const phone of keys.phones) phones.add(phone);
@@ -73,6 +78,7 @@ export function lookupKeysOf(input: BatchInput): BatchLookups {
   }
   return {
     phones: [...phones], careosIds: [...careosIds], links: [...links.values()], namedPhones: [...namedPhones], synced: [...synced.values()],
+    replays: [...replays.values()],
   };
 }
 

@@ -1,9 +1,11 @@
 // The processor's pure core: a received row and the state before it → the row's decision.
-import type { RowReason, SourceName } from '../events/types.ts';
+import type { RowReason, RowRef, SourceName } from '../events/types.ts';
+import { eventId } from '../events/ids.ts';
+import { REPLAY_COLUMN, parseReplayRef } from '../../schemas/api.ts';
 import { careos } from './careos.ts';
 import { careshop } from './careshop.ts';
 import { nana } from './nana.ts';
-import { bangkokDate, rejected, type Checked, type ReceivedRow, type RowDecision, type SourceRules } from './rules.ts';
+import { bangkokDate, outcomeMetadata, rejected, type Checked, type ReceivedRow, type RowDecision, type SourceRules } from './rules.ts';
 import type { DecisionState } from './state.ts';
 
 export const RULES: Record<SourceName, SourceRules<unknown>> = {
@@ -49,12 +51,58 @@ export function checkRow(received: ReceivedRow): Checked<unknown> {
   return rules.check(received.data.record, bangkokDate(received.metadata.at));
 }
 
+/** The rejected row a replayed row names in `_replay_of`: absent, malformed, or a reference. */
+export function replayOf(record: Record<string, string>): RowRef | 'malformed' | null {
+  const text = record[REPLAY_COLUMN];
+  if (text === undefined || text.trim() === '') return null;
+  return parseReplayRef(text) ?? 'malformed';
+}
+
+function replayReason(message: string): RowReason[] {
+  return [{ field: REPLAY_COLUMN, code: 'invalid-replay', message }];
+}
+
 /**
- * Stateful half: decides a checked row against everything decided before it. For a source with a
- * history log, a record already in it is skipped before anything else (valid or not), and a
- * rejected record enters the history too.
+ * Stateful half: decides a checked row against everything decided before it. A replayed row (one
+ * naming a rejected row in `_replay_of`, as the error file writes it) must name an open rejected
+ * row of the same source; accepted, it resolves that row (ErrorResolved), rejected again, it links
+ * to it. Then the source's rules.
  */
 export function decideRow(received: ReceivedRow, checked: Checked<unknown>, state: DecisionState): RowDecision {
+  const ref = replayOf(received.data.record);
+  if (ref === null) return decideFresh(received, checked, state);
+  const shown = JSON.stringify(received.data.record[REPLAY_COLUMN]);
+  if (ref === 'malformed') {
+    return rejected(received, replayReason(`${REPLAY_COLUMN} ${shown} is not a rejected row as the error file names it (import id:row, e.g. 0190a1b2-…:17); leave it as downloaded, or empty for a new row`));
+  }
+  const hit = state.rejection(ref.importId, ref.row);
+  if (!hit) return rejected(received, replayReason(`${REPLAY_COLUMN} ${shown}: row ${ref.row} of import ${ref.importId} was not rejected, so there is nothing to replay`));
+  if (hit.source !== received.data.source) {
+    return rejected(received, replayReason(`${REPLAY_COLUMN} ${shown} is a rejected row of a ${RULES[hit.source as SourceName]?.label ?? hit.source} import; replay it with that source`));
+  }
+  const root = hit.root;
+  const fixed = (state.rejection(root.importId, root.row) ?? hit).resolvedBy;
+  if (fixed) {
+    return rejected(received, replayReason(`${REPLAY_COLUMN} ${shown} was already fixed by row ${fixed.row} of import ${fixed.importId}`));
+  }
+  const decision = decideFresh(received, checked, state);
+  if (decision.outcome === 'rejected') {
+    for (const { event } of decision.events) if (event.type === 'RowRejected') event.data.replayOf = root;
+    return decision;
+  }
+  const { importId, source, row } = received.data;
+  decision.events.push({
+    id: eventId(importId, row, 'resolves'),
+    event: { type: 'ErrorResolved', data: { importId, source, row, resolves: root }, metadata: outcomeMetadata(received) },
+  });
+  return decision;
+}
+
+/**
+ * A row's own decision. For a source with a history log, a record already in it is skipped
+ * before anything else (valid or not), and a rejected record enters the history too.
+ */
+function decideFresh(received: ReceivedRow, checked: Checked<unknown>, state: DecisionState): RowDecision {
   const rules = rulesFor(received.data.source);
   const history = rules.history;
   const key = history ? history.key(received.data.record) : null;

@@ -154,8 +154,8 @@ test('nana › a rejected row keeps the whole record as received, with the row a
   const row = nanaRow({ gender: 'X' }, { row: 42 });
   const event = eventOf(given().when(row), 'RowRejected');
   assert.equal(event.data.record, row.data.record);
-  assert.equal({ importId: event.data.importId, row: event.data.row, source: event.data.source }, { importId: IMPORT_ID, row: 42, source: 'nana' });
-  assert.equal(event.metadata, { by: 'bi.admin', at: RECEIVED_AT, importId: IMPORT_ID, row: 42, v: 1 });
+  assert.equal({ importId: event.data.importId, row: event.data.row, source: event.data.source, replayOf: event.data.replayOf }, { importId: IMPORT_ID, row: 42, source: "nana", replayOf: null });
+  assert.equal(event.metadata, { by: 'bi.admin', at: RECEIVED_AT, importId: IMPORT_ID, row: 42, v: 2 }, "written as RowRejected v2 (with replayOf)");
 });
 
 test('nana › nana_cus_id is mandatory', () => {
@@ -450,7 +450,6 @@ test('row › a careos row with too few values is rejected too', () => {
   assert.equal([reason.field, reason.code], ['date_of_birth', 'missing-value']);
 });
 
-test.run();
 
 // ── Care Shop (the spec's "Customer profile sync process") ─────────────────────────────────────
 
@@ -508,15 +507,22 @@ test('careshop › rule 2: an invalid Thai number goes to the error log with its
   });
 });
 
+/** Then the Care Shop record is rejected, and enters the history as rejected: its reasons. */
+function careshopRejection(decision: RowDecision): RowReason[] {
+  assert.is(decision.outcome, 'rejected', 'the record is rejected');
+  assert.equal(types(decision), ['RowRejected', 'RecordSynced']);
+  return eventOf(decision, 'RowRejected').data.reasons;
+}
+
 test('careshop › rule 2: one number only, of the Thai plan; one email address only; both names required', () => {
-  const two = only(rejection(given().when(careshopRow({ mobile_phone: '0817771111,0812345678' }))));
+  const two = only(careshopRejection(given().when(careshopRow({ mobile_phone: '0817771111,0812345678' }))));
   assert.equal([two.field, two.code], ['mobile_phone', 'multiple-values']);
-  const foreign = only(rejection(given().when(careshopRow({ mobile_phone: '+1 415 555 2671' }))));
+  const foreign = only(careshopRejection(given().when(careshopRow({ mobile_phone: '+1 415 555 2671' }))));
   assert.equal([foreign.field, foreign.code], ['mobile_phone', 'invalid-phone']);
   assert.match(foreign.message, 'Thai numbering plan');
-  const emails = only(rejection(given().when(careshopRow({ email: 'a@example.com,b@example.com' }))));
+  const emails = only(careshopRejection(given().when(careshopRow({ email: 'a@example.com,b@example.com' }))));
   assert.equal([emails.field, emails.code], ['email', 'multiple-values']);
-  const names = rejection(given().when(careshopRow({ firstname: ' ', lastname: '' })));
+  const names = careshopRejection(given().when(careshopRow({ firstname: ' ', lastname: '' })));
   assert.equal(names.map((r) => `${r.field}:${r.code}`), ['firstname:required', 'lastname:required']);
 });
 
@@ -560,3 +566,70 @@ test('careshop › the same customer id twice in one sync: the second is skipped
   assert.is(second.outcome, 'skipped');
   assert.match(eventOf(second, 'RowSkipped').data.message, `import ${IMPORT_ID}, row 1`);
 });
+
+// ── BI replays: a row naming a rejected row in _replay_of (as the error file writes it) ────────
+
+function rowRejected(importId: string, row: number, replayOf: { importId: string; row: number } | null = null, source: SourceName = 'nana'): EventOf<'RowRejected'> {
+  return {
+    type: 'RowRejected',
+    data: { importId, source, row, record: {}, reasons: [{ field: 'email', code: 'invalid-email', message: 'bad' }], replayOf },
+    metadata: { by: 'bi.admin', at: '2025-06-01T00:00:00.000Z', importId, row, v: 2 },
+  };
+}
+
+function errorResolved(importId: string, row: number, resolves: { importId: string; row: number }): EventOf<'ErrorResolved'> {
+  return {
+    type: 'ErrorResolved',
+    data: { importId, source: 'nana', row, resolves },
+    metadata: { by: 'bi.admin', at: '2025-06-02T00:00:00.000Z', importId, row, v: 1 },
+  };
+}
+
+const ORIGINAL = { importId: EARLIER_IMPORT_ID, row: 6 };
+
+test('replay › a fixed row naming an open rejected row is decided by its source\'s rules and resolves that row', () => {
+  const decision = given(rowRejected(EARLIER_IMPORT_ID, 6)).when(nanaRow({ _replay_of: `${EARLIER_IMPORT_ID}:6` } as NanaRecord, { row: 2 }));
+  assert.is(decision.outcome, 'imported');
+  assert.equal(types(decision), ['ProfileCreated', 'RelationLinked', 'ErrorResolved']);
+  assert.equal(eventOf(decision, 'ErrorResolved').data, { importId: IMPORT_ID, source: 'nana', row: 2, resolves: ORIGINAL });
+});
+
+test('replay › rejected again, the new rejection links to the row it was meant to fix, which stays open', () => {
+  const decision = given(rowRejected(EARLIER_IMPORT_ID, 6)).when(nanaRow({ _replay_of: `${EARLIER_IMPORT_ID}:6`, email: 'still@@bad' } as NanaRecord));
+  assert.is(decision.outcome, 'rejected');
+  assert.equal(types(decision), ['RowRejected']);
+  assert.equal(eventOf(decision, 'RowRejected').data.replayOf, ORIGINAL);
+});
+
+test('replay › a replay of a replay rejected again fixes the chain\'s first rejection, and only once', () => {
+  const laterImport = '01900000-0000-7000-8000-000000000002';
+  const chain = [rowRejected(EARLIER_IMPORT_ID, 6), rowRejected(laterImport, 1, ORIGINAL)];
+  const decision = given(...chain).when(nanaRow({ _replay_of: `${laterImport}:1` } as NanaRecord, { row: 4 }));
+  assert.equal(eventOf(decision, 'ErrorResolved').data.resolves, ORIGINAL);
+  const again = given(...chain, decision).when(nanaRow({ _replay_of: `${EARLIER_IMPORT_ID}:6`, nana_cus_id: 'n7777', phone: '0812345678' } as NanaRecord, { row: 5 }));
+  const reason = only(rejection(again));
+  assert.equal([reason.field, reason.code], ['_replay_of', 'invalid-replay']);
+  assert.match(reason.message, `already fixed by row 4 of import ${IMPORT_ID}`);
+});
+
+test('replay › a row that names a row never rejected, a malformed reference or a row of another source is rejected, naming _replay_of', () => {
+  const notRejected = only(rejection(given().when(nanaRow({ _replay_of: `${EARLIER_IMPORT_ID}:9` } as NanaRecord))));
+  assert.match(notRejected.message, 'was not rejected, so there is nothing to replay');
+  const malformed = only(rejection(given().when(nanaRow({ _replay_of: 'row 6' } as NanaRecord))));
+  assert.match(malformed.message, 'is not a rejected row as the error file names it');
+  const otherSource = only(rejection(given(rowRejected(EARLIER_IMPORT_ID, 6, null, 'careos')).when(nanaRow({ _replay_of: `${EARLIER_IMPORT_ID}:6` } as NanaRecord))));
+  assert.match(otherSource.message, 'a rejected row of a CareOS import');
+  for (const reason of [notRejected, malformed, otherSource]) assert.equal([reason.field, reason.code], ['_replay_of', 'invalid-replay']);
+});
+
+test('replay › an empty _replay_of is a new row; errors (the error file\'s reasons) are ignored', () => {
+  const decision = given().when(nanaRow({ _replay_of: '', errors: 'phone is invalid' } as NanaRecord));
+  assert.equal(types(decision), ['ProfileCreated', 'RelationLinked']);
+});
+
+test('replay › a resolution folded in (an earlier batch) is seen: the same row cannot be fixed twice', () => {
+  const decision = given(rowRejected(EARLIER_IMPORT_ID, 6), errorResolved(IMPORT_ID, 1, ORIGINAL)).when(nanaRow({ _replay_of: `${EARLIER_IMPORT_ID}:6` } as NanaRecord, { row: 3 }));
+  assert.match(only(rejection(decision)).message, `already fixed by row 1 of import ${IMPORT_ID}`);
+});
+
+test.run();

@@ -69,7 +69,7 @@ export function rejected(received: ReceivedRow, reasons: RowReason[]): RowDecisi
     events: [
       {
         id: eventId(importId, row, 'rejected'),
-        event: { type: 'RowRejected', data: { importId, source, row, record, reasons }, metadata: outcomeMetadata(received) },
+        event: { type: 'RowRejected', data: { importId, source, row, record, reasons, replayOf: null }, metadata: { ...outcomeMetadata(received), v: 2 } },
       },
     ],
   };

@@ -26,6 +26,7 @@ import { START, comparePositions } from '../eventstore/types.ts';
 import { PROJECTIONS } from '../../projections/runner.ts';
 import { existingProfiles, phoneOwners, phoneOwnersWithNames } from '../../projections/profile.ts';
 import { syncedRecords } from '../../projections/history.ts';
+import { rejectedRows } from '../../projections/error-log.ts';
 import { activeLinks } from '../../projections/relation.ts';
 import type { PositionedEvent } from '../../projections/types.ts';
 import { decideBatch, lookupKeysOf, type BatchInput, type BatchLookups, type ImportProgress } from './batch.ts';
@@ -85,9 +86,9 @@ export class Processor {
    * models may or may not show it yet).
    */
   private async loadState(keys: BatchLookups): Promise<InMemoryState> {
-    const [owners, existing, active, named, synced] = await Promise.all([
+    const [owners, existing, active, named, synced, rejections] = await Promise.all([
       phoneOwners(this.pool, keys.phones), existingProfiles(this.pool, keys.careosIds), activeLinks(this.pool, keys.links),
-      phoneOwnersWithNames(this.pool, keys.namedPhones), syncedRecords(this.pool, keys.synced),
+      phoneOwnersWithNames(this.pool, keys.namedPhones), syncedRecords(this.pool, keys.synced), rejectedRows(this.pool, keys.replays),
     ]);
     const state = new InMemoryState();
     for (const r of owners) state.addPhone(r.phone, r.careosId);
@@ -98,6 +99,11 @@ export class Processor {
       state.addNames(r.careosId, { firstname: r.firstname, lastname: r.lastname });
     }
     for (const r of synced) state.addSynced(r.source, r.originalId, { importId: r.importId, row: r.row, careosId: r.careosId });
+    for (const r of rejections) {
+      state.addRejection(r.importId, r.row, { source: r.source, root: r.root, resolvedBy: null });
+      // The chain's resolution is kept on its first rejection.
+      state.addRejection(r.root.importId, r.root.row, { source: r.source, root: r.root, resolvedBy: r.resolvedBy });
+    }
     if (this.inflight) state.overlay(this.inflight.effects);
     return state;
   }

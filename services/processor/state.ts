@@ -7,7 +7,7 @@
 // committed (an InMemoryState built from that batch's events alone, laid over the next batch's
 // loaded state with overlay()). For that second use an unlink is kept as a tombstone: "this
 // original id has no active link now", whatever the read models still show.
-import { assertNever, type ImporterEvent } from '../events/types.ts';
+import { assertNever, type ImporterEvent, type RowRef } from '../events/types.ts';
 
 export interface DecisionState {
   profileExists(careosId: string): boolean;
@@ -19,6 +19,17 @@ export interface DecisionState {
   profileNames(careosId: string): ProfileNames | undefined;
   /** The record's history entry (its first sync), if it has one. */
   synced(source: string, originalId: string): SyncedRecord | undefined;
+  /** A rejected row a replay names (loaded for the rows' `_replay_of`), with its chain's first rejection. */
+  rejection(importId: string, row: number): RejectedRow | undefined;
+}
+
+/** A rejected row as a replay sees it. */
+export interface RejectedRow {
+  source: string;
+  /** The chain's first rejection (itself, unless it is a replay rejected again). */
+  root: RowRef;
+  /** The replayed row that fixed the chain; null while open. Kept on the root's entry. */
+  resolvedBy: RowRef | null;
 }
 
 export interface ProfileNames {
@@ -46,6 +57,10 @@ export interface LookupKeys {
   synced?: string[];
 }
 
+function rowKey(importId: string, row: number): string {
+  return `${importId}#${row}`;
+}
+
 const NONE: readonly string[] = Object.freeze([]);
 
 function linkKey(source: string, originalId: string): string {
@@ -59,6 +74,7 @@ export class InMemoryState implements DecisionState {
   private readonly links = new Map<string, string | null>();
   private readonly names = new Map<string, ProfileNames>();
   private readonly history = new Map<string, SyncedRecord>();
+  private readonly rejections = new Map<string, RejectedRow>();
 
   /** The net effect of these events alone. */
   static of(events: Iterable<ImporterEvent>): InMemoryState {
@@ -89,6 +105,14 @@ export class InMemoryState implements DecisionState {
     this.history.set(linkKey(source, originalId), record);
   }
 
+  addRejection(importId: string, row: number, rejected: RejectedRow): void {
+    this.rejections.set(rowKey(importId, row), rejected);
+  }
+
+  rejection(importId: string, row: number): RejectedRow | undefined {
+    return this.rejections.get(rowKey(importId, row));
+  }
+
   profileNames(careosId: string): ProfileNames | undefined {
     return this.names.get(careosId);
   }
@@ -116,6 +140,7 @@ export class InMemoryState implements DecisionState {
     for (const [key, target] of later.links) this.links.set(key, target);
     for (const [careosId, names] of later.names) this.names.set(careosId, names);
     for (const [key, record] of later.history) this.history.set(key, record);
+    for (const [key, rejected] of later.rejections) this.rejections.set(key, rejected);
   }
 
   /** Folds a decided event into the state, exactly as the projections will. */
@@ -139,11 +164,23 @@ export class InMemoryState implements DecisionState {
       case 'RecordSynced':
         this.addSynced(event.data.source, event.data.originalId, { importId: event.data.importId, row: event.data.row, careosId: event.data.careosId });
         return;
+      case 'RowRejected': {
+        const { importId, row, source, replayOf } = event.data;
+        this.rejections.set(rowKey(importId, row), { source, root: replayOf ?? { importId, row }, resolvedBy: null });
+        return;
+      }
+      case 'ErrorResolved': {
+        // Kept on the chain's first rejection, which every replay of the chain is checked against.
+        const { resolves, importId, row, source } = event.data;
+        const key = rowKey(resolves.importId, resolves.row);
+        const known = this.rejections.get(key);
+        this.rejections.set(key, { source: known?.source ?? source, root: resolves, resolvedBy: { importId, row } });
+        return;
+      }
       case 'ImportStarted':
       case 'RowReceived':
       case 'RowSkipped':
       case 'ImportFileRead':
-      case 'RowRejected':
       case 'ImportProgressed':
       case 'ImportCompleted':
         return;

@@ -11,7 +11,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import {
   AppError, Forbidden, MethodNotAllowed, NotFound, TooLarge, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType, ValidationError,
 } from '../errors.ts';
-import { Careos, checkId } from '../api/careos.ts';
+import { Careos, checkErrorStatus, checkId } from '../api/careos.ts';
 import { SESSION_COOKIE, readCookie } from '../auth/cookie.ts';
 import { isDatabaseUnavailable } from '../db/pool.ts';
 import { ROLES, type Permission, type Principal, type Role } from '../../schemas/api.ts';
@@ -263,27 +263,28 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
       },
     },
     {
-      method: 'GET', path: '/api/imports/:id/errors', access: 'errors.read', query: ['limit', 'offset'],
+      method: 'GET', path: '/api/imports/:id/errors', access: 'errors.read', query: ['limit', 'offset', 'status'],
       async handle(req, res) {
         const importId = checkId(req.params.id, 'import id');
+        const status = checkErrorStatus(queryValue(req, 'status'));
         // Without limit/offset: every rejected row (the original shape); with them, one window.
         if (req.query.limit === undefined && req.query.offset === undefined) {
-          const all = await careos.allErrors(req.principal!, importId);
+          const all = await careos.allErrors(req.principal!, importId, status);
           res.setHeader('X-Total-Count', String(all.length));
           res.json(all);
           return;
         }
         const limit = queryInt(req, 'limit', 1000, 1, 10_000);
         const offset = queryInt(req, 'offset', 0, 0, 100_000_000);
-        const { items, total } = await careos.errorWindow(req.principal!, importId, { limit, offset });
+        const { items, total } = await careos.errorWindow(req.principal!, importId, { limit, offset }, status);
         res.setHeader('X-Total-Count', String(total));
         res.json(items);
       },
     },
     {
-      method: 'GET', path: '/api/imports/:id/errors.csv', access: 'errors.read',
+      method: 'GET', path: '/api/imports/:id/errors.csv', access: 'errors.read', query: ['status'],
       async handle(req, res) {
-        const file = await careos.errorFile(req.principal!, checkId(req.params.id, 'import id'));
+        const file = await careos.errorFile(req.principal!, checkId(req.params.id, 'import id'), checkErrorStatus(queryValue(req, 'status')));
         res.setHeader('Content-Type', 'text/csv; charset=utf-8');
         res.setHeader('Content-Disposition', contentDisposition(file.fileName));
         for await (const chunk of file.chunks()) {
