@@ -50,7 +50,7 @@ function json<T = unknown>(...args: string[]): T {
 interface ImportSummary { importId: string; status: string; totalRows: number; importedRows: number; rejectedRows: number; skippedRows: number }
 interface ImportListed extends ImportSummary { importDate: string; lastUpdate: string; fileName: string; source: string; importedBy: string }
 interface Reason { field: string; code: string; message: string }
-interface ErrorRow { row: number; record: Record<string, string>; reasons: Reason[] }
+interface ErrorRow { row: number; record: Record<string, string>; reasons: Reason[]; replayOf: unknown; resolvedBy: unknown }
 interface Profile { careosId: string; firstname: string; lastname: string; gender: string | null; dateOfBirth: string | null; emails: string[]; phones: string[]; companies: string[] }
 interface Relation { careosId: string; originalId: string; source: string; active: boolean; linkedAt: string; unlinkedAt: string | null; importId: string }
 interface Stats { profiles: number; relationsActive: number; relationsInactive: number; imports: number; rejectedRows: number }
@@ -117,7 +117,7 @@ test('cli › imports --json lists every import, newest first', () => {
   // Other tests may have imported since: the given two are the oldest, in this order.
   assert.equal(imports.slice(-2).map((i) => i.importId), [nana.importId, baseline.importId]);
   for (let i = 1; i < imports.length; i++) assert.ok(imports[i - 1]!.importDate >= imports[i]!.importDate, 'newest first');
-  assert.equal(Object.keys(imports[0]!), ['importId', 'status', 'importDate', 'lastUpdate', 'fileName', 'source', 'importedBy', 'totalRows', 'importedRows', 'rejectedRows', 'skippedRows', 'origin']);
+  assert.equal(Object.keys(imports[0]!), ['importId', 'status', 'importDate', 'lastUpdate', 'fileName', 'source', 'importedBy', 'totalRows', 'importedRows', 'rejectedRows', 'skippedRows', 'openRejectedRows', 'origin']);
   assert.equal(imports.slice(-2).map((i) => (i as unknown as { origin: string }).origin), ['file', 'file']);
   assert.equal(
     imports.slice(-2).map(({ fileName, source, importedBy, status, totalRows, importedRows, rejectedRows }) => ({ fileName, source, importedBy, status, totalRows, importedRows, rejectedRows })),
@@ -155,7 +155,8 @@ test('cli › errors ID --format json lists the rejected rows 4, 6 (two reasons)
   const errors = json<ErrorRow[]>('errors', nana.importId, '--format', 'json');
   assert.equal(errors.map((e) => e.row), [4, 6, 7]);
   for (const error of errors) {
-    assert.equal(Object.keys(error).sort(), ['reasons', 'record', 'row']);
+    assert.equal(Object.keys(error).sort(), ['reasons', 'record', 'replayOf', 'resolvedBy', 'row']);
+    assert.equal([error.replayOf, error.resolvedBy], [null, null], 'neither a replay nor fixed by one');
     for (const reason of error.reasons) assert.equal(Object.keys(reason).sort(), ['code', 'field', 'message']);
   }
   const [row4, row6, row7] = errors as [ErrorRow, ErrorRow, ErrorRow];
@@ -172,7 +173,7 @@ test('cli › errors ID --format json lists the rejected rows 4, 6 (two reasons)
   assert.is(row7.record.firstname, 'Missing');
 });
 
-test('cli › errors ID --format csv is the upload header plus an errors column, one CRLF line per rejected row, UTF-8 with a BOM', () => {
+test('cli › errors ID --format csv is the upload header plus _replay_of and errors columns, one CRLF line per rejected row, UTF-8 with a BOM', () => {
   const nanaImportId = given().nana.importId;
   const run = careos('errors', nanaImportId, '--format', 'csv');
   assert.is(run.status, 0, run.stderr);
@@ -180,14 +181,14 @@ test('cli › errors ID --format csv is the upload header plus an errors column,
   assert.ok(run.stdout.endsWith('\r\n'));
   const lines = run.stdout.slice(1).slice(0, -2).split('\r\n');
   assert.is(lines.length, 4);
-  assert.is(lines[0], `${NANA_LINES[0]},errors`);
+  assert.is(lines[0], `${NANA_LINES[0]},_replay_of,errors`);
   const errors = json<ErrorRow[]>('errors', nanaImportId, '--format', 'json');
   const records = parse(run.stdout, { bom: true }) as string[][];
   const originals = parse(fs.readFileSync(NANA)) as string[][];
   errors.forEach((error, i) => {
     // The row as it was in the file (ready to fix and upload again), then every reason.
     assert.ok(lines[i + 1]!.startsWith(`${NANA_LINES[error.row]},`), `row ${error.row} is written as in the file`);
-    assert.equal(records[i + 1], [...originals[error.row]!, error.reasons.map((r) => r.message).join('; ')]);
+    assert.equal(records[i + 1], [...originals[error.row]!, `${nanaImportId}:${error.row}`, error.reasons.map((r) => r.message).join('; ')]);
   });
 });
 
@@ -334,6 +335,41 @@ test('cli › Care Shop waits for the Nana gate (exit 2, the reason on stderr); 
   assert.is(history.filter((e) => e.outcome === 'rejected').length, seeded.invalidPhone);
   const nothingNew = json<ImportSummary>('sync', 'careshop', '--json');
   assert.equal({ ...nothingNew, importId: '' }, { importId: '', status: 'Success', totalRows: 0, importedRows: 0, rejectedRows: 0, skippedRows: 0 });
+});
+
+test('cli › BI replay: the error file, fixed and uploaded back as it is, resolves the rows it fixes; a row rejected again links to the original, which stays open', () => {
+  // An import of its own (other tests replay nothing, but may read the Nana sample's error log).
+  const header = 'careos_cus_id,nana_cus_id,gender,firstname,lastname,email,date_of_birth,phone,company_name,force_create';
+  const file = path.join(filesDir, 'replay-source.csv');
+  fs.writeFileSync(file, `${header}\n,r9001,F,Ploy,Sukjai,ploy@@example.com,,0891234001,,\n,r9002,M,Tan,Meesuk,,2599-01-01,0891234002,,\n,,F,No,Id,,,0891234003,,\n`);
+  const first = importJson(file, 'nana');
+  assert.equal([first.importedRows, first.rejectedRows], [0, 3]);
+  const csv = careos('errors', first.importId, '--format', 'csv');
+  const rows = parse(csv.stdout, { bom: true }) as string[][];
+  assert.equal(rows[0]!.slice(-2), ['_replay_of', 'errors']);
+  // BI fixes two rows in a spreadsheet and saves the file as it is, errors column and all.
+  rows[1]![5] = 'ploy@example.com';
+  rows[2]![6] = '1999-01-01';
+  const fixed = path.join(filesDir, 'replay-fixed.csv');
+  fs.writeFileSync(fixed, `\uFEFF${rows.map((r) => r.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')).join('\r\n')}\r\n`);
+  const replay = importJson(fixed, 'nana');
+  assert.equal([replay.status, replay.totalRows, replay.importedRows, replay.rejectedRows], ['Failed', 3, 2, 1]);
+
+  const open = json<ErrorRow[]>('errors', first.importId, '--open');
+  assert.equal(open.map((e) => e.row), [3], 'the row still missing its id stays open');
+  const resolved = json<(ErrorRow & { resolvedBy: { importId: string; row: number } })[]>('errors', first.importId, '--resolved');
+  assert.equal(resolved.map((e) => [e.row, e.resolvedBy.importId, e.resolvedBy.row]), [[1, replay.importId, 1], [2, replay.importId, 2]]);
+  const again = json<(ErrorRow & { replayOf: { importId: string; row: number } })[]>('errors', replay.importId);
+  assert.equal(again.map((e) => [e.row, e.replayOf]), [[3, { importId: first.importId, row: 3 }]]);
+  const listed = json<{ importId: string; openRejectedRows: number }[]>('imports', '--json');
+  assert.is(listed.find((i) => i.importId === first.importId)!.openRejectedRows, 1);
+  assert.is(listed.find((i) => i.importId === replay.importId)!.openRejectedRows, 1);
+
+  // The same fixed file again: the fixed rows are refused as already fixed, nothing is created twice.
+  const twice = importJson(fixed, 'nana');
+  assert.equal([twice.importedRows, twice.rejectedRows], [0, 3]);
+  const reasons = json<ErrorRow[]>('errors', twice.importId).map((e) => e.reasons[0]!.message);
+  assert.match(reasons[0]!, `already fixed by row 1 of import ${replay.importId}`);
 });
 
 test('cli › rebuild recreates every read model from the events: stats and every listing are identical', () => {

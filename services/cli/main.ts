@@ -139,7 +139,7 @@ async function cmdImports(args: string[]): Promise<number> {
     const shaped = imports.map((i) => ({
       importId: i.importId, status: i.status, importDate: i.importDate, lastUpdate: i.lastUpdate, fileName: i.fileName,
       source: i.source, importedBy: i.importedBy, totalRows: i.totalRows, importedRows: i.importedRows, rejectedRows: i.rejectedRows,
-      skippedRows: i.skippedRows, origin: i.origin,
+      skippedRows: i.skippedRows, openRejectedRows: i.openRejectedRows, origin: i.origin,
     }));
     out(values.json ? JSON.stringify(shaped) : table(shaped));
     return 0;

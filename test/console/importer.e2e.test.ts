@@ -245,7 +245,7 @@ test('error file › the download has the BOM, the upload\'s columns in its orde
   assert.ok(text.endsWith('\r\n'));
   const fileLines = text.split('\r\n').slice(0, -1);
   assert.equal(fileLines.length, 5);
-  assert.equal(fileLines[0], `${header},errors`);
+  assert.equal(fileLines[0], `${header},_replay_of,errors`);
   assert.ok(!text.replace(/\r\n/g, '').includes('\n'), 'CRLF line ends only');
   assert.match(fileLines[1]!, /^0891111001,"'=HYPERLINK\(""http:\/\/evil\.example""\)",Boom,n9001,/);
   assert.match(fileLines[2]!, /^0891111002,'\+SUM\(A1:A9\),Plus,/);
