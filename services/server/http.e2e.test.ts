@@ -265,6 +265,19 @@ test('errors › without limit/offset every rejected row; with them one window, 
   await expectProblem(await api(`/api/imports/${importId}/errors?limit=20000`, 'bi'), 400, /limit/);
 });
 
+test('errors › status=open|resolved filters the error log and the error file; any other status is a 400', async () => {
+  const open = await api(`/api/imports/${importId}/errors?status=open`, 'bi');
+  assert.is(open.status, 200);
+  assert.equal(((await open.json()) as { row: number }[]).map((e) => e.row), [2]);
+  const resolved = await api(`/api/imports/${importId}/errors?status=resolved&limit=10`, 'bi');
+  assert.equal([resolved.status, resolved.headers.get('x-total-count')], [200, '0']);
+  await resolved.arrayBuffer();
+  const file = await (await api(`/api/imports/${importId}/errors.csv?status=open`, 'bi')).text();
+  assert.match(file, new RegExp(`^${CAREOS_HEADER},_replay_of,errors\r\n.*,${importId}:2,`));
+  await expectProblem(await api(`/api/imports/${importId}/errors?status=closed`, 'bi'), 400, /status must be all, open or resolved/);
+  await expectProblem(await api(`/api/imports/${importId}/errors.csv?status=`, 'bi'), 400, /status must be all, open or resolved/);
+});
+
 test('ids › a NUL byte or a control character in a path id is a 400 on every route that takes one', async () => {
   for (const routePath of ['/api/imports/a%00b', '/api/imports/a%00b/errors', '/api/imports/a%00b/errors.csv', '/api/profiles/C09%00', '/api/imports/a%0Ab']) {
     await expectProblem(await api(routePath, 'admin'), 400, /control character/);

@@ -30,7 +30,7 @@ export const routes = {
   changePassword: () => '/account/password',
   imports: (p?: Partial<Paging>) => `/imports${query(paging(p))}`,
   import: (importId: string, p?: Partial<Paging>) => `/imports/${segment(importId)}${query(paging(p))}`,
-  errors: (importId: string, p?: Partial<Paging>) => `/imports/${segment(importId)}/errors${query(paging(p))}`,
+  errors: (importId: string, p?: Partial<Paging>, status?: 'open' | 'resolved') => `/imports/${segment(importId)}/errors${query({ status, ...paging(p) })}`,
   profiles: (q?: string) => `/profiles${query({ q })}`,
   profile: (careosId: string) => `/profiles/${segment(careosId)}`,
 };
@@ -38,5 +38,5 @@ export const routes = {
 /** The HTTP API routes the browser calls itself (same origin, with the session cookie). */
 export const api = {
   imports: () => '/api/imports',
-  errorFile: (importId: string) => `/api/imports/${segment(importId)}/errors.csv`,
+  errorFile: (importId: string, status?: 'open' | 'resolved') => `/api/imports/${segment(importId)}/errors.csv${query({ status })}`,
 };
