@@ -26,6 +26,8 @@ export const PERMISSIONS = {
   'imports.read': ['admin', 'bi', 'auditor'],
   'imports.create': ['admin'],
   'errors.read': ['admin', 'bi'],
+  /** Replay rejected rows: fixed in place, or unchanged (BI's work; a replay by file is an upload: admins). */
+  'errors.replay': ['admin', 'bi'],
   'profiles.read': ['admin', 'auditor'],
   'relations.read': ['admin', 'auditor'],
   'users.manage': ['admin'],

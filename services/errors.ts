@@ -21,6 +21,13 @@ export class FileRefused extends AppError {
   }
 }
 
+/** A row fixed in place that still fails its source's field checks: nothing was started. */
+export class RowInvalid extends AppError {
+  constructor(readonly reasons: readonly { field: string; code: string; message: string }[]) {
+    super(`the row still fails ${reasons.length === 1 ? 'a check' : `${reasons.length} checks`}: ${reasons.map((r) => r.message).join('; ')}`, 422, 'Row invalid');
+  }
+}
+
 export class TooLarge extends AppError {
   constructor(message: string) {
     super(message, 413, 'Too large');

@@ -2,7 +2,7 @@
 // with the role check on every call (so no client can forget one). Clients parse their input,
 // call one of these, and map the result; none of them holds SQL or touches the processor.
 import type pg from 'pg';
-import { Forbidden, NotFound, Unavailable, ValidationError } from '../errors.ts';
+import { Conflict, Forbidden, NotFound, RowInvalid, Unavailable, ValidationError } from '../errors.ts';
 import { importFile, readFile, type App } from '../app.ts';
 import type { SourceName } from '../events/types.ts';
 import { checkPhones } from '../processor/fields.ts';
@@ -20,12 +20,14 @@ export function checkErrorStatus(value: unknown): ErrorStatusFilter {
 import { findProfiles, findProfilesByName, profileRecord } from '../../projections/profile.ts';
 import { relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
-  can, fileSource, FILE_SOURCES, PERMISSIONS, type ErrorView, type ImportView, type Page, type Permission, type Principal,
+  can, fileSource, FILE_SOURCES, formatReplayRef, PERMISSIONS, REPLAY_COLUMN, type ErrorView, type ImportView, type Page, type Permission, type Principal,
   type CareshopPanelView, type OnboardingView, type ProfileDetail, type ProfileView, type RelationView, type UserView,
 } from '../../schemas/api.ts';
 import { addUser, disableUser, displayNames, listUsers } from '../auth/users.ts';
 import { DEFAULT_SESSION_POLICY, changePassword, sessionPrincipal, signIn, signOut, type SessionPolicy, type SignedIn } from '../auth/sessions.ts';
-import { errorFileHeader, errorFileLine, errorFileName } from './error-file.ts';
+import { errorFileHeader, errorFileLine, errorFileName, uploadColumns } from './error-file.ts';
+import { startReplayImport } from '../importer/reader.ts';
+import { checkRow } from '../processor/decide.ts';
 import { assertCareshopAllowed, markOnboarding, onboardingState, type OnboardingState } from '../importer/onboarding.ts';
 import { runningSync, startCareshopSync } from '../careshop/sync.ts';
 import { NOT_CONFIGURED } from '../careshop/shop.ts';
@@ -239,6 +241,96 @@ export class Careos {
     this.require(actor, 'errors.read');
     const view = await this.getImport(actor, importId);
     return errorsOf(this.pool, view.importId, status);
+  }
+
+  /** One rejected row of an import. */
+  async rejectedRow(actor: Principal, importId: string, row: number): Promise<{ import: ImportView; error: ErrorView }> {
+    this.require(actor, 'errors.read');
+    const view = await this.getImport(actor, importId);
+    const error = (await errorsOf(this.pool, view.importId)).find((e) => e.row === row);
+    if (!error) throw new NotFound(`row ${row} of import ${view.importId} is not a rejected row`);
+    return { import: view, error };
+  }
+
+  /** Waits (at most `timeoutMs`) for an import to finish; null when it still runs by then. */
+  async awaitImport(actor: Principal, importId: string, timeoutMs: number): Promise<ImportView | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const view = await this.getImport(actor, importId);
+      if (view.status !== 'In progress') return view;
+      if (Date.now() > deadline) return null;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  // ── BI replays from the console and the API ────────────────────────────────────────────────
+
+  /** The open rejected rows asked for, as a replay sends them again; NotFound / Conflict otherwise. */
+  private async replayable(view: ImportView, rows: readonly number[]): Promise<Map<number, ErrorView>> {
+    const errors = new Map((await errorsOf(this.pool, view.importId)).filter((e) => rows.includes(e.row)).map((e) => [e.row, e]));
+    for (const row of rows) {
+      const error = errors.get(row);
+      if (!error) throw new NotFound(`row ${row} of import ${view.importId} is not a rejected row`);
+      if (error.resolvedBy) throw new Conflict(`row ${row} of import ${view.importId} was already fixed by row ${error.resolvedBy.row} of import ${error.resolvedBy.importId}`);
+    }
+    return errors;
+  }
+
+  /** A rejected row's record as a replay sends it: the upload's values, and `_replay_of` naming the row. */
+  private replayRecord(view: ImportView, error: ErrorView, values: Record<string, string> = {}): Record<string, string> {
+    const record: Record<string, string> = {};
+    for (const column of uploadColumns(view.columns)) {
+      const key = column.toLowerCase();
+      record[key] = values[key] ?? error.record[key] ?? '';
+    }
+    record[REPLAY_COLUMN] = formatReplayRef(error.replayOf ?? { importId: view.importId, row: error.row });
+    return record;
+  }
+
+  private async startReplay(actor: Principal, view: ImportView, rows: { row: number; record: Record<string, string> }[]): Promise<string> {
+    if (view.source === 'careshop') await assertCareshopAllowed(this.app.store, this.pool);
+    return startReplayImport(this.app.store, {
+      source: view.source as SourceName, by: actor.id, of: view.importId, columns: [...uploadColumns(view.columns), REPLAY_COLUMN], rows,
+    });
+  }
+
+  /** Sends rejected rows again unchanged (e.g. after the conflicting profile was fixed): a new import whose origin is a replay. */
+  async replayErrors(actor: Principal, importId: string, rows: unknown): Promise<{ importId: string }> {
+    this.require(actor, 'errors.replay');
+    if (!Array.isArray(rows) || rows.length === 0 || rows.length > 1000 || !rows.every((r) => Number.isInteger(r) && r >= 1 && r <= 2_147_483_647)) {
+      throw new ValidationError('rows must be a list of 1 to 1000 row numbers (whole numbers from 1)');
+    }
+    const wanted = [...new Set(rows as number[])].sort((a, b) => a - b);
+    const view = await this.getImport(actor, importId);
+    const errors = await this.replayable(view, wanted);
+    const replay = await this.startReplay(actor, view, wanted.map((row) => ({ row, record: this.replayRecord(view, errors.get(row)!) })));
+    return { importId: replay };
+  }
+
+  /**
+   * Replays one rejected row with its values fixed in place. The source's field checks run first:
+   * a row that still fails them starts nothing (RowInvalid, with every reason per field).
+   */
+  async fixError(actor: Principal, importId: string, row: number, values: unknown): Promise<{ importId: string }> {
+    this.require(actor, 'errors.replay');
+    if (!Number.isInteger(row) || row < 1) throw new ValidationError('row must be a whole number from 1');
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) throw new ValidationError('values must be an object of column → text');
+    const view = await this.getImport(actor, importId);
+    const columns = uploadColumns(view.columns).map((c) => c.toLowerCase());
+    const given: Record<string, string> = {};
+    for (const [key, value] of Object.entries(values)) {
+      if (!columns.includes(key.toLowerCase())) throw new ValidationError(`"${key}" is not a column of this import (its columns: ${columns.join(', ')})`);
+      if (typeof value !== 'string' || value.length > 10_000) throw new ValidationError(`${key} must be text of at most 10000 characters`);
+      given[key.toLowerCase()] = value;
+    }
+    const error = (await this.replayable(view, [row])).get(row)!;
+    const record = this.replayRecord(view, error, given);
+    const checked = checkRow({
+      data: { importId: view.importId, source: view.source as SourceName, row, record },
+      metadata: { by: actor.id, at: new Date().toISOString(), importId: view.importId, row, v: 1 },
+    });
+    if (!checked.ok) throw new RowInvalid(checked.reasons);
+    return { importId: await this.startReplay(actor, view, [{ row, record }]) };
   }
 
   async errorFile(actor: Principal, importId: string, status: ErrorStatusFilter = 'all'): Promise<ErrorFile> {

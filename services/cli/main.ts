@@ -24,6 +24,7 @@ const USAGE = `usage:
   careos resume [--json]                    finish imports a crash interrupted
   careos imports [--json]
   careos errors IMPORT_ID [--format json|csv] [--open | --resolved]
+  careos replay IMPORT_ID --rows 4,6 [--json]  send rejected rows again, unchanged
   careos profiles [--phone P | --careos-id ID] [--json]
   careos relations [--careos-id ID | --source S --original-id ID] [--json]
   careos stats --json
@@ -334,6 +335,26 @@ async function cmdHistory(args: string[]): Promise<number> {
   });
 }
 
+/** `careos replay IMPORT_ID --rows 4,6`: rejected rows sent again unchanged, start to finish. */
+async function cmdReplay(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true, options: { rows: { type: 'string' }, by: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  const importId = positionals[0];
+  if (!importId || positionals.length > 1) throw new ValidationError('replay needs one IMPORT_ID');
+  const rows = (values.rows ?? '').split(',').filter((r) => r.trim() !== '').map((r) => Number(r.trim()));
+  if (!rows.length) throw new ValidationError('replay needs --rows with the rejected rows to send again, e.g. --rows 4,6');
+  const by = values.by ?? os.userInfo().username;
+  return withApp(async (app) => {
+    const { importId: replayId } = await new Careos(app).replayErrors(operator(by), importId, rows);
+    if (!values.json) out(`replay ${replayId} of rows ${rows.join(', ')} of import ${importId} started by ${by}`);
+    const view = await withEngine(app, () => waitForImport(app, replayId));
+    const summary = importSummary(view);
+    out(values.json ? JSON.stringify(summary) : summaryLine(summary));
+    return 0;
+  });
+}
+
 /** `careos onboarding [complete|reopen]`: the Nana gate in front of Care Shop. */
 async function cmdOnboarding(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -362,7 +383,7 @@ async function cmdOnboarding(args: string[]): Promise<number> {
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   import: cmdImport, resume: cmdResume, imports: cmdImports, errors: cmdErrors, profiles: cmdProfiles,
   relations: cmdRelations, stats: cmdStats, rebuild: cmdRebuild, db: cmdDb, users: cmdUsers, onboarding: cmdOnboarding,
-  sync: cmdSync, careshop: cmdCareshop, history: cmdHistory,
+  sync: cmdSync, careshop: cmdCareshop, history: cmdHistory, replay: cmdReplay,
 };
 
 export async function main(argv: string[]): Promise<number> {

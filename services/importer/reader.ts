@@ -56,6 +56,41 @@ export async function startTableImport(
   return importId;
 }
 
+/**
+ * A replay started from the console or the API (rejected rows fixed in place, or sent again
+ * unchanged): ImportStarted (origin replay), one RowReceived per row — its record naming the
+ * rejected row in `_replay_of` — and ImportFileRead, appended together: there is no file to read,
+ * and the processor decides the rows like any others. Returns the import id.
+ */
+export async function startReplayImport(
+  store: EventStore,
+  request: { source: SourceName; by: string; of: string; columns: readonly string[]; rows: readonly { row: number; record: Record<string, string> }[] },
+  now = new Date(),
+): Promise<string> {
+  const importId = uuidV7(now.getTime());
+  const at = now.toISOString();
+  const streamId = streams.import(importId);
+  const started: ImportStartedData = {
+    importId, source: request.source, columns: [...request.columns], origin: { kind: 'replay', of: request.of, rows: request.rows.map((r) => r.row) },
+  };
+  const startedMetadata: EventMetadata = { by: request.by, at, importId, v: 2 };
+  checkEvent('ImportStarted', started, startedMetadata);
+  const events: NewEvent[] = [{ id: eventId(importId, 0, 'started'), type: 'ImportStarted', data: started, metadata: startedMetadata }];
+  request.rows.forEach(({ record }, i) => {
+    const row = i + 1;
+    const data: RowReceivedData = { importId, source: request.source, row, record };
+    const metadata: EventMetadata = { by: request.by, at, importId, row, v: 1 };
+    checkEvent('RowReceived', data, metadata);
+    events.push({ id: eventId(importId, row, 'received'), type: 'RowReceived', data, metadata });
+  });
+  const fileRead = { importId, totalRows: request.rows.length };
+  const fileReadMetadata: EventMetadata = { by: request.by, at, importId, v: 1 };
+  checkEvent('ImportFileRead', fileRead, fileReadMetadata);
+  events.push({ id: eventId(importId, 0, 'file-read'), type: 'ImportFileRead', data: fileRead, metadata: fileReadMetadata });
+  await appendAndLog(store, { streamId, expectedRevision: 'no_stream', events });
+  return importId;
+}
+
 /** An import's first event, checked, at revision 0 of its stream, and in the import log at once. */
 async function appendStarted(store: EventStore, data: ImportStartedData, metadata: EventMetadata): Promise<void> {
   checkEvent('ImportStarted', data, metadata);
@@ -74,8 +109,8 @@ async function appendStarted(store: EventStore, data: ImportStartedData, metadat
  */
 async function appendAndLog(store: EventStore, append: StreamAppend): Promise<void> {
   await store.appendMany([append], async (client, [result]) => {
-    const [event] = append.events;
-    await importLogProjection.apply(client, [{ type: event!.type, data: event!.data, metadata: event!.metadata, position: result!.position } as PositionedEvent]);
+    const logged = append.events.filter((event) => event.type === 'ImportStarted' || event.type === 'ImportFileRead');
+    await importLogProjection.apply(client, logged.map((event) => ({ type: event.type, data: event.data, metadata: event.metadata, position: result!.position }) as PositionedEvent));
   });
 }
 

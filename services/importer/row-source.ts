@@ -31,8 +31,8 @@ export function rowSource(origin: ImportOrigin, columns: readonly string[], cont
       if (!context.careshop) throw new Error('this import syncs the Care Shop table, and Care Shop sync is not configured here (CARESHOP_DATABASE_URL)');
       return new TableRows(context.careshop, decodeCursor(origin.cursor), context.startedAt);
     case 'replay':
-      // BI replay arrives with its own issue; until then nothing starts such an import.
-      throw new Error(`an import from a ${origin.kind} origin cannot be read by this version of the importer`);
+      // A replay's rows are appended with its ImportStarted and ImportFileRead (startReplayImport): nothing is left to read.
+      throw new Error('a replay has no rows to read: they were stored with its start');
   }
 }
 

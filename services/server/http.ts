@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
-  AppError, Forbidden, MethodNotAllowed, NotFound, TooLarge, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType, ValidationError,
+  AppError, Forbidden, MethodNotAllowed, NotFound, RowInvalid, TooLarge, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType, ValidationError,
 } from '../errors.ts';
 import { Careos, checkErrorStatus, checkId } from '../api/careos.ts';
 import { SESSION_COOKIE, readCookie } from '../auth/cookie.ts';
@@ -316,6 +316,22 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
       },
     },
     {
+      method: 'POST', path: '/api/imports/:id/errors/replay', access: 'errors.replay',
+      async handle(req, res) {
+        const body = await readJsonObject(req, ['rows']);
+        res.status(202).json(await careos.replayErrors(req.principal!, checkId(req.params.id, 'import id'), body.rows));
+      },
+    },
+    {
+      method: 'POST', path: '/api/imports/:id/errors/:row/fix', access: 'errors.replay',
+      async handle(req, res) {
+        const row = /^[1-9][0-9]{0,9}$/.test(String(req.params.row)) ? Number(req.params.row) : Number.NaN;
+        if (!Number.isSafeInteger(row)) throw new ValidationError(`row must be a row number (got "${req.params.row}")`);
+        const body = await readJsonObject(req, ['values']);
+        res.status(202).json(await careos.fixError(req.principal!, checkId(req.params.id, 'import id'), row, body.values));
+      },
+    },
+    {
       method: 'POST', path: '/api/careshop/sync', access: 'imports.create',
       async handle(req, res) {
         const { importId } = await careos.syncCareshop(req.principal!);
@@ -451,6 +467,8 @@ function problem(error: unknown, req: Request, res: Response, _next: NextFunctio
     title: mapped ? mapped.title : 'Internal Server Error',
     status,
     detail: mapped ? mapped.message : 'something went wrong; see the server log',
+    // A row fixed in place that still fails: every reason, per field.
+    ...(mapped instanceof RowInvalid ? { reasons: mapped.reasons } : {}),
   }));
 }
 

@@ -93,6 +93,51 @@ test('replay › the original\'s error log: Open lists the row still to fix, Res
   await snap(page, 'error-log-replay');
 });
 
+test('fix in place › BI opens the open row: unchanged it is rejected again; a fix that still fails a check starts nothing and says why by the field; the fixed row resolves it', async () => {
+  page = bi.page;
+  await visit(page, `/imports/${originalId}/errors?status=open`);
+  await page.locator('td[data-label="Row"]').getByRole('link', { name: '7' }).click();
+  await page.waitForURL(new RegExp(`/imports/${originalId}/errors/7$`));
+  const field = page.getByLabel('nana_cus_id', { exact: true });
+  assert.equal(await field.getAttribute('aria-invalid'), 'true');
+  assert.match(await page.locator('#reason-nana_cus_id').innerText(), /nana_cus_id is required/);
+
+  await page.getByRole('button', { name: 'Replay unchanged' }).click();
+  await page.getByRole('alert').getByText('The replay was rejected again').waitFor();
+  const before = await importCount();
+  await field.fill('n5008');
+  await page.getByLabel('phone', { exact: true }).fill('0812-BAD');
+  await page.getByRole('button', { name: 'Replay fixed row' }).click();
+  await page.locator('#reason-phone').waitFor();
+  assert.match(await page.locator('#reason-phone').innerText(), /not a valid phone number/);
+  assert.equal(await field.inputValue(), 'n5008', 'what was typed stays');
+  assert.equal(await importCount(), before, 'a row that fails a check starts nothing');
+  await snap(page, 'fix-row-invalid');
+
+  await page.getByLabel('phone', { exact: true }).fill('0895550104');
+  await page.getByRole('button', { name: 'Replay fixed row' }).click();
+  await page.getByRole('status').getByText('it is resolved').waitFor({ timeout: 30_000 });
+  await snap(page, 'fix-row-resolved');
+  await visit(page, `/imports/${originalId}/errors?status=open`);
+  assert.equal(await page.locator('tbody.group').count(), 0, 'no open row left');
+  assert.match(await page.locator('main').innerText(), /3 rejected rows, 0 still open/);
+});
+
+test('fix in place › an auditor cannot open a rejected row; the API refuses them a replay', async () => {
+  const auditor = await openSession(browser, server, server.users.auditor);
+  assert.equal(await visit(auditor.page, `/imports/${originalId}/errors/7`), 403);
+  await auditor.context.close();
+  const response = await fetch(`${server.url}/api/imports/${originalId}/errors/replay`, {
+    method: 'POST', headers: { authorization: `Bearer ${server.tokens.auditor}`, 'content-type': 'application/json' }, body: '{"rows":[7]}',
+  });
+  assert.equal(response.status, 403);
+});
+
+async function importCount(): Promise<number> {
+  const response = await fetch(`${server.url}/api/imports?limit=1`, { headers: { authorization: `Bearer ${server.tokens.admin}` } });
+  return Number(response.headers.get('x-total-count'));
+}
+
 test('no page of this suite raised an error in the browser or opened a dialog', () => {
   for (const session of [bi, admin]) {
     assert.deepEqual(session.errors, []);

@@ -31,6 +31,7 @@ export const routes = {
   imports: (p?: Partial<Paging>) => `/imports${query(paging(p))}`,
   import: (importId: string, p?: Partial<Paging>) => `/imports/${segment(importId)}${query(paging(p))}`,
   errors: (importId: string, p?: Partial<Paging>, status?: 'open' | 'resolved') => `/imports/${segment(importId)}/errors${query({ status, ...paging(p) })}`,
+  rejectedRow: (importId: string, row: number) => `/imports/${segment(importId)}/errors/${row}`,
   profiles: (q?: string) => `/profiles${query({ q })}`,
   profile: (careosId: string) => `/profiles/${segment(careosId)}`,
 };
