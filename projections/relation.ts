@@ -96,10 +96,21 @@ type RelationRow = {
   unlinked_import_id: string | null; unlinked_row: number | null;
 };
 
-/** Full history, oldest first, by CareOS id or by source + original id. */
-export async function relationHistory(db: pg.Pool, filter: { careosId?: string; source?: string; originalId?: string }): Promise<RelationView[]> {
+/**
+ * Full history, oldest first, by CareOS id or by source + original id. With `asOf`: the relations
+ * that existed at that moment, each `active` as it was then (linked by then, not yet unlinked).
+ */
+export async function relationHistory(
+  db: pg.Pool, filter: { careosId?: string; source?: string; originalId?: string }, asOf?: Date,
+): Promise<RelationView[]> {
   const where: string[] = [];
   const params: unknown[] = [];
+  let active = 'active';
+  if (asOf !== undefined) {
+    params.push(asOf.toISOString());
+    where.push(`linked_at <= $${params.length}`);
+    active = `(unlinked_at is null or unlinked_at > $${params.length})`;
+  }
   if (filter.careosId !== undefined) {
     params.push(filter.careosId);
     where.push(`care_os_id = $${params.length}`);
@@ -113,17 +124,20 @@ export async function relationHistory(db: pg.Pool, filter: { careosId?: string; 
     where.push(`original_id = $${params.length}`);
   }
   const { rows } = await db.query<RelationRow>(
-    `select care_os_id, original_id, original_source, active, linked_at, linked_by, linked_import_id, linked_row,
+    `select care_os_id, original_id, original_source, ${active} as active, linked_at, linked_by, linked_import_id, linked_row,
             unlinked_at, unlinked_by, unlinked_import_id, unlinked_row
        from relation ${where.length ? `where ${where.join(' and ')}` : ''}
       order by linked_commit, linked_prepare, original_id`,
     params,
   );
+  // As of a moment, what came after it is not shown: an unlink that had not happened yet is not there.
+  const later = (at: Date | null) => asOf !== undefined && at !== null && at > asOf;
   return rows.map((r) => ({
     careosId: r.care_os_id, originalId: r.original_id, source: r.original_source, active: r.active,
     linkedAt: r.linked_at.toISOString(), linkedBy: r.linked_by, importId: r.linked_import_id, linkedRow: r.linked_row,
-    unlinkedAt: r.unlinked_at ? r.unlinked_at.toISOString() : null, unlinkedBy: r.unlinked_by,
-    unlinkedImportId: r.unlinked_import_id, unlinkedRow: r.unlinked_row,
+    unlinkedAt: r.unlinked_at && !later(r.unlinked_at) ? r.unlinked_at.toISOString() : null,
+    unlinkedBy: later(r.unlinked_at) ? null : r.unlinked_by,
+    unlinkedImportId: later(r.unlinked_at) ? null : r.unlinked_import_id, unlinkedRow: later(r.unlinked_at) ? null : r.unlinked_row,
   }));
 }
 

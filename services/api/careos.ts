@@ -46,6 +46,14 @@ export function checkId(value: unknown, what: string): string {
   return value;
 }
 
+/** An ISO-8601 date and time with its offset (2026-11-30T09:15:00+07:00 or …Z), or a date (midnight UTC). */
+export function checkInstant(value: unknown, what: string): Date {
+  const text = typeof value === 'string' ? value.trim() : '';
+  const time = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(time)) throw new ValidationError(`${what} must be an ISO-8601 date and time with its offset, e.g. 2026-11-30T09:15:00+07:00 (got ${JSON.stringify(value)})`);
+  return new Date(time);
+}
+
 export interface Window {
   limit: number;
   offset: number;
@@ -398,8 +406,11 @@ export class Careos {
     return { ...record, createdByName: names.get(record.createdBy) ?? record.createdBy, relations };
   }
 
-  /** Full history, oldest first; with no filter, every relation (the CLI's listing). */
-  async relations(actor: Principal, filter: { careosId?: string; source?: string; originalId?: string }): Promise<RelationView[]> {
+  /**
+   * Full history, oldest first; with no filter, every relation (the CLI's listing). With `asOf`
+   * (ISO-8601): the relations as they were at that moment, each `active` as it was then.
+   */
+  async relations(actor: Principal, filter: { careosId?: string; source?: string; originalId?: string }, asOf?: string): Promise<RelationView[]> {
     this.require(actor, 'relations.read');
     const checked = {
       careosId: filter.careosId === undefined ? undefined : checkId(filter.careosId, 'careosId'),
@@ -407,7 +418,7 @@ export class Careos {
       originalId: filter.originalId === undefined ? undefined : checkId(filter.originalId, 'originalId'),
     };
     if (checked.originalId !== undefined && checked.source === undefined) throw new ValidationError('originalId needs source');
-    return this.relationViews(await relationHistory(this.pool, checked));
+    return this.relationViews(await relationHistory(this.pool, checked, asOf === undefined ? undefined : checkInstant(asOf, 'asOf')));
   }
 
   // ── sign-in and users ──────────────────────────────────────────────────────────────────────

@@ -291,6 +291,7 @@ test('cli › a row with careos_cus_id remaps a Nana id: the old link becomes in
   const target = current.careosId === 'C0100002' ? 'C0100001' : 'C0100002';
   const file = path.join(filesDir, `remap-${before.length}.csv`);
   fs.writeFileSync(file, `${NANA_LINES[0]}\n${target},n5003,M,Wichai,Boonmee,,,089-555-0101,,\n`);
+  const between = new Date().toISOString();
   const summary = importJson(file, 'nana');
   assert.equal({ ...summary, importId: '' }, { importId: '', status: 'Success', totalRows: 1, importedRows: 1, rejectedRows: 0, skippedRows: 0 });
   const relations = json<Relation[]>('relations', '--source', 'nana', '--original-id', 'n5003', '--json');
@@ -302,6 +303,16 @@ test('cli › a row with careos_cus_id remaps a Nana id: the old link becomes in
   assert.is(made.unlinkedAt, null);
   assert.equal(relations.filter((r) => r.active).length, 1, 'one active link per original id');
   assert.ok(json<Relation[]>('relations', '--careos-id', target, '--json').some((r) => r.originalId === 'n5003' && r.active));
+  // As of a moment before the remap: linked to the old profile, the new link not there yet.
+  const then = json<Relation[]>('relations', '--source', 'nana', '--original-id', 'n5003', '--as-of', between, '--json');
+  assert.is(then.length, before.length);
+  assert.equal(then.filter((r) => r.active).map((r) => r.careosId), [current.careosId]);
+  assert.is(then.at(-1)!.unlinkedAt, null, 'the unlink had not happened yet');
+  const now = json<Relation[]>('relations', '--source', 'nana', '--original-id', 'n5003', '--as-of', new Date().toISOString(), '--json');
+  assert.equal(now.filter((r) => r.active).map((r) => r.careosId), [target]);
+  const bad = careos('relations', '--source', 'nana', '--original-id', 'n5003', '--as-of', 'yesterday');
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /asOf must be an ISO-8601 date and time/);
 });
 
 test('cli › Care Shop waits for the Nana gate (exit 2, the reason on stderr); then a file and a sync of the seeded demo table, with skipped rows and the history log', () => {

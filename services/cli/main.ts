@@ -26,7 +26,7 @@ const USAGE = `usage:
   careos errors IMPORT_ID [--format json|csv] [--open | --resolved]
   careos replay IMPORT_ID --rows 4,6 [--json]  send rejected rows again, unchanged
   careos profiles [--phone P | --careos-id ID] [--json]
-  careos relations [--careos-id ID | --source S --original-id ID] [--json]
+  careos relations [--careos-id ID | --source S --original-id ID] [--as-of ISO-8601] [--json]
   careos stats --json
   careos users add EMAIL --name NAME --role admin|bi|auditor [--password-stdin]
   careos users list [--json]
@@ -187,11 +187,14 @@ async function cmdProfiles(args: string[]): Promise<number> {
 async function cmdRelations(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { 'careos-id': { type: 'string' }, source: { type: 'string' }, 'original-id': { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: {
+      'careos-id': { type: 'string' }, source: { type: 'string' }, 'original-id': { type: 'string' }, 'as-of': { type: 'string' }, json: { type: 'boolean', default: false },
+    },
   });
   if (values['original-id'] !== undefined && values.source === undefined) throw new ValidationError('--original-id needs --source');
   return withApp(async (app) => {
-    const relations = await new Careos(app).relations(localOperator(), { careosId: values['careos-id'], source: values.source, originalId: values['original-id'] });
+    const filter = { careosId: values['careos-id'], source: values.source, originalId: values['original-id'] };
+    const relations = await new Careos(app).relations(localOperator(), filter, values['as-of']);
     out(values.json ? JSON.stringify(relations) : table(relations as unknown as Record<string, unknown>[]));
     return 0;
   });

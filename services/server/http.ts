@@ -364,11 +364,11 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
       },
     },
     {
-      method: 'GET', path: '/api/relations', access: 'relations.read', query: ['careosId', 'source', 'originalId'],
+      method: 'GET', path: '/api/relations', access: 'relations.read', query: ['careosId', 'source', 'originalId', 'asOf'],
       async handle(req, res) {
         const filter = { careosId: queryValue(req, 'careosId'), source: queryValue(req, 'source'), originalId: queryValue(req, 'originalId') };
         if (!filter.careosId && !(filter.source && filter.originalId)) throw new ValidationError('give careosId, or source and originalId');
-        res.json(await careos.relations(req.principal!, filter));
+        res.json(await careos.relations(req.principal!, filter, queryValue(req, 'asOf')));
       },
     },
   ];
