@@ -106,6 +106,26 @@ export interface CareshopPanelView {
   syncRefusal: string | null;
 }
 
+/** One step of a relation's (or a profile's) history, for auditors (GET /api/audit/timeline). */
+export interface TimelineEntry {
+  kind: 'profile-created' | 'linked' | 'unlinked';
+  at: string;
+  by: string;
+  byName: string;
+  careosId: string;
+  /** The linked source and original id (links and unlinks); null for a profile's creation. */
+  source: string | null;
+  originalId: string | null;
+  /** The import and row that caused it, and that import's file name (or origin label). */
+  importId: string;
+  fileName: string | null;
+  row: number;
+  /** For an unlink: the profile the id was linked to instead. */
+  relinkedTo: string | null;
+  /** The raw row that caused it, as received (its RowReceived event); null when not found. */
+  record: Record<string, string> | null;
+}
+
 export interface Page<T> {
   items: T[];
   total: number;

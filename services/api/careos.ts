@@ -21,12 +21,12 @@ import { findProfiles, findProfilesByName, profileRecord } from '../../projectio
 import { relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
   can, fileSource, FILE_SOURCES, formatReplayRef, PERMISSIONS, REPLAY_COLUMN, type ErrorView, type ImportView, type Page, type Permission, type Principal,
-  type CareshopPanelView, type OnboardingView, type ProfileDetail, type ProfileView, type RelationView, type UserView,
+  type CareshopPanelView, type OnboardingView, type TimelineEntry, type ProfileDetail, type ProfileView, type RelationView, type UserView,
 } from '../../schemas/api.ts';
 import { addUser, disableUser, displayNames, listUsers } from '../auth/users.ts';
 import { DEFAULT_SESSION_POLICY, changePassword, sessionPrincipal, signIn, signOut, type SessionPolicy, type SignedIn } from '../auth/sessions.ts';
 import { errorFileHeader, errorFileLine, errorFileName, uploadColumns } from './error-file.ts';
-import { startReplayImport } from '../importer/reader.ts';
+import { receivedRecord, startReplayImport } from '../importer/reader.ts';
 import { checkRow } from '../processor/decide.ts';
 import { assertCareshopAllowed, markOnboarding, onboardingState, type OnboardingState } from '../importer/onboarding.ts';
 import { runningSync, startCareshopSync } from '../careshop/sync.ts';
@@ -404,6 +404,54 @@ export class Careos {
     const relations = await this.relationViews(await relationHistory(this.pool, { careosId: record.careosId }));
     const names = await displayNames(this.pool, [record.createdBy]);
     return { ...record, createdByName: names.get(record.createdBy) ?? record.createdBy, relations };
+  }
+
+  /**
+   * The auditors' timeline of a profile (by CareOS id) or of an original id (source + original
+   * id): the profile's creation, every link and unlink, oldest first, each with who, when, which
+   * import (and its file) and row, and the raw row that caused it (its RowReceived event).
+   */
+  async timeline(actor: Principal, filter: { careosId?: string; source?: string; originalId?: string }): Promise<TimelineEntry[]> {
+    this.require(actor, 'relations.read');
+    const byOriginal = filter.source !== undefined || filter.originalId !== undefined;
+    if (byOriginal && (filter.source === undefined || filter.originalId === undefined)) throw new ValidationError('give source and originalId together');
+    if (!byOriginal && filter.careosId === undefined) throw new ValidationError('give careosId, or source and originalId');
+    const relations = await this.relations(actor, filter);
+    const entries: Omit<TimelineEntry, 'byName' | 'fileName' | 'record'>[] = [];
+    const profileIds = filter.careosId !== undefined ? [checkId(filter.careosId, 'careosId')] : [...new Set(relations.map((r) => r.careosId))];
+    for (const careosId of profileIds) {
+      const profile = await profileRecord(this.pool, careosId);
+      if (profile) {
+        entries.push({
+          kind: 'profile-created', at: profile.createdAt, by: profile.createdBy, careosId, source: null, originalId: null,
+          importId: profile.importId, row: profile.row, relinkedTo: null,
+        });
+      }
+    }
+    for (const r of relations) {
+      entries.push({ kind: 'linked', at: r.linkedAt, by: r.linkedBy, careosId: r.careosId, source: r.source, originalId: r.originalId, importId: r.importId, row: r.linkedRow, relinkedTo: null });
+      if (r.unlinkedAt !== null) {
+        const relinked = relations.find((o) => o.source === r.source && o.originalId === r.originalId && o.importId === r.unlinkedImportId && o.linkedRow === r.unlinkedRow);
+        entries.push({
+          kind: 'unlinked', at: r.unlinkedAt, by: r.unlinkedBy ?? '', careosId: r.careosId, source: r.source, originalId: r.originalId,
+          importId: r.unlinkedImportId ?? '', row: r.unlinkedRow ?? 0, relinkedTo: relinked?.careosId ?? null,
+        });
+      }
+    }
+    // Oldest first; at one instant a creation comes before its links, an unlink before the link that replaced it.
+    const order = { 'profile-created': 0, unlinked: 1, linked: 2 } as const;
+    entries.sort((a, b) => a.at.localeCompare(b.at) || order[a.kind] - order[b.kind]);
+    const imports = new Map<string, ImportRecord | null>();
+    for (const id of new Set(entries.map((e) => e.importId))) imports.set(id, await getImport(this.pool, id));
+    const names = await displayNames(this.pool, entries.map((e) => e.by));
+    const records = new Map<string, Record<string, string> | null>();
+    for (const e of entries) {
+      const key = `${e.importId}#${e.row}`;
+      if (!records.has(key)) records.set(key, await receivedRecord(this.app.store, e.importId, e.row));
+    }
+    return entries.map((e) => ({
+      ...e, byName: names.get(e.by) ?? e.by, fileName: imports.get(e.importId)?.fileName ?? null, record: records.get(`${e.importId}#${e.row}`) ?? null,
+    }));
   }
 
   /**

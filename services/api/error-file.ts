@@ -3,7 +3,7 @@
 // fixes those rows) and `errors`. Excel-friendly (UTF-8 with a BOM so Thai shows right, CRLF line ends) and safe to open:
 // a cell that begins with = + - @ tab or CR is prefixed with ' so no spreadsheet runs it as a formula.
 // The console's download and `careos errors ID --format csv` write these same bytes.
-import { ERROR_FILE_COLUMNS, formatReplayRef, type ErrorView } from '../../schemas/api.ts';
+import { ERROR_FILE_COLUMNS, formatReplayRef, type ErrorView, type TimelineEntry } from '../../schemas/api.ts';
 
 export const BOM = '\uFEFF';
 const FORMULA_START = /^[=+\-@\t\r]/;
@@ -34,4 +34,20 @@ export function errorFileLine(importId: string, columns: readonly string[], erro
 export function errorFileName(fileName: string): string {
   const base = fileName.replace(/\.csv$/i, '');
   return `${base}-errors.csv`;
+}
+
+/** The auditors' timeline as CSV (the same BOM, CRLF and formula-safe cells as the error file). */
+export function timelineCsv(entries: readonly TimelineEntry[]): string {
+  const header = ['at', 'event', 'careos_id', 'source', 'original_id', 'relinked_to', 'by', 'import_id', 'file_name', 'row', 'raw_row'];
+  const lines = entries.map((e) => [
+    e.at, e.kind, e.careosId, e.source ?? '', e.originalId ?? '', e.relinkedTo ?? '', e.byName === e.by ? e.by : `${e.byName} (${e.by})`,
+    e.importId, e.fileName ?? '', String(e.row), e.record === null ? '' : JSON.stringify(e.record),
+  ].map(csvCell).join(','));
+  return `${BOM}${[header.join(','), ...lines].join('\r\n')}\r\n`;
+}
+
+/** The timeline download's name: what it is about, ASCII-safe for the header. */
+export function timelineFileName(filter: { careosId?: string; source?: string; originalId?: string }): string {
+  const about = filter.careosId ?? `${filter.source}-${filter.originalId}`;
+  return `timeline-${about.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100)}.csv`;
 }

@@ -56,6 +56,14 @@ export async function startTableImport(
   return importId;
 }
 
+/** The raw record of row `row` of an import, as received (revision `row` of its stream); null when there is none. */
+export async function receivedRecord(store: EventStore, importId: string, row: number): Promise<Record<string, string> | null> {
+  if (row < 1) return null;
+  const [stored] = await store.readStream(streams.import(importId), { fromRevision: BigInt(row), maxCount: 1 });
+  if (!stored || stored.type !== 'RowReceived') return null;
+  return (toImporterEvent(stored) as { data: RowReceivedData }).data.record;
+}
+
 /**
  * A replay started from the console or the API (rejected rows fixed in place, or sent again
  * unchanged): ImportStarted (origin replay), one RowReceived per row — its record naming the

@@ -586,6 +586,8 @@ const MATRIX: MatrixRoute[] = [
   { method: 'GET', path: () => `/api/profiles?careosId=${careosId}`, permission: 'profiles.read', ok: 200 },
   { method: 'GET', path: () => `/api/profiles/${careosId}`, permission: 'profiles.read', ok: 200 },
   { method: 'GET', path: () => `/api/relations?careosId=${careosId}`, permission: 'relations.read', ok: 200 },
+  { method: 'GET', path: () => `/api/audit/timeline?careosId=${careosId}`, permission: 'relations.read', ok: 200 },
+  { method: 'GET', path: () => `/api/audit/timeline.csv?careosId=${careosId}`, permission: 'relations.read', ok: 200 },
   { method: 'POST', path: () => `/api/imports/${importId}/errors/replay`, permission: 'errors.replay', ok: 202, json: { rows: [2] } },
   // Still invalid: the checks refuse it (422) for the roles that may replay; the others never get that far.
   { method: 'POST', path: () => `/api/imports/${importId}/errors/2/fix`, permission: 'errors.replay', ok: 422, json: { values: { email: 'still-not-an-address' } } },

@@ -16,6 +16,7 @@ import { SESSION_COOKIE, readCookie } from '../auth/cookie.ts';
 import { isDatabaseUnavailable } from '../db/pool.ts';
 import { ROLES, type Permission, type Principal, type Role } from '../../schemas/api.ts';
 import { prepareIncomingDir, receiveUpload } from './upload.ts';
+import { timelineCsv, timelineFileName } from '../api/error-file.ts';
 
 export interface TokenPrincipal {
   name: string;
@@ -126,6 +127,10 @@ export function parseQuery(query: string | null | undefined): Record<string, str
     result[name] = before === undefined ? value : [...(Array.isArray(before) ? before : [before]), value];
   }
   return result;
+}
+
+function timelineFilter(req: Request): { careosId?: string; source?: string; originalId?: string } {
+  return { careosId: queryValue(req, 'careosId'), source: queryValue(req, 'source'), originalId: queryValue(req, 'originalId') };
 }
 
 const MAX_JSON_BYTES = 16 * 1024;
@@ -361,6 +366,22 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
       async handle(req, res) {
         const body = await readJsonObject(req, ['complete', 'reason']);
         res.json(await careos.markOnboarding(req.principal!, { complete: body.complete, reason: body.reason }));
+      },
+    },
+    {
+      method: 'GET', path: '/api/audit/timeline', access: 'relations.read', query: ['careosId', 'source', 'originalId'],
+      async handle(req, res) {
+        res.json(await careos.timeline(req.principal!, timelineFilter(req)));
+      },
+    },
+    {
+      method: 'GET', path: '/api/audit/timeline.csv', access: 'relations.read', query: ['careosId', 'source', 'originalId'],
+      async handle(req, res) {
+        const filter = timelineFilter(req);
+        const entries = await careos.timeline(req.principal!, filter);
+        res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+        res.setHeader('Content-Disposition', contentDisposition(timelineFileName(filter)));
+        res.send(timelineCsv(entries));
       },
     },
     {

@@ -233,7 +233,7 @@ test('error file › the download has the BOM, the upload\'s columns in its orde
   await visit(page, `/imports/${importId}/errors`);
   // The screen shows the values as uploaded, in the upload's column order.
   const headers = await page.locator('thead th').allInnerTexts();
-  assert.deepEqual(headers.map((h) => h.toLowerCase()), ['row', ...header.split(',')]);
+  assert.deepEqual(headers.map((h) => h.toLowerCase()), ['row', 'status', ...header.split(',')]);
   assert.equal(await page.locator('tbody.group').first().locator('td[data-label="firstname"]').innerText(), '=HYPERLINK("http://evil.example")');
   await snap(page, 'error-log-formulas');
 

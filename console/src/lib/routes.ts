@@ -32,6 +32,7 @@ export const routes = {
   import: (importId: string, p?: Partial<Paging>) => `/imports/${segment(importId)}${query(paging(p))}`,
   errors: (importId: string, p?: Partial<Paging>, status?: 'open' | 'resolved') => `/imports/${segment(importId)}/errors${query({ status, ...paging(p) })}`,
   rejectedRow: (importId: string, row: number) => `/imports/${segment(importId)}/errors/${row}`,
+  audit: (filter: { careosId?: string; source?: string; originalId?: string; asOf?: string } = {}) => `/audit${query(filter)}`,
   profiles: (q?: string) => `/profiles${query({ q })}`,
   profile: (careosId: string) => `/profiles/${segment(careosId)}`,
 };
@@ -39,5 +40,6 @@ export const routes = {
 /** The HTTP API routes the browser calls itself (same origin, with the session cookie). */
 export const api = {
   imports: () => '/api/imports',
+  timelineCsv: (filter: { careosId?: string; source?: string; originalId?: string }) => `/api/audit/timeline.csv${query(filter)}`,
   errorFile: (importId: string, status?: 'open' | 'resolved') => `/api/imports/${segment(importId)}/errors.csv${query({ status })}`,
 };

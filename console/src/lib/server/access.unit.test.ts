@@ -37,12 +37,14 @@ test('access › anonymous users may open only the login page', () => {
   assert.equal(decide(null, null).kind, 'sign-in', 'an unknown path');
 });
 
-test('access › roles: admin everything; bi the import and error logs; auditor the import log and profiles', () => {
+test('access › roles: admin everything; bi the import and error logs (a rejected row to fix); auditor the import log, profiles and the audit page', () => {
   const allowed = (role: Role) => Object.keys(ROUTE_RULES).filter((id) => decide(id, user(role)).kind === 'allow').sort();
   const account = ['/(console)/account/password', '/login', '/logout'];
   assert.deepEqual(allowed('admin'), Object.keys(ROUTE_RULES).sort());
-  assert.deepEqual(allowed('bi'), [...account, '/', '/(console)/imports', '/(console)/imports/[importId]', '/(console)/imports/[importId]/errors'].sort());
-  assert.deepEqual(allowed('auditor'), [...account, '/', '/(console)/imports', '/(console)/imports/[importId]', '/(console)/profiles', '/(console)/profiles/[careosId]'].sort());
+  assert.deepEqual(allowed('bi'), [
+    ...account, '/', '/(console)/imports', '/(console)/imports/[importId]', '/(console)/imports/[importId]/errors', '/(console)/imports/[importId]/errors/[row]',
+  ].sort());
+  assert.deepEqual(allowed('auditor'), [...account, '/', '/(console)/imports', '/(console)/imports/[importId]', '/(console)/profiles', '/(console)/profiles/[careosId]', '/(console)/audit'].sort());
 });
 
 test('access › a user with a one-time password reaches only the password page and sign-out', () => {

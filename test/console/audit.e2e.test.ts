@@ -1,0 +1,105 @@
+// The auditors' page in a real browser: a Nana id linked to a profile, then remapped to another by
+// a later import; the timeline shows each link and unlink with who, which import and row, and the
+// raw row; as of a moment between the imports the old relation is the active one, now the new
+// one; the timeline exports as the same BOM'd, formula-safe CSV as the error file.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { suite } from 'uvu';
+import type { Browser, Page } from 'playwright-core';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { finished, importFixture, importThroughApi } from './api.ts';
+import { launchBrowser, openSession, snap, visit, type Session } from './browser.ts';
+
+const test = suite('console audit');
+const NANA_HEADER = 'careos_cus_id,nana_cus_id,gender,firstname,lastname,email,date_of_birth,phone,company_name,force_create';
+
+let server: TestServer;
+let browser: Browser;
+let auditor: Session;
+let page: Page;
+let between: string;
+let remapId: string;
+
+test.before(async () => {
+  [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
+  await finished(server, await importFixture(server, 'careos-baseline-sample.csv', 'careos'));
+  // n7001 is linked to C0100001, then a later import maps it to C0100002.
+  await finished(server, await importThroughApi(server, 'link.csv', `${NANA_HEADER}\nC0100001,n7001,F,Kanya,Rattanakul,,,0817771111,,\n`, 'nana'));
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  between = new Date().toISOString();
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  remapId = await importThroughApi(server, 'remap.csv', `${NANA_HEADER}\nC0100002,n7001,M,Preecha,Somsri,,,021110000,,\n`, 'nana');
+  await finished(server, remapId);
+  auditor = await openSession(browser, server, server.users.auditor);
+  page = auditor.page;
+});
+
+test.after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('audit › an auditor finds a Nana id\'s timeline: linked, then unlinked and linked elsewhere by a later import, each with who, file, row and the raw row', async () => {
+  await visit(page, '/imports');
+  await page.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();
+  await page.waitForURL(/\/audit$/);
+  await page.getByLabel('Source').selectOption({ label: 'Nana' });
+  await page.getByLabel('Original id').fill('n7001');
+  await page.getByRole('group', { name: 'Or a legacy id' }).getByRole('button', { name: 'Show timeline' }).click();
+  await page.waitForURL(/originalId=n7001/);
+  const entries = page.locator('ol.timeline > li');
+  const headlines = (await entries.locator('.headline').allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+  // The profiles it was linked to come first, with their creation (the baseline import).
+  assert.deepEqual(headlines, [
+    'Profile created C0100001', 'Profile created C0100002',
+    'Linked Nana n7001 → C0100001', 'Unlinked Nana n7001 ✕ C0100001 (relinked to C0100002)', 'Linked Nana n7001 → C0100002',
+  ]);
+  assert.match(await entries.nth(0).locator('.meta').innerText(), /by script-admin · import careos-baseline-sample\.csv, row 1/);
+  assert.match(await entries.nth(2).locator('.meta').innerText(), /by script-admin · import link\.csv, row 1/);
+  assert.match(await entries.nth(3).locator('.meta').innerText(), /import remap\.csv, row 1/);
+  await entries.nth(4).getByText('The row as received').click();
+  assert.match(await entries.nth(4).locator('.record').innerText(), /firstname\s+Preecha/);
+  await snap(page, 'audit-timeline');
+});
+
+test('audit › as of a moment between the imports the old relation was active; as of now, the new one', async () => {
+  await visit(page, `/audit?source=nana&originalId=n7001&asOf=${encodeURIComponent(between)}`);
+  const rows = page.locator('.asof-table tbody tr');
+  assert.deepEqual(await rows.allInnerTexts().then((all) => all.map((t) => t.replace(/\s+/g, ' ').trim())), ['Nana n7001 C0100001 Active']);
+  await snap(page, 'audit-asof');
+  // The same through the form: the moment typed in Bangkok time, as the console shows every time.
+  await visit(page, '/audit?source=nana&originalId=n7001');
+  await page.getByLabel('As of (Bangkok time)').fill(new Date(Date.parse(between) + 7 * 3600_000).toISOString().slice(0, 19));
+  await page.getByRole('button', { name: 'Show relations then' }).click();
+  await page.waitForURL(/asOf=/);
+  assert.deepEqual(await rows.allInnerTexts().then((all) => all.map((t) => t.replace(/\s+/g, ' ').trim())), ['Nana n7001 C0100001 Active']);
+  await visit(page, `/audit?source=nana&originalId=n7001&asOf=${encodeURIComponent(new Date().toISOString())}`);
+  assert.deepEqual(await rows.allInnerTexts().then((all) => all.map((t) => t.replace(/\s+/g, ' ').trim())), ['Nana n7001 C0100001 Inactive', 'Nana n7001 C0100002 Active']);
+});
+
+test('audit › the timeline exports as CSV with a BOM, CRLF and one line per event', async () => {
+  await visit(page, '/audit?source=nana&originalId=n7001');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Export CSV' }).click()]);
+  assert.equal(download.suggestedFilename(), 'timeline-nana-n7001.csv');
+  const bytes = fs.readFileSync((await download.path())!);
+  assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+  const lines = bytes.subarray(3).toString('utf8').split('\r\n').slice(0, -1);
+  assert.equal(lines[0], 'at,event,careos_id,source,original_id,relinked_to,by,import_id,file_name,row,raw_row');
+  assert.deepEqual(lines.slice(1).map((l) => l.split(',')[1]), ['profile-created', 'profile-created', 'linked', 'unlinked', 'linked']);
+  assert.ok(lines[4]!.includes(remapId), 'the unlink names the import that caused it');
+});
+
+test('audit › a profile\'s timeline starts with its creation; a bi user cannot open the page', async () => {
+  await visit(page, '/audit?careosId=C0100001');
+  assert.match(await page.locator('ol.timeline > li').first().locator('.headline').innerText(), /Profile created C0100001/);
+  const bi = await openSession(browser, server, server.users.bi);
+  assert.equal(await visit(bi.page, '/audit'), 403);
+  await bi.context.close();
+});
+
+test('no page of this suite raised an error in the browser or opened a dialog', () => {
+  assert.deepEqual(auditor.errors, []);
+  assert.deepEqual(auditor.dialogs, []);
+});
+
+test.run();
