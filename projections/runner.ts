@@ -178,6 +178,16 @@ export class ProjectionRunner {
     await this.finishRebuild();
   }
 
+  /** Replays every event into these (empty) read models, decisions up to `outcomeLimit` only (what the processor committed). */
+  async replayUpTo(outcomeLimit: Position): Promise<void> {
+    this.outcomeLimit = outcomeLimit;
+    try {
+      await this.catchUp();
+    } finally {
+      this.outcomeLimit = null;
+    }
+  }
+
   /** Finishes a rebuild that was started, perhaps by a process that crashed; false when there is none. */
   async finishRebuild(): Promise<boolean> {
     const { rows } = await this.pool.query<{ commit: string; prepare: string }>(

@@ -15,6 +15,8 @@ import { readPassword } from './password.ts';
 import { tryLock, unlock } from '../db/locks.ts';
 import { NOT_CONFIGURED, ensureDemo } from '../careshop/shop.ts';
 import { seedCareshop } from '../careshop/seed.ts';
+import { verifyReadModels } from '../../projections/verify.ts';
+import { readCheckpoint } from '../processor/processor-store.ts';
 
 const USAGE = `usage:
   careos import FILE --source nana|careos|careshop [--by NAME] [--json]
@@ -34,6 +36,7 @@ const USAGE = `usage:
   careos onboarding [complete [--reason R] | reopen --reason R] [--by NAME] [--json]
                                             the Nana gate: Care Shop imports wait for it
   careos rebuild
+  careos verify [--json]                    rebuild the read models aside and compare (exit 1 on a difference)
   careos db stop                            stop the embedded PostgreSQL`;
 
 function out(line: string): void {
@@ -232,6 +235,32 @@ async function cmdRebuild(): Promise<number> {
   });
 }
 
+/** `careos verify`: every read model rebuilt into scratch tables and compared with the live ones; exit 1 on a difference. */
+async function cmdVerify(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
+  return withApp(async (app) => {
+    const running = (await listImports(app.pool, { limit: 100_000 })).filter((i) => i.status === 'In progress');
+    if (running.length) throw new AppError(`${running.length} import(s) in progress (${running[0]!.importId}, ${running[0]!.fileName}): verify compares still read models; run it when they have finished`, 409, 'Conflict');
+    const before = await readCheckpoint(app.pool);
+    const result = await verifyReadModels(app.store, app.pool, app.databaseUrl);
+    const after = await readCheckpoint(app.pool);
+    if (after.lastOutput.commit !== before.lastOutput.commit || after.lastOutput.prepare !== before.lastOutput.prepare) {
+      throw new AppError('an import changed the read models while they were being verified; run verify again when none runs', 409, 'Conflict');
+    }
+    if (values.json) out(JSON.stringify(result));
+    else {
+      out(table(result.tables.map((t) => ({
+        table: t.table, live: t.live.rows, rebuilt: t.rebuilt.rows, same: t.same ? 'yes' : 'NO',
+        checksum: t.same ? t.live.checksum : `${t.live.checksum} ≠ ${t.rebuilt.checksum}`,
+      }))));
+      out(result.same
+        ? `every read model matches the event store (${result.seconds.toFixed(1)} s)`
+        : `DIFFERENT: ${result.tables.filter((t) => !t.same).map((t) => t.table).join(', ')} (careos rebuild rebuilds them from the events)`);
+    }
+    return result.same ? 0 : 1;
+  });
+}
+
 async function cmdDb(args: string[]): Promise<number> {
   if (args[0] !== 'stop') throw new ValidationError('db takes: stop');
   const config = loadConfig();
@@ -386,7 +415,7 @@ async function cmdOnboarding(args: string[]): Promise<number> {
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   import: cmdImport, resume: cmdResume, imports: cmdImports, errors: cmdErrors, profiles: cmdProfiles,
   relations: cmdRelations, stats: cmdStats, rebuild: cmdRebuild, db: cmdDb, users: cmdUsers, onboarding: cmdOnboarding,
-  sync: cmdSync, careshop: cmdCareshop, history: cmdHistory, replay: cmdReplay,
+  sync: cmdSync, careshop: cmdCareshop, history: cmdHistory, replay: cmdReplay, verify: cmdVerify,
 };
 
 export async function main(argv: string[]): Promise<number> {
