@@ -123,6 +123,8 @@ export interface CareshopResult {
   ratioToCopy: number;
   memory: { peakRssMB: number };
   cpu: { nodeSeconds: number; postgresSeconds: number | null };
+  /** What the importer's PostgreSQL sessions were doing during the sync. */
+  postgresActivity: BenchmarkResult['postgresActivity'];
 }
 
 export interface BenchmarkResult {
@@ -1082,6 +1084,7 @@ async function careshopScenario(
     ratioToCopy: round(copy.rowsPerSecond / rowsPerSecond, 1),
     memory: { peakRssMB: Math.round(run.peakRssBytes / MB) },
     cpu: { nodeSeconds: round(run.cpuSeconds), postgresSeconds: pgBefore === null || pgAfter === null ? null : round(pgAfter - pgBefore) },
+    postgresActivity: sharesOf(run.watched),
   };
 }
 
@@ -1145,6 +1148,12 @@ export function renderMarkdown(r: BenchmarkResult): string {
     row('Sync summary', `${c.import.status}: ${n(c.import.totalRows)} total, ${n(c.import.importedRows)} imported, ${n(c.import.rejectedRows)} rejected, ${n(c.import.skippedRows)} skipped`);
     row('Seeded', `${n(c.seeded.sameProfile)} with a profile's phone and names, ${n(c.seeded.samePhone)} with a profile's phone only, ${n(c.seeded.invalidPhone)} invalid numbers (seed took ${s(c.seedSeconds)} s)`);
     row('Peak RSS / CPU importer, PostgreSQL', `${n(c.memory.peakRssMB)} MB / ${s(c.cpu.nodeSeconds)} s, ${c.cpu.postgresSeconds === null ? '–' : `${s(c.cpu.postgresSeconds)} s`}`);
+    if (c.postgresActivity.length) {
+      lines.push('');
+      row('Statement during the sync', 'Wait', 'Avg sessions');
+      row('---', '---', '---:');
+      for (const a of c.postgresActivity) row(`\`${a.statement.replace(/\|/g, '\\|')}\``, a.wait, a.avgSessions.toFixed(2));
+    }
   }
   lines.push('', '### Where the time went (Nana import, seconds from the start of careos import)', '');
   row('Stage', 'Ends at (s)', 'Duration (s)', 'Rows/s');
