@@ -133,11 +133,11 @@ test('bi › reads the import log and error logs but has no "Import customer" bu
   await context.close();
 });
 
-test('auditor › reads the import log and profiles, but a Failed status is plain text and the error log is a 403 page', async () => {
+test('auditor › reads the import log, profiles and the audit page, but a Failed status is plain text and the error log is a 403 page', async () => {
   const { page, context } = await openSession(browser, server, server.users.auditor);
   await visit(page, '/imports');
   assert.equal(await page.getByRole('button', { name: 'Import customer' }).count(), 0);
-  assert.deepEqual(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts(), ['Import', 'Profiles']);
+  assert.deepEqual(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts(), ['Import', 'Profiles', 'Audit']);
   assert.equal(await page.getByRole('link', { name: 'Failed' }).count(), 0, 'no link to the error log');
   assert.equal(await page.getByText('Failed', { exact: true }).count(), 1);
   await snap(page, 'imports-as-auditor');
