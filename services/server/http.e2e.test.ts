@@ -278,6 +278,18 @@ test('errors › status=open|resolved filters the error log and the error file; 
   await expectProblem(await api(`/api/imports/${importId}/errors.csv?status=`, 'bi'), 400, /status must be all, open or resolved/);
 });
 
+test('audit › asOf that is not an ISO-8601 instant, a timeline without what to trace, and a fix of a row that is not a number are 400s', async () => {
+  await expectProblem(await api(`/api/relations?careosId=${careosId}&asOf=yesterday`, 'auditor'), 400, /asOf must be an ISO-8601 date and time/);
+  await expectProblem(await api('/api/audit/timeline', 'auditor'), 400, /give careosId, or source and originalId/);
+  await expectProblem(await api('/api/audit/timeline?source=nana', 'auditor'), 400, /give source and originalId together/);
+  const fix = (row: string, body: string) => api(`/api/imports/${importId}/errors/${row}/fix`, 'bi', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  await expectProblem(await fix('abc', '{"values":{}}'), 400, /row must be a row number/);
+  await expectProblem(await fix('2', '{"values":{"nickname":"x"}}'), 400, /"nickname" is not a column of this import/);
+  await expectProblem(await fix('1', '{"values":{}}'), 404, /row 1 of import .* is not a rejected row/);
+  const asOf = await api(`/api/relations?careosId=${careosId}&asOf=2000-01-01T00:00:00Z`, 'auditor');
+  assert.equal(await asOf.json(), [], 'nothing was linked in 2000');
+});
+
 test('ids › a NUL byte or a control character in a path id is a 400 on every route that takes one', async () => {
   for (const routePath of ['/api/imports/a%00b', '/api/imports/a%00b/errors', '/api/imports/a%00b/errors.csv', '/api/profiles/C09%00', '/api/imports/a%0Ab']) {
     await expectProblem(await api(routePath, 'admin'), 400, /control character/);
