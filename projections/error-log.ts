@@ -152,6 +152,16 @@ export async function errorsAfter(db: pg.Pool, importId: string, afterRow: numbe
   return rows.map(toErrorView);
 }
 
+/** These rejected rows of an import (those that are), in row order: one index probe each, not the whole log. */
+export async function errorsAt(db: pg.Pool, importId: string, rows: readonly number[]): Promise<ErrorView[]> {
+  if (rows.length === 0) return [];
+  const { rows: found } = await db.query<ErrorRow>(
+    `select ${ERROR_COLUMNS} from error_log where import_id = $1 and row_number = any($2::int[]) order by row_number`,
+    [importId, rows],
+  );
+  return found.map(toErrorView);
+}
+
 /** How many rejected rows of each import are still open (not fixed by a replay). */
 export async function openErrorCounts(db: pg.Pool, importIds: readonly string[]): Promise<Map<string, number>> {
   if (importIds.length === 0) return new Map();

@@ -108,6 +108,25 @@ export async function getImport(db: pg.Pool | pg.ClientBase, importId: string): 
   return rows[0] ? toView(rows[0]) : null;
 }
 
+/** An import not finished yet, as the gate, the sync and verify name it. */
+export interface RunningImport {
+  importId: string;
+  fileName: string;
+  importedBy: string;
+  importDate: Date;
+}
+
+/** Imports still In progress, oldest first: of one source (and origin kind) or all. */
+export async function importsInProgress(db: pg.Pool, filter: { source?: string; origin?: string } = {}): Promise<RunningImport[]> {
+  const { rows } = await db.query<{ import_id: string; file_name: string; imported_by: string; import_date: Date }>(
+    `select import_id, file_name, imported_by, import_date from import_log
+      where status = 'In progress' and ($1::text is null or source = $1) and ($2::text is null or origin = $2)
+      order by import_date, import_id`,
+    [filter.source ?? null, filter.origin ?? null],
+  );
+  return rows.map((r) => ({ importId: r.import_id, fileName: r.file_name, importedBy: r.imported_by, importDate: r.import_date }));
+}
+
 /** Imports whose file has not been read to its end (a reader crashed or is still reading). */
 export async function unreadImports(db: pg.Pool): Promise<string[]> {
   const { rows } = await db.query<{ import_id: string }>("select import_id from import_log where total_rows is null order by import_date");

@@ -7,16 +7,7 @@ import { importFile, readFile, type App } from '../app.ts';
 import type { SourceName } from '../events/types.ts';
 import { checkPhones } from '../processor/fields.ts';
 import { getImport, pageImports, type ImportView as ImportRecord } from '../../projections/import-log.ts';
-import { errorsAfter, errorsOf, openErrorCounts, pageErrors, type ErrorStatusFilter } from '../../projections/error-log.ts';
-
-export type { ErrorStatusFilter };
-
-/** A status filter from outside (query, flag): all, open or resolved. */
-export function checkErrorStatus(value: unknown): ErrorStatusFilter {
-  if (value === undefined) return 'all';
-  if (value === 'all' || value === 'open' || value === 'resolved') return value;
-  throw new ValidationError(`status must be all, open or resolved (got ${JSON.stringify(value)})`);
-}
+import { errorsAfter, errorsAt, errorsOf, openErrorCounts, pageErrors, type ErrorStatusFilter } from '../../projections/error-log.ts';
 import { findProfiles, findProfilesByName, profileRecord } from '../../projections/profile.ts';
 import { relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
@@ -52,6 +43,15 @@ export function checkInstant(value: unknown, what: string): Date {
   const time = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(text) ? Date.parse(text) : Number.NaN;
   if (Number.isNaN(time)) throw new ValidationError(`${what} must be an ISO-8601 date and time with its offset, e.g. 2026-11-30T09:15:00+07:00 (got ${JSON.stringify(value)})`);
   return new Date(time);
+}
+
+export type { ErrorStatusFilter };
+
+/** A status filter from outside (query, flag): all, open or resolved. */
+export function checkErrorStatus(value: unknown): ErrorStatusFilter {
+  if (value === undefined) return 'all';
+  if (value === 'all' || value === 'open' || value === 'resolved') return value;
+  throw new ValidationError(`status must be all, open or resolved (got ${JSON.stringify(value)})`);
 }
 
 export interface Window {
@@ -255,7 +255,7 @@ export class Careos {
   async rejectedRow(actor: Principal, importId: string, row: number): Promise<{ import: ImportView; error: ErrorView }> {
     this.require(actor, 'errors.read');
     const view = await this.getImport(actor, importId);
-    const error = (await errorsOf(this.pool, view.importId)).find((e) => e.row === row);
+    const [error] = await errorsAt(this.pool, view.importId, [row]);
     if (!error) throw new NotFound(`row ${row} of import ${view.importId} is not a rejected row`);
     return { import: view, error };
   }
@@ -275,7 +275,7 @@ export class Careos {
 
   /** The open rejected rows asked for, as a replay sends them again; NotFound / Conflict otherwise. */
   private async replayable(view: ImportView, rows: readonly number[]): Promise<Map<number, ErrorView>> {
-    const errors = new Map((await errorsOf(this.pool, view.importId)).filter((e) => rows.includes(e.row)).map((e) => [e.row, e]));
+    const errors = new Map((await errorsAt(this.pool, view.importId, rows)).map((e) => [e.row, e]));
     for (const row of rows) {
       const error = errors.get(row);
       if (!error) throw new NotFound(`row ${row} of import ${view.importId} is not a rejected row`);

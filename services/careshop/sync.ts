@@ -7,6 +7,7 @@ import { toImporterEvent } from '../events/schemas.ts';
 import { streams, type ImportStartedData, type RowReceivedData } from '../events/types.ts';
 import type { EventStore } from '../eventstore/types.ts';
 import { tryLock, unlock } from '../db/locks.ts';
+import { importsInProgress, type RunningImport } from '../../projections/import-log.ts';
 import { assertCareshopAllowed } from '../importer/onboarding.ts';
 import { startTableImport } from '../importer/reader.ts';
 import { CARESHOP_FIELDS, NOT_CONFIGURED, checkShopTable, encodeCursor, ensureDemo, keysetOf, type ShopLocation } from './shop.ts';
@@ -19,19 +20,9 @@ export interface SyncContext {
   careshop: ShopLocation | null;
 }
 
-export interface RunningSync {
-  importId: string;
-  importedBy: string;
-  importDate: Date;
-}
-
-export async function runningSync(db: pg.Pool): Promise<RunningSync | null> {
-  const { rows } = await db.query<{ import_id: string; imported_by: string; import_date: Date }>(
-    `select import_id, imported_by, import_date from import_log
-      where source = 'careshop' and origin = 'table' and status = 'In progress' order by import_date limit 1`,
-  );
-  const row = rows[0];
-  return row ? { importId: row.import_id, importedBy: row.imported_by, importDate: row.import_date } : null;
+/** The Care Shop table sync still in progress, if any. */
+export async function runningSync(db: pg.Pool): Promise<RunningImport | null> {
+  return (await importsInProgress(db, { source: 'careshop', origin: 'table' }))[0] ?? null;
 }
 
 /** Where the next sync starts: after the last record the latest sync read (null: the first sync reads everything). */

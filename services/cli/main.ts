@@ -9,7 +9,8 @@ import { AppError, FileRefused, ValidationError } from '../errors.ts';
 import { SOURCES, type SourceName } from '../events/types.ts';
 import { checkFile } from '../importer/files.ts';
 import { Engine, openApp, waitForImport, type App } from '../app.ts';
-import { listImports } from '../../projections/import-log.ts';
+import { importsInProgress, listImports } from '../../projections/import-log.ts';
+import { comparePositions } from '../eventstore/types.ts';
 import { Careos, operator } from '../api/careos.ts';
 import { readPassword } from './password.ts';
 import { tryLock, unlock } from '../db/locks.ts';
@@ -239,12 +240,12 @@ async function cmdRebuild(): Promise<number> {
 async function cmdVerify(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
   return withApp(async (app) => {
-    const running = (await listImports(app.pool, { limit: 100_000 })).filter((i) => i.status === 'In progress');
+    const running = await importsInProgress(app.pool);
     if (running.length) throw new AppError(`${running.length} import(s) in progress (${running[0]!.importId}, ${running[0]!.fileName}): verify compares still read models; run it when they have finished`, 409, 'Conflict');
     const before = await readCheckpoint(app.pool);
     const result = await verifyReadModels(app.store, app.pool, app.databaseUrl);
     const after = await readCheckpoint(app.pool);
-    if (after.lastOutput.commit !== before.lastOutput.commit || after.lastOutput.prepare !== before.lastOutput.prepare) {
+    if (comparePositions(after.lastOutput, before.lastOutput) !== 0) {
       throw new AppError('an import changed the read models while they were being verified; run verify again when none runs', 409, 'Conflict');
     }
     if (values.json) out(JSON.stringify(result));

@@ -10,6 +10,7 @@ import { eventId } from '../events/ids.ts';
 import { streams, type ActionMetadata, type OnboardingMarkedData } from '../events/types.ts';
 import type { EventStore } from '../eventstore/types.ts';
 import { WrongExpectedRevision } from '../eventstore/types.ts';
+import { importsInProgress } from '../../projections/import-log.ts';
 
 export interface OnboardingMark {
   complete: boolean;
@@ -41,10 +42,7 @@ async function readMarks(store: EventStore): Promise<{ marks: OnboardingMark[]; 
 }
 
 async function nanaInProgress(db: pg.Pool): Promise<{ importId: string; fileName: string }[]> {
-  const { rows } = await db.query<{ import_id: string; file_name: string }>(
-    "select import_id, file_name from import_log where source = 'nana' and status = 'In progress' order by import_date",
-  );
-  return rows.map((r) => ({ importId: r.import_id, fileName: r.file_name }));
+  return (await importsInProgress(db, { source: 'nana' })).map(({ importId, fileName }) => ({ importId, fileName }));
 }
 
 function refusal(complete: boolean, marks: readonly OnboardingMark[], running: readonly { importId: string; fileName: string }[]): string | null {

@@ -9,7 +9,7 @@
 //     to it (original_source careshop).
 //  4. Every processed record is logged to the history (RecordSynced).
 import { eventId, newCareosId } from '../events/ids.ts';
-import type { RowReason } from '../events/types.ts';
+import type { RowReason, SkipCode } from '../events/types.ts';
 import { checkEmails, checkPhones, checkRequiredText } from './fields.ts';
 import { fileSource } from '../../schemas/api.ts';
 import { ReasonCollector, linkEvents, outcomeMetadata, profileCreated, type DecidedEvent, type ReceivedRow, type SourceRules } from './rules.ts';
@@ -58,23 +58,36 @@ function checkEmail(raw: string): { value: string | null; reasons: RowReason[] }
   return { value: emails.value[0] ?? null, reasons: [...emails.reasons] };
 }
 
-function checkUpdatedAt(raw: string): { value: string | null; reasons: RowReason[] } {
-  const value = raw.trim();
-  if (value === '') return { value: null, reasons: [] };
-  const time = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(time)) {
+/** updated_at as an ISO instant; null when empty or not a date and time. */
+function updatedAtOf(record: Record<string, string>): string | null {
+  const value = (record.updated_at ?? '').trim();
+  const time = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(time) ? null : new Date(time).toISOString();
+}
+
+function checkUpdatedAt(record: Record<string, string>): { value: string | null; reasons: RowReason[] } {
+  const value = (record.updated_at ?? '').trim();
+  const instant = updatedAtOf(record);
+  if (value !== '' && instant === null) {
     return {
       value: null,
       reasons: [{ field: 'updated_at', code: 'invalid-date', message: `updated_at ${JSON.stringify(value)} is not an ISO-8601 date and time (e.g. 2026-11-30T09:15:00Z), or leave it empty` }],
     };
   }
-  return { value: new Date(time).toISOString(), reasons: [] };
+  return { value: instant, reasons: [] };
 }
 
-function sourceUpdatedAt(received: ReceivedRow): string | null {
-  const raw = (received.data.record.updated_at ?? '').trim();
-  const time = raw === '' ? Number.NaN : Date.parse(raw);
-  return Number.isNaN(time) ? null : new Date(time).toISOString();
+/** RowSkipped for a received row: its record was synced before, or it matched a profile exactly. */
+function rowSkipped(received: ReceivedRow, originalId: string, code: SkipCode, message: string, careosId: string | null): DecidedEvent {
+  const { importId, source, row } = received.data;
+  return {
+    id: eventId(importId, row, 'skipped'),
+    event: {
+      type: 'RowSkipped',
+      data: { importId, source, row, originalId, code, message, careosId, sourceUpdatedAt: updatedAtOf(received.data.record) },
+      metadata: outcomeMetadata(received),
+    },
+  };
 }
 
 function synced(received: ReceivedRow, originalId: string, outcome: 'created' | 'matched' | 'rejected', careosId: string | null): DecidedEvent {
@@ -83,7 +96,7 @@ function synced(received: ReceivedRow, originalId: string, outcome: 'created' | 
     id: eventId(importId, row, 'synced'),
     event: {
       type: 'RecordSynced',
-      data: { importId, source, row, originalId, outcome, careosId, sourceUpdatedAt: sourceUpdatedAt(received) },
+      data: { importId, source, row, originalId, outcome, careosId, sourceUpdatedAt: updatedAtOf(received.data.record) },
       metadata: outcomeMetadata(received),
     },
   };
@@ -102,7 +115,7 @@ export const careshop: SourceRules<CareshopRow> = {
       lastname: c.take(checkRequiredText('lastname', record.lastname ?? '')),
       phone: c.take(checkMobilePhone(record.mobile_phone ?? '')),
       email: c.take(checkEmail(record.email ?? '')),
-      updatedAt: c.take(checkUpdatedAt(record.updated_at ?? '')),
+      updatedAt: c.take(checkUpdatedAt(record)),
     };
     return c.reasons.length ? { ok: false, reasons: c.reasons } : { ok: true, value: row };
   },
@@ -112,8 +125,7 @@ export const careshop: SourceRules<CareshopRow> = {
   },
 
   decide(row, received, state) {
-    const { importId, source, row: rowNumber } = received.data;
-    const metadata = outcomeMetadata(received);
+    const { importId, row: rowNumber } = received.data;
     const match = state.profilesWithPhone(row.phone).find((careosId) => {
       const names = state.profileNames(careosId);
       return names !== undefined && names.firstname === row.firstname && names.lastname === row.lastname;
@@ -122,18 +134,11 @@ export const careshop: SourceRules<CareshopRow> = {
       return {
         outcome: 'skipped',
         events: [
-          {
-            id: eventId(importId, rowNumber, 'skipped'),
-            event: {
-              type: 'RowSkipped',
-              data: {
-                importId, source, row: rowNumber, originalId: row.customerId, code: 'matched-profile',
-                message: `mobile_phone ${JSON.stringify((received.data.record.mobile_phone ?? '').trim())} (${row.phone}) and the names "${row.firstname} ${row.lastname}" match CareOS profile ${match} exactly: nothing to import`,
-                careosId: match, sourceUpdatedAt: row.updatedAt,
-              },
-              metadata,
-            },
-          },
+          rowSkipped(
+            received, row.customerId, 'matched-profile',
+            `mobile_phone ${JSON.stringify((received.data.record.mobile_phone ?? '').trim())} (${row.phone}) and the names "${row.firstname} ${row.lastname}" match CareOS profile ${match} exactly: nothing to import`,
+            match,
+          ),
           synced(received, row.customerId, 'matched', match),
         ],
       };
@@ -159,21 +164,13 @@ export const careshop: SourceRules<CareshopRow> = {
       return id === '' ? null : id;
     },
     skip(received, originalId, entry) {
-      const { importId, source, row } = received.data;
       return {
         outcome: 'skipped',
-        events: [{
-          id: eventId(importId, row, 'skipped'),
-          event: {
-            type: 'RowSkipped',
-            data: {
-              importId, source, row, originalId, code: 'already-synced',
-              message: `customer_id ${JSON.stringify(originalId)} was synced before (import ${entry.importId}, row ${entry.row}); a record already in the history log is skipped`,
-              careosId: entry.careosId, sourceUpdatedAt: sourceUpdatedAt(received),
-            },
-            metadata: outcomeMetadata(received),
-          },
-        }],
+        events: [rowSkipped(
+          received, originalId, 'already-synced',
+          `customer_id ${JSON.stringify(originalId)} was synced before (import ${entry.importId}, row ${entry.row}); a record already in the history log is skipped`,
+          entry.careosId,
+        )],
       };
     },
     rejected(received, originalId) {
