@@ -34,8 +34,17 @@ export const errorLogProjection: Projection = {
       add column if not exists resolved_at timestamptz;
     create index if not exists error_log_replay_of on error_log (replay_of_import_id, replay_of_row) where replay_of_import_id is not null;
   `,
-  handles: ['RowRejected', 'ErrorResolved'],
+  handles: ['RowRejected', 'ErrorResolved', 'ImportReverted'],
   async apply(client: pg.ClientBase, events: readonly PositionedEvent[]) {
+    // A reverted replay's resolutions are undone: the rows it fixed are open again. (A revert's
+    // batch holds nothing else, so it needs no ordering against the inserts below.)
+    for (const event of events) {
+      if (event.type !== 'ImportReverted') continue;
+      await client.query(
+        'update error_log set resolved_by_import_id = null, resolved_by_row = null, resolved_at = null where resolved_by_import_id = $1',
+        [event.data.importId],
+      );
+    }
     const rows: CopyValue[][] = [];
     const resolved: { importId: string; row: number; byImport: string; byRow: number; at: string }[] = [];
     for (const event of events) {

@@ -113,3 +113,17 @@ export async function syncedRecords(
   );
   return rows.map((r) => ({ source: r.source, originalId: r.original_id, importId: r.import_id, row: r.row_number, careosId: r.careos_id }));
 }
+
+/** For each profile, the first history entry of another import naming it (a Care Shop record matched to it), if any. */
+export async function historyFromOtherImports(
+  db: pg.Pool | pg.ClientBase, importId: string, careosIds: readonly string[],
+): Promise<Map<string, { importId: string; row: number }>> {
+  if (careosIds.length === 0) return new Map();
+  // No index on careos_id (every index costs the sync); a revert is rare.
+  const { rows } = await db.query<{ careos_id: string; import_id: string; row_number: number }>(
+    `select distinct on (careos_id) careos_id, import_id, row_number from sync_history
+      where careos_id = any($2::text[]) and import_id <> $1 order by careos_id, synced_at, import_id, row_number`,
+    [importId, careosIds],
+  );
+  return new Map(rows.map((r) => [r.careos_id, { importId: r.import_id, row: r.row_number }]));
+}

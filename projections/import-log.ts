@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import type { PositionedEvent, Projection } from './types.ts';
 import { originLabel } from '../services/events/types.ts';
-import type { ImportView as ApiImportView } from '../schemas/api.ts';
+import type { ImportView as ApiImportView, RevertPlanView, RevertView } from '../schemas/api.ts';
 
 export const importLogProjection: Projection = {
   name: 'import_log',
@@ -31,8 +31,16 @@ export const importLogProjection: Projection = {
     alter table import_log alter column stored_file drop not null, alter column size_bytes drop not null;
     -- Rows neither imported nor rejected (Care Shop: already synced, or matched a profile exactly).
     alter table import_log add column if not exists skipped_rows integer not null default 0;
+    -- Undo: the latest revert request (RevertRequested) and its outcome (ImportReverted: status
+    -- Reverted; RevertRefused: status unchanged). revert_outcome holds the outcome's counts and blockers.
+    alter table import_log add column if not exists revert_state text,
+      add column if not exists revert_requested_by text,
+      add column if not exists revert_requested_at timestamptz,
+      add column if not exists revert_reason text,
+      add column if not exists revert_decided_at timestamptz,
+      add column if not exists revert_outcome jsonb;
   `,
-  handles: ['ImportStarted', 'ImportFileRead', 'ImportProgressed', 'ImportCompleted'],
+  handles: ['ImportStarted', 'ImportFileRead', 'ImportProgressed', 'ImportCompleted', 'RevertRequested', 'ImportReverted', 'RevertRefused'],
   async apply(client: pg.ClientBase, events: readonly PositionedEvent[]) {
     // Few events per batch (one per import and batch): a statement each is fine. ImportStarted
     // and ImportFileRead are also applied by their writers, at once (see importer/reader.ts), so
@@ -71,6 +79,27 @@ export const importLogProjection: Projection = {
           );
           break;
         }
+        case 'RevertRequested':
+          // Also applied by the API when it appends the request (services/api/revert.ts): idempotent.
+          await client.query(
+            `update import_log set revert_state = 'requested', revert_requested_by = $2, revert_requested_at = $3, revert_reason = $4,
+                    revert_decided_at = null, revert_outcome = null
+              where import_id = $1`,
+            [event.data.importId, event.metadata.by, event.metadata.at, event.data.reason],
+          );
+          break;
+        case 'ImportReverted':
+        case 'RevertRefused': {
+          const { importId, reason: _reason, ...outcome } = event.data;
+          const reverted = event.type === 'ImportReverted';
+          await client.query(
+            `update import_log set revert_state = $2, revert_decided_at = $3, revert_outcome = $4,
+                    status = case when $2 = 'reverted' then 'Reverted' else status end, last_update = $3
+              where import_id = $1`,
+            [importId, reverted ? 'reverted' : 'refused', event.metadata.at, JSON.stringify(outcome)],
+          );
+          break;
+        }
         default:
           break;
       }
@@ -79,18 +108,32 @@ export const importLogProjection: Projection = {
 };
 
 /** An import as this read model holds it: the API's view without the display name. */
-export type ImportView = Omit<ApiImportView, 'importedByName' | 'openRejectedRows'>;
+export type ImportView = Omit<ApiImportView, 'importedByName' | 'openRejectedRows' | 'revert'> & { revert: Omit<RevertView, 'requestedByName'> | null };
 
 type ImportRow = {
   import_id: string; origin: string; file_name: string; source: string; imported_by: string; import_date: Date; last_update: Date;
   status: ImportView['status']; total_rows: number | null; processed_rows: number; imported_rows: number; rejected_rows: number; skipped_rows: number; columns: string[];
+  revert_state: RevertView['state'] | null; revert_requested_by: string | null; revert_requested_at: Date | null; revert_reason: string | null;
+  revert_decided_at: Date | null; revert_outcome: (Omit<RevertPlanView, 'refusal'> & { refusal?: string }) | null;
 };
+
+const NO_OUTCOME: Omit<RevertPlanView, 'refusal'> = { relationsReverted: 0, relationsRestored: 0, profilesRetired: 0, errorsReopened: 0, blocked: [], blockedCount: 0 };
+
+function revertOf(r: ImportRow): ImportView['revert'] {
+  if (r.revert_state === null || r.revert_requested_at === null) return null;
+  const { refusal, ...outcome }: Omit<RevertPlanView, 'refusal'> & { refusal?: string } = r.revert_outcome ?? NO_OUTCOME;
+  return {
+    state: r.revert_state, requestedBy: r.revert_requested_by ?? '', requestedAt: r.revert_requested_at.toISOString(), reason: r.revert_reason ?? '',
+    decidedAt: r.revert_decided_at?.toISOString() ?? null, ...NO_OUTCOME, ...outcome, refusal: refusal ?? null,
+  };
+}
 
 function toView(r: ImportRow): ImportView {
   return {
     importId: r.import_id, origin: r.origin, fileName: r.file_name, source: r.source, importedBy: r.imported_by,
     importDate: r.import_date.toISOString(), lastUpdate: r.last_update.toISOString(), status: r.status,
     totalRows: r.total_rows, processedRows: r.processed_rows, importedRows: r.imported_rows, rejectedRows: r.rejected_rows, skippedRows: r.skipped_rows, columns: r.columns,
+    revert: revertOf(r),
   };
 }
 

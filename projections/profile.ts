@@ -34,12 +34,20 @@ export const profileProjection: Projection = {
       created_prepare bigint not null
     );
     create index if not exists profile_phone_phone on profile_phone (phone);
+    -- A profile a reverted import created: kept (its history, its page) but no longer found by phone
+    -- (its profile_phone rows go) or by CareOS id in a row, and not listed.
+    alter table profile add column if not exists retired_at timestamptz, add column if not exists retired_by text;
   `,
-  handles: ['ProfileCreated'],
+  handles: ['ProfileCreated', 'ProfileRetired'],
   async apply(client: pg.ClientBase, events: readonly PositionedEvent[]) {
     const profiles: CopyValue[][] = [];
     const phones: CopyValue[][] = [];
+    const retired: { careosId: string; at: string; by: string }[] = [];
     for (const event of events) {
+      if (event.type === 'ProfileRetired') {
+        retired.push({ careosId: event.data.careosId, at: event.metadata.at, by: event.metadata.by });
+        continue;
+      }
       if (event.type !== 'ProfileCreated') continue;
       const d = event.data;
       profiles.push([
@@ -53,6 +61,19 @@ export const profileProjection: Projection = {
       'source', 'import_id', 'row_number', 'created_by', 'created_at', 'created_commit', 'created_prepare',
     ], profiles);
     await copyRows(client, 'profile_phone', ['phone', 'careos_id', 'created_commit', 'created_prepare'], phones);
+    if (retired.length === 0) return;
+    // After the inserts (a revert's batch holds no ProfileCreated, but the order is the events').
+    await client.query(
+      `update profile p set retired_at = r.at, retired_by = r.by
+         from unnest($1::text[], $2::timestamptz[], $3::text[]) as r(careos_id, at, by) where p.careos_id = r.careos_id`,
+      [retired.map((r) => r.careosId), retired.map((r) => r.at), retired.map((r) => r.by)],
+    );
+    // By phone (its index), not by CareOS id (none: every index costs the import).
+    await client.query(
+      `delete from profile_phone pp using profile p
+        where p.careos_id = any($1::text[]) and pp.phone = any(p.phones) and pp.careos_id = p.careos_id`,
+      [retired.map((r) => r.careosId)],
+    );
   },
 };
 
@@ -70,6 +91,7 @@ export async function findProfiles(db: pg.Pool, filter: { phoneE164?: string; ca
     params.push(filter.careosId);
     where.push(`careos_id = $${params.length}`);
   }
+  where.push('retired_at is null');
   params.push(filter.limit ?? 1000);
   const { rows } = await db.query<{
     careos_id: string; firstname: string; lastname: string; gender: 'F' | 'M' | null; date_of_birth: string | null;
@@ -92,19 +114,21 @@ export interface ProfileRecord extends ProfileView {
   row: number;
   createdBy: string;
   createdAt: string;
+  /** Retired by the revert of the import that created it; null while it is live. */
+  retired: { at: string; by: string } | null;
 }
 
 type ProfileRow = {
   careos_id: string; firstname: string; lastname: string; gender: 'F' | 'M' | null; date_of_birth: string | null;
   emails: string[]; phones: string[]; companies: string[]; source: string; import_id: string; row_number: number;
-  created_by: string; created_at: Date;
+  created_by: string; created_at: Date; retired_at: Date | null; retired_by: string | null;
 };
 
 /** One profile with where it came from, or null. */
 export async function profileRecord(db: pg.Pool, careosId: string): Promise<ProfileRecord | null> {
   const { rows } = await db.query<ProfileRow>(
     `select careos_id, firstname, lastname, gender, to_char(date_of_birth, 'YYYY-MM-DD') as date_of_birth, emails, phones, companies,
-            source, import_id, row_number, created_by, created_at
+            source, import_id, row_number, created_by, created_at, retired_at, retired_by
        from profile where careos_id = $1`,
     [careosId],
   );
@@ -114,6 +138,7 @@ export async function profileRecord(db: pg.Pool, careosId: string): Promise<Prof
     careosId: r.careos_id, firstname: r.firstname, lastname: r.lastname, gender: r.gender, dateOfBirth: r.date_of_birth,
     emails: r.emails, phones: r.phones, companies: r.companies, source: r.source, importId: r.import_id, row: r.row_number,
     createdBy: r.created_by, createdAt: r.created_at.toISOString(),
+    retired: r.retired_at ? { at: r.retired_at.toISOString(), by: r.retired_by ?? '' } : null,
   };
 }
 
@@ -134,7 +159,7 @@ export async function findProfilesByName(db: pg.Pool, words: readonly string[], 
   params.push(limit);
   const { rows } = await db.query<ProfileRow>(
     `select careos_id, firstname, lastname, gender, to_char(date_of_birth, 'YYYY-MM-DD') as date_of_birth, emails, phones, companies
-       from profile where ${where} order by created_commit, created_prepare limit $${params.length}`,
+       from profile where (${where}) and retired_at is null order by created_commit, created_prepare limit $${params.length}`,
     params,
   );
   return rows.map((r) => ({
@@ -154,7 +179,7 @@ export async function existingProfiles(db: pg.Pool | pg.ClientBase, careosIds: r
   if (careosIds.length === 0) return [];
   const { rows } = await db.query<{ careos_id: string }>(
     `select p.careos_id from json_array_elements_text($1::json) as k(careos_id)
-       cross join lateral (select careos_id from profile where careos_id = k.careos_id offset 0) p`,
+       cross join lateral (select careos_id from profile where careos_id = k.careos_id and retired_at is null offset 0) p`,
     [JSON.stringify(careosIds)],
   );
   return rows.map((r) => r.careos_id);

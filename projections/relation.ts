@@ -35,55 +35,79 @@ export const relationProjection: Projection = {
     );
     create index if not exists relation_original on relation (original_source, original_id);
     create index if not exists relation_care_os on relation (care_os_id);
+    -- Undo an import: a link it made ended by its revert, and a link it had ended made active again
+    -- (a new row naming the import and row that first made it, and the import whose revert restored it).
+    alter table relation add column if not exists unlinked_by_revert boolean not null default false,
+      add column if not exists restored_by_revert text;
   `,
-  handles: ['RelationLinked', 'RelationUnlinked'],
+  handles: ['RelationLinked', 'RelationUnlinked', 'RelationReverted', 'RelationRestored'],
   async apply(client: pg.ClientBase, events: readonly PositionedEvent[]) {
     // Links made in this batch are kept in memory so that a later unlink in the same batch
     // changes the pending row; unlinks of older rows become one UPDATE.
     const pending = new Map<string, PendingLink>();
     const inserts: PendingLink[] = [];
-    const unlinks: { source: string; originalId: string; careosId: string; at: string; by: string; importId: string; row: number }[] = [];
+    const unlinks: { source: string; originalId: string; careosId: string; at: string; by: string; importId: string; row: number; revert: boolean }[] = [];
+    const link = (source: string, originalId: string, careosId: string, event: PositionedEvent, importId: string, row: number, restoredBy: string | null) => {
+      const pendingLink: PendingLink = {
+        active: true,
+        row: [
+          source, originalId, careosId, true, event.metadata.at, event.metadata.by, importId, row, null, null, null, null,
+          event.position.commit, event.position.prepare, false, restoredBy,
+        ],
+      };
+      pending.set(`${source}\u0000${originalId}`, pendingLink);
+      inserts.push(pendingLink);
+    };
+    const unlink = (d: { source: string; originalId: string; careosId: string; importId: string; row: number }, event: PositionedEvent, revert: boolean) => {
+      const key = `${d.source}\u0000${d.originalId}`;
+      const pendingLink = pending.get(key);
+      if (pendingLink && pendingLink.active && pendingLink.row[2] === d.careosId) {
+        pendingLink.active = false;
+        pendingLink.row[3] = false;
+        pendingLink.row.splice(8, UNLINK_COLUMNS, event.metadata.at, event.metadata.by, d.importId, d.row);
+        pendingLink.row[14] = revert;
+        pending.delete(key);
+      } else {
+        unlinks.push({ source: d.source, originalId: d.originalId, careosId: d.careosId, at: event.metadata.at, by: event.metadata.by, importId: d.importId, row: d.row, revert });
+      }
+    };
     for (const event of events) {
-      if (event.type === 'RelationLinked') {
-        const d = event.data;
-        for (const originalId of d.originalIds) {
-          const link: PendingLink = {
-            active: true,
-            row: [d.source, originalId, d.careosId, true, event.metadata.at, event.metadata.by, d.importId, d.row, null, null, null, null, event.position.commit, event.position.prepare],
-          };
-          pending.set(`${d.source}\u0000${originalId}`, link);
-          inserts.push(link);
+      switch (event.type) {
+        case 'RelationLinked':
+          for (const originalId of event.data.originalIds) link(event.data.source, originalId, event.data.careosId, event, event.data.importId, event.data.row, null);
+          break;
+        case 'RelationRestored': {
+          const d = event.data;
+          link(d.source, d.originalId, d.careosId, event, d.restores.importId, d.restores.row, d.importId);
+          break;
         }
-      } else if (event.type === 'RelationUnlinked') {
-        const d = event.data;
-        const key = `${d.source}\u0000${d.originalId}`;
-        const link = pending.get(key);
-        if (link && link.active && link.row[2] === d.careosId) {
-          link.active = false;
-          link.row[3] = false;
-          link.row.splice(8, UNLINK_COLUMNS, event.metadata.at, event.metadata.by, d.importId, d.row);
-          pending.delete(key);
-        } else {
-          unlinks.push({ source: d.source, originalId: d.originalId, careosId: d.careosId, at: event.metadata.at, by: event.metadata.by, importId: d.importId, row: d.row });
-        }
+        case 'RelationUnlinked':
+          unlink(event.data, event, false);
+          break;
+        case 'RelationReverted':
+          unlink(event.data, event, true);
+          break;
+        default:
+          break;
       }
     }
     if (unlinks.length) {
       await client.query(
-        `update relation r set active = false, unlinked_at = u.at, unlinked_by = u.by, unlinked_import_id = u.import_id, unlinked_row = u.row
-           from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::int[])
-                as u(source, original_id, careos_id, at, by, import_id, row)
+        `update relation r set active = false, unlinked_at = u.at, unlinked_by = u.by, unlinked_import_id = u.import_id, unlinked_row = u.row,
+                unlinked_by_revert = u.revert
+           from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::int[], $8::boolean[])
+                as u(source, original_id, careos_id, at, by, import_id, row, revert)
           where r.original_source = u.source and r.original_id = u.original_id and r.care_os_id = u.careos_id and r.active`,
         [
           unlinks.map((u) => u.source), unlinks.map((u) => u.originalId), unlinks.map((u) => u.careosId),
-          unlinks.map((u) => u.at), unlinks.map((u) => u.by), unlinks.map((u) => u.importId), unlinks.map((u) => u.row),
+          unlinks.map((u) => u.at), unlinks.map((u) => u.by), unlinks.map((u) => u.importId), unlinks.map((u) => u.row), unlinks.map((u) => u.revert),
         ],
       );
     }
     await copyRows(client, 'relation', [
       'original_source', 'original_id', 'care_os_id', 'active', 'linked_at', 'linked_by', 'linked_import_id', 'linked_row',
-      'unlinked_at', 'unlinked_by', 'unlinked_import_id', 'unlinked_row', 'linked_commit', 'linked_prepare',
-    ], inserts.map((link) => link.row));
+      'unlinked_at', 'unlinked_by', 'unlinked_import_id', 'unlinked_row', 'linked_commit', 'linked_prepare', 'unlinked_by_revert', 'restored_by_revert',
+    ], inserts.map((pendingLink) => pendingLink.row));
   },
 };
 
@@ -93,7 +117,7 @@ export type RelationView = Omit<ApiRelationView, 'linkedByName' | 'unlinkedByNam
 type RelationRow = {
   care_os_id: string; original_id: string; original_source: string; active: boolean; linked_at: Date; linked_by: string;
   linked_import_id: string; linked_row: number; unlinked_at: Date | null; unlinked_by: string | null;
-  unlinked_import_id: string | null; unlinked_row: number | null;
+  unlinked_import_id: string | null; unlinked_row: number | null; unlinked_by_revert: boolean; restored_by_revert: string | null;
 };
 
 /**
@@ -125,7 +149,7 @@ export async function relationHistory(
   }
   const { rows } = await db.query<RelationRow>(
     `select care_os_id, original_id, original_source, ${active} as active, linked_at, linked_by, linked_import_id, linked_row,
-            unlinked_at, unlinked_by, unlinked_import_id, unlinked_row
+            unlinked_at, unlinked_by, unlinked_import_id, unlinked_row, unlinked_by_revert, restored_by_revert
        from relation ${where.length ? `where ${where.join(' and ')}` : ''}
       order by linked_commit, linked_prepare, original_id`,
     params,
@@ -138,6 +162,7 @@ export async function relationHistory(
     unlinkedAt: r.unlinked_at && !later(r.unlinked_at) ? r.unlinked_at.toISOString() : null,
     unlinkedBy: later(r.unlinked_at) ? null : r.unlinked_by,
     unlinkedImportId: later(r.unlinked_at) ? null : r.unlinked_import_id, unlinkedRow: later(r.unlinked_at) ? null : r.unlinked_row,
+    unlinkedByRevert: later(r.unlinked_at) ? false : r.unlinked_by_revert, restoredByRevertOf: r.restored_by_revert,
   }));
 }
 
@@ -157,4 +182,77 @@ export async function activeLinks(
     [JSON.stringify(keys.map((k) => k.source)), JSON.stringify(keys.map((k) => k.originalId))],
   );
   return rows.map((r) => ({ source: r.source, originalId: r.original_id, careosId: r.care_os_id }));
+}
+
+/** What a revert needs to know of an original id a reverted import linked (revertLinkFacts). */
+export interface LinkNow {
+  source: string;
+  originalId: string;
+  /** The active link now, and the import and row that made it (a restored link names the one that first made it); null when none. */
+  active: { careosId: string; importId: string; row: number } | null;
+  /** The import and row that ended the reverted import's last link of this id; null while it is active. */
+  endedBy: { importId: string; row: number } | null;
+  /** The link the import's first unlink of this id ended (the one active before it), with who first made it; null when it ended none or its profile is retired. */
+  before: { careosId: string; importId: string; row: number } | null;
+}
+
+/**
+ * For each original id an import linked: its active link now, who ended the import's last link of
+ * it, and the link the import had ended (what a revert restores). `links` names the import's last
+ * link of each id; `ended` the profile its first unlink of the id ended. One index probe per key.
+ */
+export async function revertLinkFacts(
+  db: pg.Pool | pg.ClientBase, importId: string,
+  keys: readonly { source: string; originalId: string; careosId: string; endedCareosId: string | null }[],
+): Promise<LinkNow[]> {
+  if (keys.length === 0) return [];
+  const { rows } = await db.query<{
+    source: string; original_id: string; active_care_os_id: string | null; active_import_id: string | null; active_row: number | null;
+    ended_import_id: string | null; ended_row: number | null; before_care_os_id: string | null; before_import_id: string | null; before_row: number | null;
+  }>(
+    `select k.source, k.original_id, a.care_os_id as active_care_os_id, a.linked_import_id as active_import_id, a.linked_row as active_row,
+            l.unlinked_import_id as ended_import_id, l.unlinked_row as ended_row,
+            b.care_os_id as before_care_os_id, b.linked_import_id as before_import_id, b.linked_row as before_row
+       from rows from (json_array_elements_text($2::json), json_array_elements_text($3::json), json_array_elements_text($4::json), json_array_elements_text($5::json))
+            as k(source, original_id, care_os_id, ended_care_os_id)
+       left join lateral (select care_os_id, linked_import_id, linked_row from relation
+                           where original_source = k.source and original_id = k.original_id and active offset 0) a on true
+       left join lateral (select unlinked_import_id, unlinked_row from relation
+                           where original_source = k.source and original_id = k.original_id and care_os_id = k.care_os_id
+                             and linked_import_id = $1
+                           order by linked_commit desc, linked_prepare desc limit 1) l on true
+       left join lateral (select care_os_id, linked_import_id, linked_row from relation
+                           where original_source = k.source and original_id = k.original_id and care_os_id = k.ended_care_os_id
+                             and unlinked_import_id = $1 and not unlinked_by_revert
+                             and not exists (select 1 from profile p where p.careos_id = k.ended_care_os_id and p.retired_at is not null)
+                           order by linked_commit, linked_prepare limit 1) b on true`,
+    [
+      importId, JSON.stringify(keys.map((k) => k.source)), JSON.stringify(keys.map((k) => k.originalId)),
+      JSON.stringify(keys.map((k) => k.careosId)), JSON.stringify(keys.map((k) => k.endedCareosId ?? '')),
+    ],
+  );
+  return rows.map((r) => ({
+    source: r.source, originalId: r.original_id,
+    active: r.active_care_os_id === null ? null : { careosId: r.active_care_os_id, importId: r.active_import_id!, row: r.active_row! },
+    endedBy: r.ended_import_id === null ? null : { importId: r.ended_import_id, row: r.ended_row! },
+    before: r.before_care_os_id === null ? null : { careosId: r.before_care_os_id, importId: r.before_import_id!, row: r.before_row! },
+  }));
+}
+
+/**
+ * For each profile, the first link another import made to it that is still active, if any: what
+ * keeps a revert from retiring it (a link remapped away or reverted since no longer does).
+ */
+export async function linksFromOtherImports(
+  db: pg.Pool | pg.ClientBase, importId: string, careosIds: readonly string[],
+): Promise<Map<string, { importId: string; row: number }>> {
+  if (careosIds.length === 0) return new Map();
+  const { rows } = await db.query<{ care_os_id: string; linked_import_id: string; linked_row: number }>(
+    `select k.care_os_id, r.linked_import_id, r.linked_row from json_array_elements_text($2::json) as k(care_os_id)
+       cross join lateral (select linked_import_id, linked_row from relation
+                            where care_os_id = k.care_os_id and linked_import_id <> $1 and active
+                            order by linked_commit, linked_prepare limit 1) r`,
+    [importId, JSON.stringify(careosIds)],
+  );
+  return new Map(rows.map((r) => [r.care_os_id, { importId: r.linked_import_id, row: r.linked_row }]));
 }

@@ -32,6 +32,8 @@ export const PERMISSIONS = {
   'relations.read': ['admin', 'auditor'],
   'users.manage': ['admin'],
   'onboarding.mark': ['admin'],
+  /** Undo an import (compensating events; nothing is deleted). */
+  'imports.revert': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -39,7 +41,44 @@ export function can(role: Role | undefined, permission: Permission): boolean {
   return role !== undefined && (PERMISSIONS[permission] as readonly Role[]).includes(role);
 }
 
-export type ImportStatus = 'In progress' | 'Success' | 'Failed';
+export type ImportStatus = 'In progress' | 'Success' | 'Failed' | 'Reverted';
+
+/** An effect of a reverted import left as it is, because a later import built on it. */
+export interface RevertBlockerView {
+  kind: 'relation-changed' | 'profile-in-use';
+  /** The reverted import's row whose effect stays. */
+  row: number;
+  careosId: string;
+  source: string | null;
+  originalId: string | null;
+  /** The later import and row that built on it. */
+  by: { importId: string; row: number };
+}
+
+/** What a revert undoes (or would undo: the preview), and what it leaves because later imports built on it. */
+export interface RevertPlanView {
+  relationsReverted: number;
+  relationsRestored: number;
+  profilesRetired: number;
+  errorsReopened: number;
+  /** The first REVERT_BLOCKERS_LISTED effects left as they are. */
+  blocked: RevertBlockerView[];
+  blockedCount: number;
+  /** Why the revert changes nothing (not finished, reverted already, every effect built on since); null when it can go on. */
+  refusal: string | null;
+}
+
+/** An import's revert as the import log keeps it. */
+export interface RevertView extends RevertPlanView {
+  /** requested: the processor has not decided it yet (imports before it in order come first). */
+  state: 'requested' | 'reverted' | 'refused';
+  requestedBy: string;
+  requestedByName: string;
+  requestedAt: string;
+  reason: string;
+  /** When the processor decided it; null while requested. */
+  decidedAt: string | null;
+}
 
 export interface ImportView {
   importId: string;
@@ -64,6 +103,8 @@ export interface ImportView {
   /** Rejected rows not fixed by a replay yet (BI's work left). */
   openRejectedRows: number;
   columns: string[];
+  /** Its latest revert request and what came of it; null when never asked. */
+  revert: RevertView | null;
 }
 
 /** The Nana gate in front of Care Shop (GET /api/onboarding/nana). */
@@ -108,7 +149,8 @@ export interface CareshopPanelView {
 
 /** One step of a relation's (or a profile's) history, for auditors (GET /api/audit/timeline). */
 export interface TimelineEntry {
-  kind: 'profile-created' | 'linked' | 'unlinked';
+  /** link-reverted, link-restored, profile-retired: done by the revert of import `revertOf`. */
+  kind: 'profile-created' | 'linked' | 'unlinked' | 'link-reverted' | 'link-restored' | 'profile-retired';
   at: string;
   by: string;
   byName: string;
@@ -124,6 +166,9 @@ export interface TimelineEntry {
   relinkedTo: string | null;
   /** The raw row that caused it, as received (its RowReceived event); null when not found. */
   record: Record<string, string> | null;
+  /** The import whose revert did it, and the reason the admin gave; null for everything else. */
+  revertOf: string | null;
+  revertReason: string | null;
 }
 
 export interface Page<T> {
@@ -182,6 +227,10 @@ export interface RelationView {
   unlinkedByName: string | null;
   unlinkedImportId: string | null;
   unlinkedRow: number | null;
+  /** Ended by the revert of the import that made it (unlinkedImportId, unlinkedRow: that import and row). */
+  unlinkedByRevert: boolean;
+  /** Made active again by the revert of this import (which had ended it); importId and linkedRow still name who first made it. */
+  restoredByRevertOf: string | null;
 }
 
 export interface ProfileDetail extends ProfileView {
@@ -191,6 +240,8 @@ export interface ProfileDetail extends ProfileView {
   createdAt: string;
   createdBy: string;
   createdByName: string;
+  /** Retired by the revert of the import that created it (no longer found by phone or CareOS id); null while live. */
+  retired: { at: string; by: string; byName: string } | null;
   relations: RelationView[];
 }
 

@@ -11,7 +11,7 @@ import { errorsAfter, errorsAt, errorsOf, openErrorCounts, pageErrors, type Erro
 import { findProfiles, findProfilesByName, profileRecord } from '../../projections/profile.ts';
 import { relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
-  can, fileSource, FILE_SOURCES, formatReplayRef, PERMISSIONS, REPLAY_COLUMN, type ErrorView, type ImportView, type Page, type Permission, type Principal,
+  can, fileSource, FILE_SOURCES, type RevertPlanView, formatReplayRef, PERMISSIONS, REPLAY_COLUMN, type ErrorView, type ImportView, type Page, type Permission, type Principal,
   type CareshopPanelView, type OnboardingView, type TimelineEntry, type ProfileDetail, type ProfileView, type RelationView, type UserView,
 } from '../../schemas/api.ts';
 import { addUser, disableUser, displayNames, listUsers } from '../auth/users.ts';
@@ -23,6 +23,17 @@ import { assertCareshopAllowed, markOnboarding, onboardingState, type Onboarding
 import { runningSync, startCareshopSync } from '../careshop/sync.ts';
 import { NOT_CONFIGURED } from '../careshop/shop.ts';
 import { historyEntries, type HistoryEntry } from '../../projections/history.ts';
+import { requestRevert } from '../importer/revert.ts';
+import { decideRevert, loadRevertFacts } from '../processor/revert.ts';
+import { readProgress } from '../processor/processor-store.ts';
+
+/** Why an import cannot be asked to revert now (running, reverted, a request pending); null when it can. */
+function revertRefusal(view: ImportView): string | null {
+  if (view.status === 'In progress') return `import ${view.importId} is still in progress: it can be reverted once it has finished`;
+  if (view.status === 'Reverted') return `import ${view.importId} was reverted already (by ${view.revert?.requestedByName ?? 'an admin'})`;
+  if (view.revert?.state === 'requested') return `a revert of import ${view.importId} was asked for already and is waiting for the imports before it`;
+  return null;
+}
 
 /** The CLI acts for the operator at the machine: an admin, named by --by or the OS user. */
 export function operator(name: string): Principal {
@@ -117,10 +128,13 @@ export class Careos {
 
   private async withNames(records: ImportRecord[]): Promise<ImportView[]> {
     const [names, open] = await Promise.all([
-      displayNames(this.pool, records.map((r) => r.importedBy)),
+      displayNames(this.pool, records.flatMap((r) => (r.revert ? [r.importedBy, r.revert.requestedBy] : [r.importedBy]))),
       openErrorCounts(this.pool, records.filter((r) => r.rejectedRows > 0).map((r) => r.importId)),
     ]);
-    return records.map((r) => ({ ...r, importedByName: names.get(r.importedBy) ?? r.importedBy, openRejectedRows: open.get(r.importId) ?? 0 }));
+    return records.map((r) => ({
+      ...r, importedByName: names.get(r.importedBy) ?? r.importedBy, openRejectedRows: open.get(r.importId) ?? 0,
+      revert: r.revert && { ...r.revert, requestedByName: names.get(r.revert.requestedBy) ?? r.revert.requestedBy },
+    }));
   }
 
   async listImports(actor: Principal, window: Window): Promise<{ items: ImportView[]; total: number }> {
@@ -271,6 +285,46 @@ export class Careos {
     }
   }
 
+  // ── undo an import ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * What reverting the import would undo now and what it would leave (a preview: the processor
+   * decides the revert itself, in order, with the same rules, when the request reaches it).
+   */
+  async revertPlan(actor: Principal, importId: string): Promise<RevertPlanView> {
+    this.require(actor, 'imports.revert');
+    const view = await this.getImport(actor, importId);
+    const pending = revertRefusal(view);
+    const [progress] = await readProgress(this.pool, [view.importId]);
+    const facts = await loadRevertFacts(this.app.store, this.pool, view.importId);
+    const request = { data: { importId: view.importId, reason: 'preview' }, metadata: { by: actor.id, at: new Date().toISOString(), importId: view.importId, v: 1 as const } };
+    const { plan } = decideRevert(request, progress && { ...progress }, facts, 'preview');
+    return pending ? { ...plan, refusal: pending } : plan;
+  }
+
+  /**
+   * Asks for the import to be reverted (RevertRequested) and waits up to `waitMs` for the
+   * processor's decision; the import as it then stands (its `revert.state` says whether it was
+   * decided: reverted or refused, or still requested behind imports before it).
+   */
+  async revertImport(actor: Principal, importId: string, input: { reason?: unknown }, waitMs = 10_000): Promise<ImportView> {
+    this.require(actor, 'imports.revert');
+    const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
+    if (reason === '') throw new ValidationError('reason is required: say why the import is reverted (auditors read it)');
+    if (reason.length > 500) throw new ValidationError(`reason is longer than 500 characters (${reason.length})`);
+    if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(reason)) throw new ValidationError('reason holds a control character');
+    const view = await this.getImport(actor, importId);
+    const refusal = revertRefusal(view);
+    if (refusal) throw new Conflict(refusal);
+    await requestRevert(this.app.store, { importId: view.importId, reason, by: actor.id });
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const now = await this.getImport(actor, view.importId);
+      if (now.revert?.state !== 'requested' || Date.now() > deadline) return now;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   // ── BI replays from the console and the API ────────────────────────────────────────────────
 
   /** The open rejected rows asked for, as a replay sends them again; NotFound / Conflict otherwise. */
@@ -296,6 +350,7 @@ export class Careos {
   }
 
   private async startReplay(actor: Principal, view: ImportView, rows: { row: number; record: Record<string, string> }[]): Promise<string> {
+    if (view.status === 'Reverted') throw new Conflict(`import ${view.importId} was reverted: its rejected rows are not sent again`);
     if (view.source === 'careshop') await assertCareshopAllowed(this.app.store, this.pool);
     return startReplayImport(this.app.store, {
       source: view.source as SourceName, by: actor.id, of: view.importId, columns: [...uploadColumns(view.columns), REPLAY_COLUMN], rows,
@@ -393,7 +448,7 @@ export class Careos {
       unlinkedAt: r.unlinkedAt, importId: r.importId,
       linkedBy: r.linkedBy, linkedByName: names.get(r.linkedBy) ?? r.linkedBy, linkedRow: r.linkedRow,
       unlinkedBy: r.unlinkedBy, unlinkedByName: r.unlinkedBy ? (names.get(r.unlinkedBy) ?? r.unlinkedBy) : null,
-      unlinkedImportId: r.unlinkedImportId, unlinkedRow: r.unlinkedRow,
+      unlinkedImportId: r.unlinkedImportId, unlinkedRow: r.unlinkedRow, unlinkedByRevert: r.unlinkedByRevert, restoredByRevertOf: r.restoredByRevertOf,
     }));
   }
 
@@ -402,8 +457,11 @@ export class Careos {
     const record = await profileRecord(this.pool, checkId(careosId, 'CareOS id'));
     if (!record) throw new NotFound(`no profile ${careosId}`);
     const relations = await this.relationViews(await relationHistory(this.pool, { careosId: record.careosId }));
-    const names = await displayNames(this.pool, [record.createdBy]);
-    return { ...record, createdByName: names.get(record.createdBy) ?? record.createdBy, relations };
+    const names = await displayNames(this.pool, record.retired ? [record.createdBy, record.retired.by] : [record.createdBy]);
+    return {
+      ...record, createdByName: names.get(record.createdBy) ?? record.createdBy, relations,
+      retired: record.retired && { ...record.retired, byName: names.get(record.retired.by) ?? record.retired.by },
+    };
   }
 
   /**
@@ -417,32 +475,39 @@ export class Careos {
     if (byOriginal && (filter.source === undefined || filter.originalId === undefined)) throw new ValidationError('give source and originalId together');
     if (!byOriginal && filter.careosId === undefined) throw new ValidationError('give careosId, or source and originalId');
     const relations = await this.relations(actor, filter);
-    const entries: Omit<TimelineEntry, 'byName' | 'fileName' | 'record'>[] = [];
+    const entries: Omit<TimelineEntry, 'byName' | 'fileName' | 'record' | 'revertReason'>[] = [];
     const profileIds = filter.careosId !== undefined ? [checkId(filter.careosId, 'careosId')] : [...new Set(relations.map((r) => r.careosId))];
     for (const careosId of profileIds) {
       const profile = await profileRecord(this.pool, careosId);
       if (profile) {
-        entries.push({
-          kind: 'profile-created', at: profile.createdAt, by: profile.createdBy, careosId, source: null, originalId: null,
-          importId: profile.importId, row: profile.row, relinkedTo: null,
-        });
+        const about = { careosId, source: null, originalId: null, importId: profile.importId, row: profile.row, relinkedTo: null };
+        entries.push({ kind: 'profile-created', at: profile.createdAt, by: profile.createdBy, ...about, revertOf: null });
+        if (profile.retired) entries.push({ kind: 'profile-retired', at: profile.retired.at, by: profile.retired.by, ...about, revertOf: profile.importId });
       }
     }
     for (const r of relations) {
-      entries.push({ kind: 'linked', at: r.linkedAt, by: r.linkedBy, careosId: r.careosId, source: r.source, originalId: r.originalId, importId: r.importId, row: r.linkedRow, relinkedTo: null });
+      const link = { careosId: r.careosId, source: r.source, originalId: r.originalId };
+      if (r.restoredByRevertOf !== null) {
+        entries.push({ kind: 'link-restored', at: r.linkedAt, by: r.linkedBy, ...link, importId: r.importId, row: r.linkedRow, relinkedTo: null, revertOf: r.restoredByRevertOf });
+      } else {
+        entries.push({ kind: 'linked', at: r.linkedAt, by: r.linkedBy, ...link, importId: r.importId, row: r.linkedRow, relinkedTo: null, revertOf: null });
+      }
       if (r.unlinkedAt !== null) {
-        const relinked = relations.find((o) => o.source === r.source && o.originalId === r.originalId && o.importId === r.unlinkedImportId && o.linkedRow === r.unlinkedRow);
-        entries.push({
-          kind: 'unlinked', at: r.unlinkedAt, by: r.unlinkedBy ?? '', careosId: r.careosId, source: r.source, originalId: r.originalId,
-          importId: r.unlinkedImportId ?? '', row: r.unlinkedRow ?? 0, relinkedTo: relinked?.careosId ?? null,
-        });
+        const unlinked = { at: r.unlinkedAt, by: r.unlinkedBy ?? '', ...link, importId: r.unlinkedImportId ?? '', row: r.unlinkedRow ?? 0 };
+        if (r.unlinkedByRevert) {
+          entries.push({ kind: 'link-reverted', ...unlinked, relinkedTo: null, revertOf: r.unlinkedImportId });
+        } else {
+          const relinked = relations.find((o) => o.source === r.source && o.originalId === r.originalId && o.importId === r.unlinkedImportId && o.linkedRow === r.unlinkedRow);
+          entries.push({ kind: 'unlinked', ...unlinked, relinkedTo: relinked?.careosId ?? null, revertOf: null });
+        }
       }
     }
-    // Oldest first; at one instant a creation comes before its links, an unlink before the link that replaced it.
-    const order = { 'profile-created': 0, unlinked: 1, linked: 2 } as const;
-    entries.sort((a, b) => a.at.localeCompare(b.at) || order[a.kind] - order[b.kind]);
+    // Oldest first; at one instant a creation comes before its links, an unlink before the link that
+    // replaced it, a revert's ended link before the one it restored, a profile's retirement last.
+    const order = { 'profile-created': 0, unlinked: 1, 'link-reverted': 1, linked: 2, 'link-restored': 2, 'profile-retired': 3 } as const;
+    entries.sort((a, b) => a.at.localeCompare(b.at) || order[a.kind] - order[b.kind] || a.row - b.row);
     const imports = new Map<string, ImportRecord | null>();
-    for (const id of new Set(entries.map((e) => e.importId))) imports.set(id, await getImport(this.pool, id));
+    for (const id of new Set(entries.flatMap((e) => (e.revertOf ? [e.importId, e.revertOf] : [e.importId])))) imports.set(id, await getImport(this.pool, id));
     const names = await displayNames(this.pool, entries.map((e) => e.by));
     const records = new Map<string, Record<string, string> | null>();
     for (const e of entries) {
@@ -451,6 +516,7 @@ export class Careos {
     }
     return entries.map((e) => ({
       ...e, byName: names.get(e.by) ?? e.by, fileName: imports.get(e.importId)?.fileName ?? null, record: records.get(`${e.importId}#${e.row}`) ?? null,
+      revertReason: e.revertOf ? (imports.get(e.revertOf)?.revert?.reason ?? null) : null,
     }));
   }
 

@@ -10,6 +10,7 @@ import {
   ACTION_EVENT_TYPES, CURRENT_VERSION, EVENT_TYPES, type ActionMetadata, type EventMetadata, type OnboardingMarkedData, type EventType, type ImportCompletedData, type ImportFileReadData,
   type ImportOrigin, type ImportProgressedData, type ImportStartedData, type OriginKind, type ProfileCreatedData,
   type ErrorResolvedData, type RecordSyncedData, type RelationLinkedData, type RelationUnlinkedData, type RowReceivedData, type RowRejectedData, type RowSkippedData,
+  type RevertRequestedData, type RelationRevertedData, type RelationRestoredData, type ProfileRetiredData, type ImportRevertedData, type RevertRefusedData,
 } from './types.ts';
 
 /** Compiles only when `Keys` lists exactly the keys of T (none missing, none extra). */
@@ -34,6 +35,14 @@ const DATA_KEYS: Record<EventType, readonly string[]> = {
   RecordSynced: keys<RecordSyncedData>()(['importId', 'source', 'row', 'originalId', 'outcome', 'careosId', 'sourceUpdatedAt']),
   ImportProgressed: keys<ImportProgressedData>()(['importId', 'processedRows', 'importedRows', 'rejectedRows', 'skippedRows']),
   ImportCompleted: keys<ImportCompletedData>()(['importId', 'status', 'totalRows', 'importedRows', 'rejectedRows', 'skippedRows']),
+  RevertRequested: keys<RevertRequestedData>()(['importId', 'reason']),
+  RelationReverted: keys<RelationRevertedData>()(['careosId', 'source', 'originalId', 'importId', 'row']),
+  RelationRestored: keys<RelationRestoredData>()(['careosId', 'source', 'originalId', 'importId', 'row', 'restores']),
+  ProfileRetired: keys<ProfileRetiredData>()(['careosId', 'importId', 'row']),
+  ImportReverted: keys<ImportRevertedData>()([
+    'importId', 'reason', 'blocked', 'blockedCount', 'relationsReverted', 'relationsRestored', 'profilesRetired', 'errorsReopened',
+  ]),
+  RevertRefused: keys<RevertRefusedData>()(['importId', 'reason', 'blocked', 'blockedCount', 'refusal']),
 };
 
 test('events › admin actions (OnboardingMarked) and their metadata agree with their types', () => {

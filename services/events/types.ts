@@ -24,7 +24,7 @@ export interface RowReason {
   message: string;
 }
 
-export type ImportStatus = 'In progress' | 'Success' | 'Failed';
+export type ImportStatus = 'In progress' | 'Success' | 'Failed' | 'Reverted';
 
 /** Where an import's rows come from (schemas/ImportStarted.v2.json). */
 export type ImportOrigin =
@@ -207,6 +207,77 @@ export interface ImportCompletedData {
   skippedRows: number;
 }
 
+/** An admin asks to revert a completed import (appended to the import's stream; the processor decides it in order). */
+export interface RevertRequestedData {
+  importId: string;
+  reason: string;
+}
+
+/** A link a reverted import's row made is ended. */
+export interface RelationRevertedData {
+  careosId: string;
+  source: SourceName;
+  originalId: string;
+  /** The reverted import, and its row that made the link. */
+  importId: string;
+  row: number;
+}
+
+/** A link the reverted import's row had ended (a remap) is active again. */
+export interface RelationRestoredData {
+  careosId: string;
+  source: SourceName;
+  originalId: string;
+  /** The reverted import, and its row that had ended the link. */
+  importId: string;
+  row: number;
+  /** The import and row that first made the link. */
+  restores: RowRef;
+}
+
+/** A profile a reverted import's row created is retired (its history stays). */
+export interface ProfileRetiredData {
+  careosId: string;
+  importId: string;
+  row: number;
+}
+
+/** An effect of a reverted import left as it is, because a later import built on it. */
+export interface RevertBlocker {
+  /** relation-changed: a later import remapped a link the import made; profile-in-use: a later import linked to or matched a profile it created. */
+  kind: 'relation-changed' | 'profile-in-use';
+  /** The reverted import's row whose effect stays. */
+  row: number;
+  careosId: string;
+  /** The link's source and original id (relation-changed); null for a profile. */
+  source: SourceName | null;
+  originalId: string | null;
+  /** The later import and row that built on it. */
+  by: RowRef;
+}
+
+/** At most this many blockers are listed in a revert's outcome (blockedCount counts them all). */
+export const REVERT_BLOCKERS_LISTED = 100;
+
+interface RevertOutcomeData {
+  importId: string;
+  reason: string;
+  blocked: RevertBlocker[];
+  blockedCount: number;
+}
+
+export interface ImportRevertedData extends RevertOutcomeData {
+  relationsReverted: number;
+  relationsRestored: number;
+  profilesRetired: number;
+  /** Rejected rows this import (a replay) had resolved, open again. */
+  errorsReopened: number;
+}
+
+export interface RevertRefusedData extends RevertOutcomeData {
+  refusal: string;
+}
+
 export type ImporterEvent =
   | { type: 'ImportStarted'; data: ImportStartedData; metadata: EventMetadata }
   | { type: 'RowReceived'; data: RowReceivedData; metadata: EventMetadata }
@@ -219,17 +290,25 @@ export type ImporterEvent =
   | { type: 'ErrorResolved'; data: ErrorResolvedData; metadata: EventMetadata }
   | { type: 'RecordSynced'; data: RecordSyncedData; metadata: EventMetadata }
   | { type: 'ImportProgressed'; data: ImportProgressedData; metadata: EventMetadata }
-  | { type: 'ImportCompleted'; data: ImportCompletedData; metadata: EventMetadata };
+  | { type: 'ImportCompleted'; data: ImportCompletedData; metadata: EventMetadata }
+  | { type: 'RevertRequested'; data: RevertRequestedData; metadata: EventMetadata }
+  | { type: 'RelationReverted'; data: RelationRevertedData; metadata: EventMetadata }
+  | { type: 'RelationRestored'; data: RelationRestoredData; metadata: EventMetadata }
+  | { type: 'ProfileRetired'; data: ProfileRetiredData; metadata: EventMetadata }
+  | { type: 'ImportReverted'; data: ImportRevertedData; metadata: EventMetadata }
+  | { type: 'RevertRefused'; data: RevertRefusedData; metadata: EventMetadata };
 
 export type EventType = ImporterEvent['type'];
 export const EVENT_TYPES: readonly EventType[] = [
   'ImportStarted', 'RowReceived', 'ImportFileRead', 'ProfileCreated', 'RelationLinked',
   'RelationUnlinked', 'RowRejected', 'RowSkipped', 'RecordSynced', 'ErrorResolved', 'ImportProgressed', 'ImportCompleted',
+  'RevertRequested', 'RelationReverted', 'RelationRestored', 'ProfileRetired', 'ImportReverted', 'RevertRefused',
 ];
 
-/** The events the processor decides (everything but the readers' ImportStarted, RowReceived, ImportFileRead). */
+/** The events the processor decides (everything but the readers' ImportStarted, RowReceived, ImportFileRead and admins' RevertRequested). */
 export const OUTCOME_TYPES: readonly EventType[] = [
   'ProfileCreated', 'RelationLinked', 'RelationUnlinked', 'RowRejected', 'RowSkipped', 'RecordSynced', 'ErrorResolved', 'ImportProgressed', 'ImportCompleted',
+  'RelationReverted', 'RelationRestored', 'ProfileRetired', 'ImportReverted', 'RevertRefused',
 ];
 
 /** Metadata of an admin's action that belongs to no import (schemas/ActionMetadata.v1.json). */
@@ -260,7 +339,7 @@ export function assertNever(x: never): never {
 
 /** Stream names. One stream per import keeps index inserts sequential. */
 export const streams = {
-  /** ImportStarted, RowReceived × N (revision = row number), ImportFileRead. */
+  /** ImportStarted, RowReceived × N (revision = row number), ImportFileRead, then any RevertRequested. */
   import: (importId: string) => `import-${importId}`,
   /** Everything the processor decided for an import's rows, in row order. */
   outcome: (importId: string) => `outcome-${importId}`,

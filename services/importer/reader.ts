@@ -110,14 +110,14 @@ async function appendStarted(store: EventStore, data: ImportStartedData, metadat
 }
 
 /**
- * Appends an import-level event (ImportStarted, ImportFileRead) and shows it in the import log at
+ * Appends an import-level event (ImportStarted, ImportFileRead, RevertRequested) and shows it in the import log at
  * once, in the same transaction with the PostgreSQL store: the processor applies it again when it
  * gets there (idempotent), but the console lists an import, and knows its file is read, from the
  * moment it is so.
  */
-async function appendAndLog(store: EventStore, append: StreamAppend): Promise<void> {
+export async function appendAndLog(store: EventStore, append: StreamAppend): Promise<void> {
   await store.appendMany([append], async (client, [result]) => {
-    const logged = append.events.filter((event) => event.type === 'ImportStarted' || event.type === 'ImportFileRead');
+    const logged = append.events.filter((event) => event.type === 'ImportStarted' || event.type === 'ImportFileRead' || event.type === 'RevertRequested');
     await importLogProjection.apply(client, logged.map((event) => ({ type: event.type, data: event.data, metadata: event.metadata, position: result!.position }) as PositionedEvent));
   });
 }

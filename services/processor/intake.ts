@@ -11,7 +11,7 @@ import type { ThreadStoreInput } from '../threads/store.ts';
 import { checkRow } from './decide.ts';
 import type { Checked } from './rules.ts';
 
-export const INPUT_TYPES = ['ImportStarted', 'RowReceived', 'ImportFileRead'] as const;
+export const INPUT_TYPES = ['ImportStarted', 'RowReceived', 'ImportFileRead', 'RevertRequested'] as const;
 
 export interface PreparedBatch {
   /** Where the next batch starts: after everything this read looked at. */
@@ -63,10 +63,18 @@ export class LocalIntake implements Intake {
 
   private async prepare(from: Position): Promise<PreparedBatch> {
     const page = await this.store.readAll(from, { maxCount: this.size, types: INPUT_TYPES });
-    const events = page.events.map((stored) => ({ event: toImporterEvent(stored), position: stored.position }));
+    let events = page.events.map((stored) => ({ event: toImporterEvent(stored), position: stored.position }));
+    let position = page.position;
+    // A revert is decided alone, against read models that show everything before it (run.ts): the
+    // batch ends before it, or is it.
+    const revert = events.findIndex(({ event }) => event.type === 'RevertRequested');
+    if (revert >= 0) {
+      events = events.slice(0, Math.max(revert, 1));
+      position = events[events.length - 1]!.position;
+    }
     const checked: Checked<unknown>[] = [];
     for (const { event } of events) if (event.type === 'RowReceived') checked.push(checkRow(event));
-    return { position: page.position, events, checked };
+    return { position, events, checked };
   }
 
   async close(): Promise<void> {

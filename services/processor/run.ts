@@ -19,7 +19,7 @@
 // thrown away and everything is read again from the committed checkpoint.
 import type pg from 'pg';
 import { checkEvent } from '../events/schemas.ts';
-import type { ImporterEvent } from '../events/types.ts';
+import type { EventOf, ImporterEvent } from '../events/types.ts';
 import { streams } from '../events/types.ts';
 import type { EventStore, NewEvent, Position, StreamAppend } from '../eventstore/types.ts';
 import { START, comparePositions } from '../eventstore/types.ts';
@@ -33,6 +33,7 @@ import { decideBatch, lookupKeysOf, type BatchInput, type BatchLookups, type Imp
 import { LocalIntake, type Intake } from './intake.ts';
 import { moveCheckpoint, readCheckpoint, readProgress, writeProgress } from './processor-store.ts';
 import { InMemoryState } from './state.ts';
+import { decideRevert, loadRevertFacts } from './revert.ts';
 
 export interface ProcessorOptions {
   batchSize: number;
@@ -150,6 +151,8 @@ export class Processor {
       this.cursor = batch.position;
       return moved;
     }
+    const first = batch.events[0]!;
+    if (first.event.type === 'RevertRequested') return this.stepRevert(checkpoint, batch.position, first as { event: EventOf<'RevertRequested'>; position: Position });
     const input: BatchInput = { events: batch.events.map((e) => e.event), checked: batch.checked };
     await this.loadImports([...new Set(input.events.map((e) => e.metadata.importId))]);
     const state = await this.loadState(lookupKeysOf(input));
@@ -176,6 +179,28 @@ export class Processor {
     const done = this.commit({ checkpoint, next, stored: batch.events, outcomes, progress: decision.progress });
     done.catch(() => undefined); // surfaced by flush()
     this.inflight = { done, effects: InMemoryState.of(decided) };
+    this.checkpoint = next;
+    this.cursor = next;
+    return true;
+  }
+
+  /**
+   * A revert request (alone in its batch, see intake.ts): decided once every batch before it has
+   * committed, so the read models show all of it, and committed before anything after it is
+   * decided (its net effect, retired profiles included, is not laid over a next batch).
+   */
+  private async stepRevert(checkpoint: Position, next: Position, request: { event: EventOf<'RevertRequested'>; position: Position }): Promise<boolean> {
+    await this.flush();
+    const importId = request.event.data.importId;
+    await this.loadImports([importId]);
+    const facts = await loadRevertFacts(this.store, this.pool, importId);
+    const key = `${request.position.commit}.${request.position.prepare}`;
+    const { events } = decideRevert(request.event, this.imports.get(importId), facts, key);
+    const outcome: NewEvent[] = events.map(({ id, event }) => {
+      checkEvent(event.type, event.data, event.metadata);
+      return { id, type: event.type, data: event.data, metadata: event.metadata };
+    });
+    await this.commit({ checkpoint, next, stored: [request], outcomes: [{ importId, events: outcome }], progress: [] });
     this.checkpoint = next;
     this.cursor = next;
     return true;
@@ -221,7 +246,7 @@ async function project(
 ): Promise<void> {
   const events: PositionedEvent[] = [];
   for (const { event, position } of stored) {
-    if (event.type === 'ImportStarted' || event.type === 'ImportFileRead') events.push({ ...event, position } as PositionedEvent);
+    if (event.type === 'ImportStarted' || event.type === 'ImportFileRead' || event.type === 'RevertRequested') events.push({ ...event, position } as PositionedEvent);
   }
   appends.forEach((append, i) => {
     const positions = results[i]!.positions;

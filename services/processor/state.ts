@@ -177,6 +177,27 @@ export class InMemoryState implements DecisionState {
         this.rejections.set(key, { source: known?.source ?? source, root: resolves, resolvedBy: { importId, row } });
         return;
       }
+      // A revert is decided and committed alone (run.ts waits for its commit before the next batch),
+      // so these fold only for completeness: nothing is decided over a revert's net effect.
+      case 'RelationReverted': {
+        const key = linkKey(event.data.source, event.data.originalId);
+        if ((this.links.get(key) ?? event.data.careosId) === event.data.careosId) this.links.set(key, null);
+        return;
+      }
+      case 'RelationRestored':
+        this.setLink(event.data.source, event.data.originalId, event.data.careosId);
+        return;
+      case 'ProfileRetired':
+        this.profiles.delete(event.data.careosId);
+        for (const [phone, owners] of this.phoneOwners) {
+          const index = owners.indexOf(event.data.careosId);
+          if (index >= 0) owners.splice(index, 1);
+          if (owners.length === 0) this.phoneOwners.delete(phone);
+        }
+        return;
+      case 'RevertRequested':
+      case 'ImportReverted':
+      case 'RevertRefused':
       case 'ImportStarted':
       case 'RowReceived':
       case 'RowSkipped':

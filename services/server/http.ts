@@ -337,6 +337,21 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
       },
     },
     {
+      method: 'GET', path: '/api/imports/:id/revert', access: 'imports.revert',
+      async handle(req, res) {
+        res.json(await careos.revertPlan(req.principal!, checkId(req.params.id, 'import id')));
+      },
+    },
+    {
+      method: 'POST', path: '/api/imports/:id/revert', access: 'imports.revert',
+      async handle(req, res) {
+        const body = await readJsonObject(req, ['reason']);
+        const view = await careos.revertImport(req.principal!, checkId(req.params.id, 'import id'), { reason: body.reason });
+        // 202 while the processor has not reached the request (imports before it come first).
+        res.status(view.revert?.state === 'requested' ? 202 : 200).json(view);
+      },
+    },
+    {
       method: 'POST', path: '/api/careshop/sync', access: 'imports.create',
       async handle(req, res) {
         const { importId } = await careos.syncCareshop(req.principal!);
