@@ -70,7 +70,7 @@ export async function seedCareshop(location: ShopLocation, profiles: pg.Pool, ro
   const wanted = Math.ceil(rows * (shares.sameProfile + shares.samePhone));
   const { rows: known } = await profiles.query<{ firstname: string; lastname: string; phone: string }>(
     `select firstname, lastname, phones[1] as phone from profile
-      where cardinality(phones) > 0 and phones[1] like '+66%' order by random() limit $1`,
+      where cardinality(phones) > 0 and phones[1] like '+66%' and retired_at is null order by random() limit $1`,
     [wanted],
   ).catch(() => ({ rows: [] as { firstname: string; lastname: string; phone: string }[] }));
   const c = location.columns;

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
+import { newCareosId } from '../events/ids.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURES = path.join(REPO, 'test', 'fixtures');
@@ -207,7 +208,7 @@ test('cli › relations --careos-id C0100001 --json shows n5001 and n5002 active
   // The first seven keys are the original shape scripts use; who, which row and the unlink's details follow.
   assert.equal(Object.keys(relations[0]!), [
     'careosId', 'originalId', 'source', 'active', 'linkedAt', 'unlinkedAt', 'importId',
-    'linkedBy', 'linkedByName', 'linkedRow', 'unlinkedBy', 'unlinkedByName', 'unlinkedImportId', 'unlinkedRow',
+    'linkedBy', 'linkedByName', 'linkedRow', 'unlinkedBy', 'unlinkedByName', 'unlinkedImportId', 'unlinkedRow', 'unlinkedByRevert', 'restoredByRevertOf',
   ]);
   assert.equal(
     relations.map(({ careosId, originalId, source, active, unlinkedAt, importId }) => ({ careosId, originalId, source, active, unlinkedAt, importId })),
@@ -349,7 +350,9 @@ test('cli › Care Shop waits for the Nana gate (exit 2, the reason on stderr); 
 });
 
 test('cli › BI replay: the error file, fixed and uploaded back as it is, resolves the rows it fixes; a row rejected again links to the original, which stays open', () => {
-  // An import of its own (other tests replay nothing, but may read the Nana sample's error log).
+  // An import of its own (other tests replay nothing, but may read the Nana sample's error log),
+  // after the given ones (which stay the oldest).
+  given();
   const header = 'careos_cus_id,nana_cus_id,gender,firstname,lastname,email,date_of_birth,phone,company_name,force_create';
   const file = path.join(filesDir, 'replay-source.csv');
   fs.writeFileSync(file, `${header}\n,r9001,F,Ploy,Sukjai,ploy@@example.com,,0891234001,,\n,r9002,M,Tan,Meesuk,,2599-01-01,0891234002,,\n,,F,No,Id,,,0891234003,,\n`);
@@ -381,6 +384,41 @@ test('cli › BI replay: the error file, fixed and uploaded back as it is, resol
   assert.equal([twice.importedRows, twice.rejectedRows], [0, 3]);
   const reasons = json<ErrorRow[]>('errors', twice.importId).map((e) => e.reasons[0]!.message);
   assert.match(reasons[0]!, `already fixed by row 1 of import ${replay.importId}`);
+});
+
+test('cli › revert: refused (exit 2) with every blocker on stderr while a later import builds on it; the later one reverted first, then it; --preview changes nothing', () => {
+  given(); // the given imports stay the oldest
+  const header = 'careos_cus_id,nana_cus_id,gender,firstname,lastname,email,date_of_birth,phone,company_name,force_create';
+  const first = path.join(filesDir, 'revert-first.csv');
+  fs.writeFileSync(first, `${header}\n,u8001,F,Mali,Undo,,,0893338001,,\n`);
+  const a = importJson(first, 'nana');
+  const p = newCareosId(a.importId, 1);
+  // Another profile Q; then a mapping import: row 1 remaps u8001 to Q, row 2 links u8003 to the first import's profile.
+  const other = path.join(filesDir, 'revert-other.csv');
+  fs.writeFileSync(other, `${header}\n,u8002,M,Niran,Undo,,,0893338002,,\n`);
+  const q = newCareosId(importJson(other, 'nana').importId, 1);
+  const mapping = path.join(filesDir, 'revert-mapping.csv');
+  fs.writeFileSync(mapping, `${header}\n${q},u8001,F,Mali,Undo,,,0893338001,,\n${p},u8003,F,Mali,Undo,,,0893338001,,\n`);
+  const b = { mapping: importJson(mapping, 'nana') };
+  assert.equal([b.mapping.importedRows, b.mapping.rejectedRows], [2, 0]);
+
+  const noReason = careos('revert', a.importId);
+  assert.is(noReason.status, 2);
+  assert.match(noReason.stderr, /--reason/);
+  const refused = careos('revert', a.importId, '--reason', 'wrong file', '--by', 'ops');
+  assert.is(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /^refused: every effect of this import was built on since \(2\)/);
+  assert.match(refused.stderr, `row 1: nana u8001 → ${p} was remapped since by import ${b.mapping.importId} row 1`);
+  assert.match(refused.stderr, `row 1: profile ${p} is linked to by import ${b.mapping.importId} row 2`);
+
+  const preview = json<{ relationsReverted: number; relationsRestored: number; refusal: string | null }>('revert', b.mapping.importId, '--preview', '--json');
+  assert.equal([preview.relationsReverted, preview.relationsRestored, preview.refusal], [2, 1, null]);
+  const revertedB = json<{ status: string; state: string; requestedBy: string }>('revert', b.mapping.importId, '--reason', 'mapped by mistake', '--by', 'ops', '--json');
+  assert.equal([revertedB.status, revertedB.state, revertedB.requestedBy], ['Reverted', 'reverted', 'ops']);
+  const revertedA = json<{ status: string; profilesRetired: number; blockedCount: number }>('revert', a.importId, '--reason', 'wrong file', '--json');
+  assert.equal([revertedA.status, revertedA.profilesRetired, revertedA.blockedCount], ['Reverted', 1, 0]);
+  const relations = json<Relation[]>('relations', '--source', 'nana', '--original-id', 'u8001', '--json');
+  assert.equal(relations.filter((r) => r.active), [], 'u8001 is linked to nothing once both are reverted');
 });
 
 test('cli › rebuild recreates every read model from the events: stats and every listing are identical', () => {

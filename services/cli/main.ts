@@ -18,6 +18,7 @@ import { NOT_CONFIGURED, ensureDemo } from '../careshop/shop.ts';
 import { seedCareshop } from '../careshop/seed.ts';
 import { verifyReadModels } from '../../projections/verify.ts';
 import { readCheckpoint } from '../processor/processor-store.ts';
+import type { RevertPlanView } from '../../schemas/api.ts';
 
 const USAGE = `usage:
   careos import FILE --source nana|careos|careshop [--by NAME] [--json]
@@ -28,6 +29,8 @@ const USAGE = `usage:
   careos imports [--json]
   careos errors IMPORT_ID [--format json|csv] [--open | --resolved]
   careos replay IMPORT_ID --rows 4,6 [--json]  send rejected rows again, unchanged
+  careos revert IMPORT_ID --reason R [--preview] [--by NAME] [--json]
+                                            undo an import, all that nothing later built on
   careos profiles [--phone P | --careos-id ID] [--json]
   careos relations [--careos-id ID | --source S --original-id ID] [--as-of ISO-8601] [--json]
   careos stats --json
@@ -208,7 +211,7 @@ async function cmdStats(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
   return withApp(async (app) => {
     const { rows } = await app.pool.query<Record<string, number>>(`
-      select (select count(*) from profile)::int as profiles,
+      select (select count(*) from profile where retired_at is null)::int as profiles,
              (select count(*) from relation where active)::int as "relationsActive",
              (select count(*) from relation where not active)::int as "relationsInactive",
              (select count(*) from import_log)::int as imports,
@@ -388,6 +391,59 @@ async function cmdReplay(args: string[]): Promise<number> {
   });
 }
 
+/** How a revert's blockers read on a terminal: one line each. */
+function blockerLines(plan: RevertPlanView): string[] {
+  const lines = plan.blocked.map((b) => (b.kind === 'relation-changed'
+    ? `  row ${b.row}: ${b.source} ${b.originalId} → ${b.careosId} was remapped since by import ${b.by.importId} row ${b.by.row}`
+    : `  row ${b.row}: profile ${b.careosId} is linked to by import ${b.by.importId} row ${b.by.row}`));
+  if (plan.blockedCount > plan.blocked.length) lines.push(`  … and ${plan.blockedCount - plan.blocked.length} more`);
+  return lines;
+}
+
+function planLine(plan: RevertPlanView): string {
+  return `${plan.relationsReverted} links ended, ${plan.relationsRestored} restored, ${plan.profilesRetired} profiles retired, ${plan.errorsReopened} errors reopened, ${plan.blockedCount} effects left (later imports built on them)`;
+}
+
+/**
+ * `careos revert IMPORT_ID --reason R`: asks for the revert and runs the processor until it is
+ * decided. Exit 0 when reverted, 2 when refused (why, and every blocker listed, on stderr).
+ * `--preview`: what it would undo and leave now, changing nothing.
+ */
+async function cmdRevert(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: { reason: { type: 'string' }, preview: { type: 'boolean', default: false }, by: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
+  const importId = positionals[0];
+  if (!importId || positionals.length > 1) throw new ValidationError('revert needs one IMPORT_ID');
+  if (!values.preview && !values.reason) throw new ValidationError('revert needs --reason: say why the import is reverted (auditors read it)');
+  const actor = values.by ? operator(values.by) : localOperator();
+  return withApp(async (app) => {
+    const careos = new Careos(app);
+    if (values.preview) {
+      const plan = await careos.revertPlan(actor, importId);
+      if (values.json) out(JSON.stringify(plan));
+      else {
+        out(plan.refusal ? `would be refused: ${plan.refusal}` : `would be reverted: ${planLine(plan)}`);
+        for (const line of blockerLines(plan)) out(line);
+      }
+      return 0;
+    }
+    const view = await withEngine(app, () => careos.revertImport(actor, importId, { reason: values.reason }, 24 * 3600_000));
+    const revert = view.revert!;
+    if (values.json) out(JSON.stringify({ importId: view.importId, status: view.status, ...revert }));
+    if (revert.state === 'refused') {
+      process.stderr.write(`refused: ${revert.refusal}\n${blockerLines(revert).map((l) => `${l}\n`).join('')}`);
+      return 2;
+    }
+    if (!values.json) {
+      out(`import ${view.importId} reverted by ${revert.requestedBy}: ${planLine(revert)}`);
+      for (const line of blockerLines(revert)) out(line);
+    }
+    return 0;
+  });
+}
+
 /** `careos onboarding [complete|reopen]`: the Nana gate in front of Care Shop. */
 async function cmdOnboarding(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -416,7 +472,7 @@ async function cmdOnboarding(args: string[]): Promise<number> {
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   import: cmdImport, resume: cmdResume, imports: cmdImports, errors: cmdErrors, profiles: cmdProfiles,
   relations: cmdRelations, stats: cmdStats, rebuild: cmdRebuild, db: cmdDb, users: cmdUsers, onboarding: cmdOnboarding,
-  sync: cmdSync, careshop: cmdCareshop, history: cmdHistory, replay: cmdReplay, verify: cmdVerify,
+  sync: cmdSync, careshop: cmdCareshop, history: cmdHistory, replay: cmdReplay, verify: cmdVerify, revert: cmdRevert,
 };
 
 export async function main(argv: string[]): Promise<number> {

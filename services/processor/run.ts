@@ -200,7 +200,10 @@ export class Processor {
       checkEvent(event.type, event.data, event.metadata);
       return { id, type: event.type, data: event.data, metadata: event.metadata };
     });
-    await this.commit({ checkpoint, next, stored: [request], outcomes: [{ importId, events: outcome }], progress: [] });
+    // The import's progress is written again for its outcome stream's new revision (a processor
+    // started later appends after it).
+    const progress = this.imports.get(importId);
+    await this.commit({ checkpoint, next, stored: [request], outcomes: [{ importId, events: outcome }], progress: progress ? [progress] : [] });
     this.checkpoint = next;
     this.cursor = next;
     return true;
