@@ -38,10 +38,10 @@ export function errorFileName(fileName: string): string {
 
 /** The auditors' timeline as CSV (the same BOM, CRLF and formula-safe cells as the error file). */
 export function timelineCsv(entries: readonly TimelineEntry[]): string {
-  const header = ['at', 'event', 'careos_id', 'source', 'original_id', 'relinked_to', 'by', 'import_id', 'file_name', 'row', 'raw_row'];
+  const header = ['at', 'event', 'careos_id', 'source', 'original_id', 'relinked_to', 'by', 'import_id', 'file_name', 'row', 'raw_row', 'revert_of', 'revert_reason'];
   const lines = entries.map((e) => [
     e.at, e.kind, e.careosId, e.source ?? '', e.originalId ?? '', e.relinkedTo ?? '', e.byName === e.by ? e.by : `${e.byName} (${e.by})`,
-    e.importId, e.fileName ?? '', String(e.row), e.record === null ? '' : JSON.stringify(e.record),
+    e.importId, e.fileName ?? '', String(e.row), e.record === null ? '' : JSON.stringify(e.record), e.revertOf ?? '', e.revertReason ?? '',
   ].map(csvCell).join(','));
   return `${BOM}${[header.join(','), ...lines].join('\r\n')}\r\n`;
 }

@@ -290,6 +290,31 @@ test('audit › asOf that is not an ISO-8601 instant, a timeline without what to
   assert.equal(await asOf.json(), [], 'nothing was linked in 2000');
 });
 
+test('revert › a reason is required (400), JSON only (415), an unknown import is a 404; an import of its own reverted: 200 Reverted, asked again a 409 that says why', async () => {
+  const revert = (id: string, body: string, type = 'application/json') => api(`/api/imports/${id}/revert`, 'admin', { method: 'POST', body, headers: { 'content-type': type } });
+  await expectProblem(await revert(importId, '{}'), 400, /reason is required/);
+  await expectProblem(await revert(importId, '{"reason":"   "}'), 400, /reason is required/);
+  await expectProblem(await revert(importId, `{"reason":"${'x'.repeat(501)}"}`), 400, /longer than 500/);
+  await expectProblem(await revert(importId, 'reason=oops', 'application/x-www-form-urlencoded'), 415);
+  await expectProblem(await revert('no-such-import', '{"reason":"x"}'), 404);
+  await expectProblem(await api('/api/imports/no-such-import/revert', 'admin'), 404);
+
+  const started = await upload(fileParts('to-revert.csv', `${CAREOS_HEADER}\nC0900101,Revert,Me,0812229101,,,\n`));
+  assert.is(started.status, 202);
+  const { importId: own } = await started.json() as { importId: string };
+  await waitForImport(own);
+  const preview = await (await api(`/api/imports/${own}/revert`, 'admin')).json() as { profilesRetired: number; relationsReverted: number; refusal: string | null };
+  assert.equal([preview.profilesRetired, preview.relationsReverted, preview.refusal], [1, 0, null]);
+  const done = await revert(own, '{"reason":"uploaded by mistake"}');
+  assert.is(done.status, 200);
+  const view = await done.json() as { status: string; revert: { state: string; reason: string; requestedBy: string; profilesRetired: number } };
+  assert.equal([view.status, view.revert.state, view.revert.reason, view.revert.profilesRetired], ['Reverted', 'reverted', 'uploaded by mistake', 1]);
+  await expectProblem(await revert(own, '{"reason":"again"}'), 409, /was reverted already/);
+  assert.equal(await (await api('/api/profiles?careosId=C0900101', 'admin')).json(), [], 'a retired profile is not listed');
+  const profile = await (await api('/api/profiles/C0900101', 'auditor')).json() as { retired: { by: string } | null };
+  assert.is(profile.retired?.by, 'script-admin', 'its page still shows it, retired, and who did it');
+});
+
 test('ids › a NUL byte or a control character in a path id is a 400 on every route that takes one', async () => {
   for (const routePath of ['/api/imports/a%00b', '/api/imports/a%00b/errors', '/api/imports/a%00b/errors.csv', '/api/profiles/C09%00', '/api/imports/a%0Ab']) {
     await expectProblem(await api(routePath, 'admin'), 400, /control character/);
@@ -603,6 +628,9 @@ const MATRIX: MatrixRoute[] = [
   { method: 'POST', path: () => `/api/imports/${importId}/errors/replay`, permission: 'errors.replay', ok: 202, json: { rows: [2] } },
   // Still invalid: the checks refuse it (422) for the roles that may replay; the others never get that far.
   { method: 'POST', path: () => `/api/imports/${importId}/errors/2/fix`, permission: 'errors.replay', ok: 422, json: { values: { email: 'still-not-an-address' } } },
+  { method: 'GET', path: () => `/api/imports/${importId}/revert`, permission: 'imports.revert', ok: 200 },
+  // Without a reason: refused (400) for the roles that may revert; the others never get that far. Nothing is reverted.
+  { method: 'POST', path: () => `/api/imports/${importId}/revert`, permission: 'imports.revert', ok: 400, json: { reason: '' } },
   { method: 'GET', path: () => '/api/onboarding/nana', permission: 'imports.read', ok: 200 },
   {
     method: 'POST', path: () => '/api/onboarding/nana', permission: 'onboarding.mark', ok: 200, json: { complete: false, reason: 'role matrix' },
