@@ -16,6 +16,7 @@ const NANA_HEADER = 'careos_cus_id,nana_cus_id,gender,firstname,lastname,email,d
 let server: TestServer;
 let browser: Browser;
 let auditor: Session;
+let admin: Session;
 let page: Page;
 let between: string;
 let remapId: string;
@@ -84,7 +85,7 @@ test('audit › the timeline exports as CSV with a BOM, CRLF and one line per ev
   const bytes = fs.readFileSync((await download.path())!);
   assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
   const lines = bytes.subarray(3).toString('utf8').split('\r\n').slice(0, -1);
-  assert.equal(lines[0], 'at,event,careos_id,source,original_id,relinked_to,by,import_id,file_name,row,raw_row');
+  assert.equal(lines[0], 'at,event,careos_id,source,original_id,relinked_to,by,import_id,file_name,row,raw_row,revert_of,revert_reason');
   assert.deepEqual(lines.slice(1).map((l) => l.split(',')[1]), ['profile-created', 'profile-created', 'linked', 'unlinked', 'linked']);
   assert.ok(lines[4]!.includes(remapId), 'the unlink names the import that caused it');
 });
@@ -97,9 +98,54 @@ test('audit › a profile\'s timeline starts with its creation; a bi user cannot
   await bi.context.close();
 });
 
+test('undo › the link import cannot be reverted while the remap stands: the page says why and names the remap\'s row that blocks it', async () => {
+  admin = await openSession(browser, server, server.users.admin);
+  const linkId = (await (await fetch(`${server.url}/api/imports?limit=10`, { headers: { authorization: `Bearer ${server.tokens.admin}` } })).json() as { importId: string; fileName: string }[])
+    .find((i) => i.fileName === 'link.csv')!.importId;
+  await visit(admin.page, `/imports/${linkId}`);
+  await admin.page.getByRole('link', { name: 'Revert import…' }).click();
+  await admin.page.waitForURL(/\/revert$/);
+  assert.match(await admin.page.getByRole('status').first().innerText(), /every effect of this import was built on since \(1\)/);
+  const blocker = admin.page.locator('table tbody tr');
+  assert.deepEqual((await blocker.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim()), [`1 Link of nana n7001 to C0100001 remapped since import ${remapId.slice(0, 8)}…, row 1`]);
+  assert.equal(await admin.page.getByRole('button', { name: 'Revert import' }).count(), 0, 'nothing to confirm');
+  await snap(admin.page, 'revert-refused');
+});
+
+test('undo › the admin reverts the remap with a reason: the import is Reverted, by whom and why; n7001 is back on C0100001', async () => {
+  await visit(admin.page, `/imports/${remapId}/revert`);
+  assert.match(await admin.page.locator('main').innerText(), /Ends 1 link this import made\.\s+Makes 1 link active again that its remaps had ended\.\s+Retires 0 profiles/);
+  await snap(admin.page, 'revert-preview');
+  await admin.page.getByRole('button', { name: 'Revert import' }).click();
+  assert.equal(await admin.page.getByLabel('Why is this import reverted?').evaluate((el) => (el as HTMLTextAreaElement).validity.valueMissing), true, 'a reason is required');
+  await admin.page.getByLabel('Why is this import reverted?').fill('mapped to the wrong profile <b>by mistake</b>');
+  await Promise.all([admin.page.waitForURL(new RegExp(`/imports/${remapId}$`)), admin.page.getByRole('button', { name: 'Revert import' }).click()]);
+  const panel = admin.page.getByRole('region', { name: 'Reverted' });
+  assert.match(await panel.innerText(), /By Ada Admin on .*: “?mapped to the wrong profile <b>by mistake<\/b>”?/);
+  assert.match(await panel.innerText(), /1 link ended, 1 link restored, 0 profiles retired\./);
+  assert.equal(await admin.page.locator('.summary').getByText('Reverted', { exact: true }).count(), 1);
+  assert.equal(await admin.page.getByRole('link', { name: 'Revert import…' }).count(), 0, 'reverted once');
+  await snap(admin.page, 'import-reverted');
+});
+
+test('undo › the auditor\'s timeline shows the revert: the remap\'s link undone and the first link restored, each naming the revert and its reason; the auditor cannot revert', async () => {
+  await visit(page, '/audit?source=nana&originalId=n7001');
+  const entries = page.locator('ol.timeline > li');
+  const headlines = (await entries.locator('.headline').allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+  assert.deepEqual(headlines.slice(-2), ['Link reverted Nana n7001 ✕ C0100002', 'Link restored Nana n7001 → C0100001']);
+  assert.match(await entries.nth(headlines.length - 2).locator('.revert-note').innerText(), /Undone by the revert of this import: “?mapped to the wrong profile <b>by mistake<\/b>”?/);
+  assert.match(await entries.nth(headlines.length - 1).locator('.revert-note').innerText(), /Restored by the revert of a later import/);
+  await snap(page, 'audit-timeline-reverted');
+  await visit(page, `/imports/${remapId}`);
+  assert.equal(await page.getByRole('link', { name: 'Revert import…' }).count(), 0);
+  assert.equal(await visit(page, `/imports/${remapId}/revert`), 403);
+});
+
 test('no page of this suite raised an error in the browser or opened a dialog', () => {
   assert.deepEqual(auditor.errors, []);
   assert.deepEqual(auditor.dialogs, []);
+  assert.deepEqual(admin.errors, []);
+  assert.deepEqual(admin.dialogs, []);
 });
 
 test.run();

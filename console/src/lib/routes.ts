@@ -32,6 +32,7 @@ export const routes = {
   import: (importId: string, p?: Partial<Paging>) => `/imports/${segment(importId)}${query(paging(p))}`,
   errors: (importId: string, p?: Partial<Paging>, status?: 'open' | 'resolved') => `/imports/${segment(importId)}/errors${query({ status, ...paging(p) })}`,
   rejectedRow: (importId: string, row: number) => `/imports/${segment(importId)}/errors/${row}`,
+  revert: (importId: string) => `/imports/${segment(importId)}/revert`,
   audit: (filter: { careosId?: string; source?: string; originalId?: string; asOf?: string } = {}) => `/audit${query(filter)}`,
   profiles: (q?: string) => `/profiles${query({ q })}`,
   profile: (careosId: string) => `/profiles/${segment(careosId)}`,

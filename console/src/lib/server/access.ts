@@ -26,6 +26,7 @@ export const ROUTE_RULES: Record<string, Rule> = {
   '/(console)/imports/[importId]': needs('imports.read'),
   '/(console)/imports/[importId]/errors': needs('errors.read'),
   '/(console)/imports/[importId]/errors/[row]': needs('errors.read'),
+  '/(console)/imports/[importId]/revert': needs('imports.revert'),
   '/(console)/audit': needs('relations.read'),
   '/(console)/profiles': needs('profiles.read'),
   '/(console)/profiles/[careosId]': needs('profiles.read'),

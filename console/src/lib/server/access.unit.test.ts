@@ -37,7 +37,7 @@ test('access › anonymous users may open only the login page', () => {
   assert.equal(decide(null, null).kind, 'sign-in', 'an unknown path');
 });
 
-test('access › roles: admin everything; bi the import and error logs (a rejected row to fix); auditor the import log, profiles and the audit page', () => {
+test('access › roles: admin everything (reverting an import only they); bi the import and error logs (a rejected row to fix); auditor the import log, profiles and the audit page', () => {
   const allowed = (role: Role) => Object.keys(ROUTE_RULES).filter((id) => decide(id, user(role)).kind === 'allow').sort();
   const account = ['/(console)/account/password', '/login', '/logout'];
   assert.deepEqual(allowed('admin'), Object.keys(ROUTE_RULES).sort());

@@ -15,5 +15,7 @@ export const load: PageServerLoad = async ({ locals, params, depends, url }) => 
     const pages = pageCount(history.total, paging.size);
     if (paging.page > pages) history = await service(() => locals.careos.careshopHistoryPage(user, item.importId, pages, paging.size));
   }
-  return { item, history, canReadErrors: can(user.role, 'errors.read'), canReadProfiles: can(user.role, 'profiles.read') };
+  return {
+    item, history, canReadErrors: can(user.role, 'errors.read'), canReadProfiles: can(user.role, 'profiles.read'), canRevert: can(user.role, 'imports.revert'),
+  };
 };

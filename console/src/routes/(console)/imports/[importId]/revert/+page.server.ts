@@ -1,0 +1,29 @@
+import { fail, redirect } from '@sveltejs/kit';
+import { can } from '$schemas/api.ts';
+import { routes } from '$lib/routes.ts';
+import { asServiceError, sentence, service, signedIn } from '$lib/server/service.ts';
+import type { Actions, PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async ({ locals, params }) => {
+  const user = signedIn(locals);
+  const item = await service(() => locals.careos.getImport(user, params.importId));
+  const plan = await service(() => locals.careos.revertPlan(user, item.importId));
+  if (plan.refusal) plan.refusal = sentence(plan.refusal);
+  return { item, plan, canReadProfiles: can(user.role, 'profiles.read') };
+};
+
+export const actions: Actions = {
+  /** Asks for the revert and waits a few seconds for the processor's decision; then the import's page tells what came of it. */
+  default: async ({ locals, params, request }) => {
+    const form = await request.formData();
+    const reason = String(form.get('reason') ?? '');
+    try {
+      await locals.careos.revertImport(signedIn(locals), params.importId, { reason }, 10_000);
+    } catch (thrown) {
+      const known = asServiceError(thrown);
+      if (!known) throw thrown;
+      return fail(known.status, { message: sentence(known.message), reason });
+    }
+    redirect(303, routes.import(params.importId));
+  },
+};
