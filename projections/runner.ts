@@ -65,6 +65,9 @@ export async function readCheckpoints(db: pg.Pool | pg.ClientBase): Promise<Map<
   return new Map(rows.map((r) => [r.name, { commit: BigInt(r.position_commit), prepare: BigInt(r.position_prepare) }]));
 }
 
+/** Told after each batch a rebuild applies: where it is in the global order, and how many events it applied. */
+export type RebuildProgress = (at: { position: Position; applied: number }) => void;
+
 export class ProjectionRunner {
   private checkpoints: Map<string, Position> | null = null;
   private cursor: Position | null = null;
@@ -96,6 +99,9 @@ export class ProjectionRunner {
     if (!this.checkpoints) this.checkpoints = await readCheckpoints(this.pool);
     return this.checkpoints;
   }
+
+  /** Events applied by this runner so far (a rebuild's progress). */
+  applied = 0;
 
   /** Applies one batch; false when there was nothing to read (caught up for now). */
   async step(): Promise<boolean> {
@@ -139,14 +145,16 @@ export class ProjectionRunner {
     }
     for (const projection of this.projections) checkpoints.set(projection.name, last);
     this.cursor = last;
+    this.applied += events.length;
     return true;
   }
 
-  /** Runs until nothing is left to read right now (tolerating another runner doing the same). */
-  async catchUp(): Promise<void> {
+  /** Runs until nothing is left to read right now (tolerating another runner doing the same); `progress` after each batch. */
+  async catchUp(progress?: RebuildProgress): Promise<void> {
     for (;;) {
       try {
         if (!(await this.step())) return;
+        progress?.({ position: this.cursor ?? START, applied: this.applied });
       } catch (error) {
         if (!(error instanceof CheckpointConflict)) throw error;
       }
@@ -157,7 +165,8 @@ export class ProjectionRunner {
    * Drops every read model and rebuilds it from the event store. The caller keeps the processor
    * stopped meanwhile (the engine's leader lock).
    */
-  async rebuild(): Promise<void> {
+  async rebuild(progress?: RebuildProgress): Promise<void> {
+    this.applied = 0;
     await withTransaction(this.pool, async (client) => {
       await lockForTransaction(client, 'projections');
       for (const projection of this.projections) {
@@ -175,7 +184,7 @@ export class ProjectionRunner {
     });
     this.checkpoints = null;
     this.cursor = null;
-    await this.finishRebuild();
+    await this.finishRebuild(progress);
   }
 
   /** Replays every event into these (empty) read models, decisions up to `outcomeLimit` only (what the processor committed). */
@@ -189,14 +198,14 @@ export class ProjectionRunner {
   }
 
   /** Finishes a rebuild that was started, perhaps by a process that crashed; false when there is none. */
-  async finishRebuild(): Promise<boolean> {
+  async finishRebuild(progress?: RebuildProgress): Promise<boolean> {
     const { rows } = await this.pool.query<{ commit: string; prepare: string }>(
       'select outcome_limit_commit::text as commit, outcome_limit_prepare::text as prepare from projection_rebuild',
     );
     if (!rows[0]) return false;
     this.outcomeLimit = { commit: BigInt(rows[0].commit), prepare: BigInt(rows[0].prepare) };
     try {
-      await this.catchUp();
+      await this.catchUp(progress);
     } finally {
       this.outcomeLimit = null;
     }

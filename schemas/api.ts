@@ -34,6 +34,8 @@ export const PERMISSIONS = {
   'onboarding.mark': ['admin'],
   /** Undo an import (compensating events; nothing is deleted). */
   'imports.revert': ['admin'],
+  /** Rebuild every read model from the event store (the importer pauses meanwhile). */
+  'readmodels.rebuild': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -66,6 +68,20 @@ export interface RevertPlanView {
   blockedCount: number;
   /** Why the revert changes nothing (not finished, reverted already, every effect built on since); null when it can go on. */
   refusal: string | null;
+}
+
+/** The read models' rebuild run by the server (GET/POST /api/rebuild, the console's Rebuild page). */
+export interface RebuildView {
+  state: 'running' | 'done' | 'failed';
+  startedBy: string;
+  startedAt: string;
+  finishedAt: string | null;
+  /** How far through the event store the replay is, 0–1 (by position in the global order); null before it starts replaying. */
+  fraction: number | null;
+  /** Events applied to the read models so far. */
+  applied: number;
+  /** Why it failed (the processor resumes; the next start finishes the rebuild first). */
+  error: string | null;
 }
 
 /** An import's revert as the import log keeps it. */

@@ -20,6 +20,8 @@ import { ProjectionRunner, migrateProjections } from '../projections/runner.ts';
 import { migrateAuth } from './auth/sessions.ts';
 import { getImport, unreadImports, type ImportView } from '../projections/import-log.ts';
 import { tryLock, unlock } from './db/locks.ts';
+import { Conflict } from './errors.ts';
+import type { RebuildView } from '../schemas/api.ts';
 
 export interface App {
   config: Config;
@@ -81,6 +83,11 @@ export interface EngineEvents {
  */
 export class Engine {
   private running = false;
+  /** The processor's threads are stopped while this is set (a rebuild in this process). */
+  private paused = false;
+  private threadsUp = false;
+  /** The last rebuild this engine ran (the console's progress bar); null when none. */
+  private rebuildState: RebuildView | null = null;
   private loops: Promise<void>[] = [];
   private leaderClient: pg.PoolClient | null = null;
   /** True while this process holds the lock and its connection is alive. */
@@ -102,6 +109,45 @@ export class Engine {
   async stop(): Promise<void> {
     this.running = false;
     await Promise.allSettled(this.loops);
+  }
+
+  get rebuild(): RebuildView | null {
+    return this.rebuildState && { ...this.rebuildState };
+  }
+
+  /**
+   * Rebuilds every read model from the event store in this process, the processor paused
+   * meanwhile (this engine keeps the leader lock, so no other process decides or rebuilds).
+   * Returns at once with the rebuild's state; `rebuild` follows its progress.
+   */
+  startRebuild(by: string): RebuildView {
+    if (this.rebuildState?.state === 'running') {
+      throw new Conflict(`a rebuild is running already (started by ${this.rebuildState.startedBy} at ${this.rebuildState.startedAt})`);
+    }
+    if (!this.isLeader) throw new Conflict('another careos process runs the importer now: run careos rebuild there, or stop it and try again');
+    const state: RebuildView = { state: 'running', startedBy: by, startedAt: new Date().toISOString(), finishedAt: null, fraction: null, applied: 0, error: null };
+    this.rebuildState = state;
+    this.paused = true;
+    void (async () => {
+      try {
+        while (this.threadsUp) await sleep(50);
+        const head = await this.app.store.headPosition();
+        await this.app.projections.rebuild(({ position, applied }) => {
+          state.fraction = head.prepare > 0n ? Math.min(1, Number(position.prepare) / Number(head.prepare)) : 1;
+          state.applied = applied;
+        });
+        state.fraction = 1;
+        state.state = 'done';
+      } catch (error) {
+        state.state = 'failed';
+        state.error = (error as Error).message;
+        this.report('rebuild', error);
+      } finally {
+        state.finishedAt = new Date().toISOString();
+        this.paused = false;
+      }
+    })();
+    return { ...state };
   }
 
   /** Reports an error; the same message from the same place is repeated at most once a minute (PostgreSQL down). */
@@ -182,6 +228,10 @@ export class Engine {
     const batchSize = this.app.config.processBatchRows;
     const heapMb = this.app.config.threadHeapMb;
     while (this.running && this.leading) {
+      if (this.paused) {
+        await sleep(50);
+        continue;
+      }
       const channel = new MessageChannel();
       const intakeInput: IntakeThreadInput = { ...store, batchSize };
       const processorInput: ProcessorThreadInput = { ...store, batchSize };
@@ -197,14 +247,17 @@ export class Engine {
         worker.on('error', (error) => this.report(where, error));
         return new Promise<void>((resolve) => worker.on('exit', () => resolve()));
       });
+      this.threadsUp = true;
       const anyExited = Promise.race(exits).then(() => true);
-      while (this.running && this.leading) {
+      while (this.running && this.leading && !this.paused) {
         if (await Promise.race([anyExited, sleep(50).then(() => false)])) break;
       }
-      // Stopping, or one died: stop both (a stopped thread ignores the message).
+      // Stopping, pausing, or one died: stop both (a stopped thread ignores the message).
       for (const { worker } of threads) worker.postMessage('stop');
       await Promise.all(exits);
+      this.threadsUp = false;
       if (!this.running || !this.leading) return;
+      if (this.paused) continue;
       await sleep(500); // a thread died: start both again
     }
   }

@@ -3,7 +3,7 @@
 // call one of these, and map the result; none of them holds SQL or touches the processor.
 import type pg from 'pg';
 import { Conflict, Forbidden, NotFound, RowInvalid, Unavailable, ValidationError } from '../errors.ts';
-import { importFile, readFile, type App } from '../app.ts';
+import { importFile, readFile, type App, type Engine } from '../app.ts';
 import type { SourceName } from '../events/types.ts';
 import { checkPhones } from '../processor/fields.ts';
 import { getImport, pageImports, type ImportView as ImportRecord } from '../../projections/import-log.ts';
@@ -11,7 +11,7 @@ import { errorsAfter, errorsAt, errorsOf, openErrorCounts, pageErrors, type Erro
 import { findProfiles, findProfilesByName, profileRecord } from '../../projections/profile.ts';
 import { relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
-  can, fileSource, FILE_SOURCES, type RevertPlanView, formatReplayRef, PERMISSIONS, REPLAY_COLUMN, type ErrorView, type ImportView, type Page, type Permission, type Principal,
+  can, fileSource, FILE_SOURCES, type RevertPlanView, type RebuildView, formatReplayRef, PERMISSIONS, REPLAY_COLUMN, type ErrorView, type ImportView, type Page, type Permission, type Principal,
   type CareshopPanelView, type OnboardingView, type TimelineEntry, type ProfileDetail, type ProfileView, type RelationView, type UserView,
 } from '../../schemas/api.ts';
 import { addUser, disableUser, displayNames, listUsers } from '../auth/users.ts';
@@ -96,8 +96,30 @@ function onePhoneE164(raw: string, notOne: string): string {
 export class Careos {
   readonly pool: pg.Pool;
 
+  /** The engine of this process (the server's), which runs a rebuild; null in processes that do not run one. */
+  private engine: Engine | null = null;
+
   constructor(readonly app: App, readonly sessionPolicy: SessionPolicy = DEFAULT_SESSION_POLICY) {
     this.pool = app.pool;
+  }
+
+  attachEngine(engine: Engine): void {
+    this.engine = engine;
+  }
+
+  // ── rebuild the read models ────────────────────────────────────────────────────────────────
+
+  /** The last rebuild this server ran (null when none since it started). */
+  rebuildStatus(actor: Principal): RebuildView | null {
+    this.require(actor, 'readmodels.rebuild');
+    return this.engine?.rebuild ?? null;
+  }
+
+  /** Starts rebuilding every read model from the event store, the importer paused meanwhile; Conflict when one runs or another process leads. */
+  startRebuild(actor: Principal): RebuildView {
+    this.require(actor, 'readmodels.rebuild');
+    if (!this.engine) throw new Unavailable('this process runs no importer: rebuild from the server, or with careos rebuild');
+    return this.engine.startRebuild(actor.id);
   }
 
   /** Throws Forbidden unless the actor's role has the permission. */

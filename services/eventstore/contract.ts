@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import type pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { EventStore, NewEvent, RecordedEvent } from './types.ts';
+import type { EventStore, NewEvent, Position, RecordedEvent } from './types.ts';
 import { START, WrongExpectedRevision, comparePositions } from './types.ts';
 
 export interface ContractContext {
@@ -28,9 +28,9 @@ function uniqueStream(prefix: string): string {
 }
 
 /** Reads $all to its end, page by page, as a subscriber does. */
-async function readToEnd(store: EventStore, options: { types?: string[]; maxCount?: number } = {}): Promise<RecordedEvent[]> {
+async function readToEnd(store: EventStore, options: { types?: string[]; maxCount?: number } = {}, from: Position = START): Promise<RecordedEvent[]> {
   const found: RecordedEvent[] = [];
-  let after = START;
+  let after = from;
   for (;;) {
     const page = await store.readAll(after, { maxCount: options.maxCount ?? 500, types: options.types });
     found.push(...page.events);
@@ -147,6 +147,16 @@ export function eventStoreContract(name: string, open: () => Promise<ContractCon
     const page = await store.readAll(START, { maxCount: 2 });
     assert.is(page.events.length, 2);
     assert.is(comparePositions(page.position, page.events[1]!.position), 0);
+  });
+
+  test('headPosition is at or after the last event written, and a read after it finds nothing of it', async ({ ctx }) => {
+    const { store } = ctx!;
+    const stream = uniqueStream('head');
+    const written = await store.append({ streamId: stream, events: events(3, 'Head'), expectedRevision: 'no_stream' });
+    const head = await store.headPosition();
+    assert.ok(comparePositions(head, written.position) >= 0, 'the head is not before the last event written');
+    const after = (await readToEnd(store, { types: ['Head'], maxCount: 1000 }, head)).filter((e) => e.streamId === stream);
+    assert.equal(after, []);
   });
 
   test('a filtered read moves past events of other types and says when it is caught up', async ({ ctx }) => {

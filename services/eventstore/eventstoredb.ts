@@ -384,6 +384,12 @@ export class EventStoreDbStore implements EventStore {
     }
   }
 
+  async headPosition(): Promise<Position> {
+    const read = this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1 });
+    for await (const resolved of read) return fromAll(resolved).position;
+    return START;
+  }
+
   async readAll(after: Position, options: ReadAllOptions): Promise<ReadAllPage> {
     const { maxCount } = options;
     if (maxCount <= 0) return { events: [], position: after };

@@ -14,7 +14,7 @@ import type {
   AppendResult, EventStore, ExpectedRevision, NewEvent, Position, ReadAllOptions, ReadAllPage, RecordedEvent,
   StreamAppend, SubscribeOptions,
 } from './types.ts';
-import { WrongExpectedRevision, comparePositions } from './types.ts';
+import { START, WrongExpectedRevision, comparePositions } from './types.ts';
 import { withLock } from '../db/locks.ts';
 
 /** A filtered readAll looks at up to this many times maxCount events. */
@@ -239,6 +239,13 @@ export class PostgresEventStore implements EventStore {
 
   async streamRevision(streamId: string): Promise<bigint | null> {
     return currentRevision(this.pool as unknown as pg.ClientBase, streamId);
+  }
+
+  async headPosition(): Promise<Position> {
+    const { rows } = await this.pool.query<{ commit: string; prepare: string }>(
+      'select transaction_id::text as commit, position::text as prepare from es_events order by transaction_id desc, position desc limit 1',
+    );
+    return rows[0] ? { commit: BigInt(rows[0].commit), prepare: BigInt(rows[0].prepare) } : START;
   }
 
   async readAll(after: Position, options: ReadAllOptions): Promise<ReadAllPage> {

@@ -103,6 +103,8 @@ export interface EventStore {
   readStream(streamId: string, options?: { fromRevision?: bigint; maxCount?: number }): Promise<RecordedEvent[]>;
   /** Revision of the stream's last event, or null when the stream does not exist. */
   streamRevision(streamId: string): Promise<bigint | null>;
+  /** Position of the last event in the global order now (START when there is none): how far a full replay goes (a rebuild's progress). */
+  headPosition(): Promise<Position>;
   /**
    * Up to maxCount events strictly after `after`, in global order, looking at a bounded number of
    * events of other types. Never skips an event that commits later at an earlier place (the

@@ -315,6 +315,23 @@ test('revert › a reason is required (400), JSON only (415), an unknown import 
   assert.is(profile.retired?.by, 'script-admin', 'its page still shows it, retired, and who did it');
 });
 
+test('rebuild › POST starts it (202, running, who), a second while it runs is a 409; it ends done with every event applied and the import log as it was', async () => {
+  const before = await (await api('/api/imports?limit=1000', 'admin')).json();
+  const started = await api('/api/rebuild', 'admin', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+  assert.is(started.status, 202);
+  const { rebuild } = await started.json() as { rebuild: { state: string; startedBy: string; fraction: number | null } };
+  assert.equal([rebuild.state, rebuild.startedBy], ['running', 'script-admin']);
+  const again = await api('/api/rebuild', 'admin', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+  // Either still running (409, naming it) or already done on a small store (202, a new one).
+  if (again.status === 409) await expectProblem(again, 409, /a rebuild is running already \(started by script-admin/);
+  else assert.is(again.status, 202);
+  await waitForRebuild();
+  const { rebuild: done } = await (await api('/api/rebuild', 'admin')).json() as { rebuild: { state: string; fraction: number; applied: number; finishedAt: string } };
+  assert.equal([done.state, done.fraction], ['done', 1]);
+  assert.ok(done.applied > 0 && done.finishedAt !== null);
+  assert.equal(await (await api('/api/imports?limit=1000', 'admin')).json(), before);
+});
+
 test('ids › a NUL byte or a control character in a path id is a 400 on every route that takes one', async () => {
   for (const routePath of ['/api/imports/a%00b', '/api/imports/a%00b/errors', '/api/imports/a%00b/errors.csv', '/api/profiles/C09%00', '/api/imports/a%0Ab']) {
     await expectProblem(await api(routePath, 'admin'), 400, /control character/);
@@ -613,6 +630,18 @@ async function waitForSyncs(): Promise<void> {
   throw new Error('a Care Shop sync did not finish');
 }
 
+async function waitForRebuild(): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const { rebuild } = await (await api('/api/rebuild', 'admin')).json() as { rebuild: { state: string; error: string | null } | null };
+    if (rebuild && rebuild.state !== 'running') {
+      assert.is(rebuild.state, 'done', rebuild.error ?? '');
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('a rebuild did not finish');
+}
+
 const MATRIX: MatrixRoute[] = [
   { method: 'GET', path: () => '/api/me', permission: null, ok: 200 },
   { method: 'GET', path: () => '/api/imports', permission: 'imports.read', ok: 200 },
@@ -632,6 +661,8 @@ const MATRIX: MatrixRoute[] = [
   // Without a reason: refused (400) for the roles that may revert; the others never get that far. Nothing is reverted.
   { method: 'POST', path: () => `/api/imports/${importId}/revert`, permission: 'imports.revert', ok: 400, json: { reason: '' } },
   { method: 'GET', path: () => '/api/onboarding/nana', permission: 'imports.read', ok: 200 },
+  { method: 'GET', path: () => '/api/rebuild', permission: 'readmodels.rebuild', ok: 200 },
+  { method: 'POST', path: () => '/api/rebuild', permission: 'readmodels.rebuild', ok: 202, json: {}, after: waitForRebuild },
   {
     method: 'POST', path: () => '/api/onboarding/nana', permission: 'onboarding.mark', ok: 200, json: { complete: false, reason: 'role matrix' },
     after: async () => assert.is((await markOnboarding({ complete: true })).status, 200),

@@ -352,6 +352,18 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
       },
     },
     {
+      method: 'GET', path: '/api/rebuild', access: 'readmodels.rebuild',
+      async handle(req, res) {
+        res.json({ rebuild: careos.rebuildStatus(req.principal!) });
+      },
+    },
+    {
+      method: 'POST', path: '/api/rebuild', access: 'readmodels.rebuild',
+      async handle(req, res) {
+        res.status(202).json({ rebuild: careos.startRebuild(req.principal!) });
+      },
+    },
+    {
       method: 'POST', path: '/api/careshop/sync', access: 'imports.create',
       async handle(req, res) {
         const { importId } = await careos.syncCareshop(req.principal!);

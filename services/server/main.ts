@@ -86,6 +86,7 @@ if (app.readerOptions.careshop?.demo) {
 
 const engine = new Engine(app);
 engine.start();
+careos.attachEngine(engine);
 const schedule = config.careshop.syncCron ? scheduleCareshopSync(careos, config.careshop.syncCron) : null;
 if (schedule) console.log(`careos: Care Shop sync scheduled: ${config.careshop.syncCron} (Bangkok time)`);
 

@@ -105,7 +105,7 @@ test('undo › the link import cannot be reverted while the remap stands: the pa
   await visit(admin.page, `/imports/${linkId}`);
   await admin.page.getByRole('link', { name: 'Revert import…' }).click();
   await admin.page.waitForURL(/\/revert$/);
-  assert.match(await admin.page.getByRole('status').first().innerText(), /every effect of this import was built on since \(1\)/);
+  assert.match(await admin.page.getByRole('status').first().innerText(), /Every effect of this import was built on since \(1\): revert the later imports named first\./);
   const blocker = admin.page.locator('table tbody tr');
   assert.deepEqual((await blocker.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim()), [`1 Link of nana n7001 to C0100001 remapped since import ${remapId.slice(0, 8)}…, row 1`]);
   assert.equal(await admin.page.getByRole('button', { name: 'Revert import' }).count(), 0, 'nothing to confirm');
@@ -114,7 +114,7 @@ test('undo › the link import cannot be reverted while the remap stands: the pa
 
 test('undo › the admin reverts the remap with a reason: the import is Reverted, by whom and why; n7001 is back on C0100001', async () => {
   await visit(admin.page, `/imports/${remapId}/revert`);
-  assert.match(await admin.page.locator('main').innerText(), /Ends 1 link this import made\.\s+Makes 1 link active again that its remaps had ended\.\s+Retires 0 profiles/);
+  assert.match(await admin.page.locator('main').innerText(), /Ends 1 link this import made\.\s+Makes 1 link active again that its remaps had ended\.\s+Marks the import Reverted/);
   await snap(admin.page, 'revert-preview');
   await admin.page.getByRole('button', { name: 'Revert import' }).click();
   assert.equal(await admin.page.getByLabel('Why is this import reverted?').evaluate((el) => (el as HTMLTextAreaElement).validity.valueMissing), true, 'a reason is required');
@@ -139,6 +139,24 @@ test('undo › the auditor\'s timeline shows the revert: the remap\'s link undon
   await visit(page, `/imports/${remapId}`);
   assert.equal(await page.getByRole('link', { name: 'Revert import…' }).count(), 0);
   assert.equal(await visit(page, `/imports/${remapId}/revert`), 403);
+});
+
+test('rebuild › the admin rebuilds the read models from the Read models page: it ends done, and the timeline with the revert reads the same after it', async () => {
+  await visit(page, '/audit?source=nana&originalId=n7001');
+  const timeline = () => page.locator('ol.timeline > li .headline').allInnerTexts();
+  const before = await timeline();
+  await visit(admin.page, '/imports');
+  await admin.page.getByRole('navigation').getByRole('link', { name: 'Read models' }).click();
+  await admin.page.waitForURL(/\/rebuild$/);
+  await admin.page.getByRole('button', { name: 'Rebuild read models' }).click();
+  await admin.page.getByRole('button', { name: 'Yes, rebuild now' }).click();
+  await admin.page.getByRole('heading', { name: 'Last rebuild' }).waitFor({ timeout: 60_000 });
+  assert.match(await admin.page.locator('.status').innerText(), /Done on .*: [1-9][\d,]* events replayed in [\d.]+ s, started by admin@example\.com\. The importer has resumed\./);
+  await snap(admin.page, 'rebuild-done');
+  await visit(page, '/audit?source=nana&originalId=n7001');
+  assert.deepEqual(await timeline(), before);
+  assert.equal(await page.getByRole('navigation').getByRole('link', { name: 'Read models' }).count(), 0, 'not an auditor\'s page');
+  assert.equal(await visit(page, '/rebuild'), 403);
 });
 
 test('no page of this suite raised an error in the browser or opened a dialog', () => {

@@ -33,6 +33,7 @@ export const routes = {
   errors: (importId: string, p?: Partial<Paging>, status?: 'open' | 'resolved') => `/imports/${segment(importId)}/errors${query({ status, ...paging(p) })}`,
   rejectedRow: (importId: string, row: number) => `/imports/${segment(importId)}/errors/${row}`,
   revert: (importId: string) => `/imports/${segment(importId)}/revert`,
+  rebuild: () => '/rebuild',
   audit: (filter: { careosId?: string; source?: string; originalId?: string; asOf?: string } = {}) => `/audit${query(filter)}`,
   profiles: (q?: string) => `/profiles${query({ q })}`,
   profile: (careosId: string) => `/profiles/${segment(careosId)}`,

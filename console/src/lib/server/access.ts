@@ -28,6 +28,7 @@ export const ROUTE_RULES: Record<string, Rule> = {
   '/(console)/imports/[importId]/errors/[row]': needs('errors.read'),
   '/(console)/imports/[importId]/revert': needs('imports.revert'),
   '/(console)/audit': needs('relations.read'),
+  '/(console)/rebuild': needs('readmodels.rebuild'),
   '/(console)/profiles': needs('profiles.read'),
   '/(console)/profiles/[careosId]': needs('profiles.read'),
 };
