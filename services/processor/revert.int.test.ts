@@ -9,9 +9,20 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Careos, operator } from '../api/careos.ts';
-import { newCareosId } from '../events/ids.ts';
 import { verifyReadModels } from '../../projections/verify.ts';
 import { openTestApp, type TestApp } from '../../test/support/app.ts';
+import { createTestDatabase } from '../../test/support/db.ts';
+import { stepUntilFinished } from '../../test/support/steps.ts';
+import { PostgresEventStore } from '../eventstore/postgres.ts';
+import type { NewEvent } from '../eventstore/types.ts';
+import { eventId, newCareosId, uuidV7 } from '../events/ids.ts';
+import { streams } from '../events/types.ts';
+import { readImport, startImport } from '../importer/reader.ts';
+import { requestRevert } from '../importer/revert.ts';
+import { getImport } from '../../projections/import-log.ts';
+import { migrateProjections } from '../../projections/runner.ts';
+import { migrateProcessor } from './processor-store.ts';
+import { Processor } from './run.ts';
 
 const HEADER = 'careos_cus_id,nana_cus_id,gender,firstname,lastname,email,date_of_birth,phone,company_name,force_create';
 const admin = operator('admin@rabbitcare.com');
@@ -132,6 +143,51 @@ test('undo › an import whose every effect a later import built on is refused a
 
   const verified = await verifyReadModels(t.app.store, t.app.pool, t.db.url);
   assert.ok(verified.same, JSON.stringify(verified.tables.filter((x) => !x.same)));
+});
+
+test('undo › a revert is decided in its place among the rows: appended between two rows of another import, the row before it keeps a profile in use, the row after it no longer finds the one retired', async () => {
+  const db = await createTestDatabase();
+  try {
+    const store = await PostgresEventStore.create(db.pool);
+    await migrateProcessor(db.pool);
+    await migrateProjections(db.pool);
+    const options = { dataDir: work, maxFileBytes: 1 << 20, batchRows: 100, careshop: null };
+    const processor = new Processor(store, db.pool, { batchSize: 500 });
+    const a = await startImport(store, {
+      filePath: file('order-a.csv', [',o1,F,Ploy,One,,,0812000001,,', ',o5,M,Chai,Five,,,0812000005,,']), fileName: 'order-a.csv', source: 'nana', by: 'tester',
+    }, options);
+    await readImport(store, db.pool, a, options);
+    await stepUntilFinished(processor, db.pool, a);
+    const [p1, p2] = [newCareosId(a, 1), newCareosId(a, 2)];
+
+    // Import B's events by hand around the request, so that one read of $all holds them all:
+    // ImportStarted, row 1 (maps o4 to A's second profile), the revert of A, row 2 (maps o6 to A's first), ImportFileRead.
+    const b = uuidV7();
+    const at = new Date().toISOString();
+    const append = (revision: bigint | 'no_stream', list: NewEvent[]) => store.append({ streamId: streams.import(b), expectedRevision: revision, events: list });
+    const row = (n: number, originalId: string, p: string): NewEvent => ({
+      id: eventId(b, n, 'received'), type: 'RowReceived', metadata: { by: 'tester', at, importId: b, row: n, v: 1 },
+      data: { importId: b, source: 'nana', row: n, record: { careos_cus_id: p, nana_cus_id: originalId, gender: 'F', firstname: 'Ploy', lastname: 'One', email: '', date_of_birth: '', phone: '0812000001', company_name: '', force_create: '' } },
+    });
+    await append('no_stream', [
+      { id: eventId(b, 0, 'started'), type: 'ImportStarted', metadata: { by: 'tester', at, importId: b, v: 2 }, data: { importId: b, source: 'nana', columns: HEADER.split(','), origin: { kind: 'replay', of: a, rows: [1, 2] } } },
+      row(1, 'o4', p2),
+    ]);
+    await requestRevert(store, { importId: a, reason: 'in order', by: 'admin' });
+    await append(1n, [row(2, 'o6', p1), { id: eventId(b, 0, 'file-read'), type: 'ImportFileRead', metadata: { by: 'tester', at, importId: b, v: 1 }, data: { importId: b, totalRows: 2 } }]);
+    await stepUntilFinished(processor, db.pool, b);
+    await processor.close();
+
+    const revert = (await getImport(db.pool, a))?.revert;
+    assert.equal([revert?.state, revert?.relationsReverted, revert?.profilesRetired], ['reverted', 2, 1]);
+    assert.equal(revert?.blocked.map((x) => [x.kind, x.careosId, x.by]), [['profile-in-use', p2, { importId: b, row: 1 }]], 'row 1 of B came before the revert: its profile stays');
+    const imported = await getImport(db.pool, b);
+    assert.equal([imported?.importedRows, imported?.rejectedRows], [1, 1]);
+    const { rows } = await db.pool.query<{ row_number: number; reasons: { code: string }[] }>('select row_number, reasons from error_log where import_id = $1', [b]);
+    assert.equal(rows.map((r) => [r.row_number, r.reasons[0]!.code]), [[2, 'unknown-profile']], 'row 2 of B came after it: the profile it names is retired');
+  } finally {
+    await db.drop();
+  }
 });
 
 test.run();
