@@ -212,3 +212,14 @@ export async function phoneOwnersWithNames(
   );
   return rows.map((r) => ({ phone: r.phone, careosId: r.careos_id, firstname: r.firstname, lastname: r.lastname }));
 }
+
+/** Which of these profiles are retired (a revert's progress: what it retired already). */
+export async function retiredProfiles(db: pg.Pool | pg.ClientBase, careosIds: readonly string[]): Promise<Set<string>> {
+  if (careosIds.length === 0) return new Set();
+  const { rows } = await db.query<{ careos_id: string }>(
+    `select p.careos_id from json_array_elements_text($1::json) as k(careos_id)
+       cross join lateral (select careos_id from profile where careos_id = k.careos_id and retired_at is not null offset 0) p`,
+    [JSON.stringify(careosIds)],
+  );
+  return new Set(rows.map((r) => r.careos_id));
+}

@@ -184,58 +184,67 @@ export async function activeLinks(
   return rows.map((r) => ({ source: r.source, originalId: r.original_id, careosId: r.care_os_id }));
 }
 
-/** What a revert needs to know of an original id a reverted import linked (revertLinkFacts). */
+/** What a revert needs to know of a link a reverted import's row made (revertLinkFacts). */
 export interface LinkNow {
   source: string;
   originalId: string;
-  /** The active link now, and the import and row that made it (a restored link names the one that first made it); null when none. */
+  row: number;
+  /** That link as the relation table holds it now (its latest row: a revert of a later import may have restored it). */
+  link: { active: boolean; endedBy: { importId: string; row: number } | null; endedByRevert: boolean } | null;
+  /** The id's active link now, and the import and row that made it (a restored link names the one that first made it); null when none. */
   active: { careosId: string; importId: string; row: number } | null;
-  /** The import and row that ended the reverted import's last link of this id; null while it is active. */
-  endedBy: { importId: string; row: number } | null;
-  /** The link the import's first unlink of this id ended (the one active before it), with who first made it; null when it ended none or its profile is retired. */
+  /** The link the import ended for this id (active before it touched the id), with who made it; null when none, or its profile is retired. */
   before: { careosId: string; importId: string; row: number } | null;
+  /** The revert of this import has restored a link of this id already. */
+  restored: boolean;
 }
 
 /**
- * For each original id an import linked: its active link now, who ended the import's last link of
- * it, and the link the import had ended (what a revert restores). `links` names the import's last
- * link of each id; `ended` the profile its first unlink of the id ended. One index probe per key.
+ * For each link an import's row made (source, original id, profile, row): that link now, the id's
+ * active link now, the link the import had ended for the id (what a revert restores) and whether
+ * the import's revert restored one already. Index probes on (source, original id) per key.
  */
 export async function revertLinkFacts(
-  db: pg.Pool | pg.ClientBase, importId: string,
-  keys: readonly { source: string; originalId: string; careosId: string; endedCareosId: string | null }[],
+  db: pg.Pool | pg.ClientBase, importId: string, keys: readonly { source: string; originalId: string; careosId: string; row: number }[],
 ): Promise<LinkNow[]> {
   if (keys.length === 0) return [];
   const { rows } = await db.query<{
-    source: string; original_id: string; active_care_os_id: string | null; active_import_id: string | null; active_row: number | null;
-    ended_import_id: string | null; ended_row: number | null; before_care_os_id: string | null; before_import_id: string | null; before_row: number | null;
+    source: string; original_id: string; row: number; mine_active: boolean | null; ended_import_id: string | null; ended_row: number | null;
+    ended_by_revert: boolean | null; active_care_os_id: string | null; active_import_id: string | null; active_row: number | null;
+    before_care_os_id: string | null; before_import_id: string | null; before_row: number | null; restored: boolean;
   }>(
-    `select k.source, k.original_id, a.care_os_id as active_care_os_id, a.linked_import_id as active_import_id, a.linked_row as active_row,
-            l.unlinked_import_id as ended_import_id, l.unlinked_row as ended_row,
-            b.care_os_id as before_care_os_id, b.linked_import_id as before_import_id, b.linked_row as before_row
+    `select k.source, k.original_id, k.row::int as row, m.active as mine_active, m.unlinked_import_id as ended_import_id, m.unlinked_row as ended_row,
+            m.unlinked_by_revert as ended_by_revert,
+            a.care_os_id as active_care_os_id, a.linked_import_id as active_import_id, a.linked_row as active_row,
+            b.care_os_id as before_care_os_id, b.linked_import_id as before_import_id, b.linked_row as before_row,
+            exists (select 1 from relation r where r.original_source = k.source and r.original_id = k.original_id and r.restored_by_revert = $1) as restored
        from rows from (json_array_elements_text($2::json), json_array_elements_text($3::json), json_array_elements_text($4::json), json_array_elements_text($5::json))
-            as k(source, original_id, care_os_id, ended_care_os_id)
+            with ordinality as k(source, original_id, care_os_id, row, n)
+       left join lateral (select active, unlinked_import_id, unlinked_row, unlinked_by_revert from relation
+                           where original_source = k.source and original_id = k.original_id and care_os_id = k.care_os_id
+                             and linked_import_id = $1 and linked_row = k.row::int
+                           order by linked_commit desc, linked_prepare desc limit 1) m on true
        left join lateral (select care_os_id, linked_import_id, linked_row from relation
                            where original_source = k.source and original_id = k.original_id and active offset 0) a on true
-       left join lateral (select unlinked_import_id, unlinked_row from relation
-                           where original_source = k.source and original_id = k.original_id and care_os_id = k.care_os_id
-                             and linked_import_id = $1
-                           order by linked_commit desc, linked_prepare desc limit 1) l on true
-       left join lateral (select care_os_id, linked_import_id, linked_row from relation
-                           where original_source = k.source and original_id = k.original_id and care_os_id = k.ended_care_os_id
-                             and unlinked_import_id = $1 and not unlinked_by_revert
-                             and not exists (select 1 from profile p where p.careos_id = k.ended_care_os_id and p.retired_at is not null)
-                           order by linked_commit, linked_prepare limit 1) b on true`,
+       left join lateral (select care_os_id, linked_import_id, linked_row from relation r
+                           where r.original_source = k.source and r.original_id = k.original_id
+                             and r.unlinked_import_id = $1 and r.linked_import_id <> $1 and not r.unlinked_by_revert
+                             and not exists (select 1 from profile p where p.careos_id = r.care_os_id and p.retired_at is not null)
+                           order by r.linked_commit, r.linked_prepare limit 1) b on true
+      order by k.n`,
     [
       importId, JSON.stringify(keys.map((k) => k.source)), JSON.stringify(keys.map((k) => k.originalId)),
-      JSON.stringify(keys.map((k) => k.careosId)), JSON.stringify(keys.map((k) => k.endedCareosId ?? '')),
+      JSON.stringify(keys.map((k) => k.careosId)), JSON.stringify(keys.map((k) => String(k.row))),
     ],
   );
   return rows.map((r) => ({
-    source: r.source, originalId: r.original_id,
+    source: r.source, originalId: r.original_id, row: r.row,
+    link: r.mine_active === null ? null : {
+      active: r.mine_active, endedBy: r.ended_import_id === null ? null : { importId: r.ended_import_id, row: r.ended_row! }, endedByRevert: r.ended_by_revert ?? false,
+    },
     active: r.active_care_os_id === null ? null : { careosId: r.active_care_os_id, importId: r.active_import_id!, row: r.active_row! },
-    endedBy: r.ended_import_id === null ? null : { importId: r.ended_import_id, row: r.ended_row! },
     before: r.before_care_os_id === null ? null : { careosId: r.before_care_os_id, importId: r.before_import_id!, row: r.before_row! },
+    restored: r.restored,
   }));
 }
 

@@ -24,7 +24,7 @@ import { runningSync, startCareshopSync } from '../careshop/sync.ts';
 import { NOT_CONFIGURED } from '../careshop/shop.ts';
 import { historyEntries, type HistoryEntry } from '../../projections/history.ts';
 import { requestRevert } from '../importer/revert.ts';
-import { decideRevert, loadRevertFacts } from '../processor/revert.ts';
+import { decideRevertOutcome, decideRevertPage, emptyTally, planOf, revertPages, revertPrecondition } from '../processor/revert.ts';
 import { readProgress } from '../processor/processor-store.ts';
 
 /** Why an import cannot be asked to revert now (running, reverted, a request pending); null when it can. */
@@ -316,12 +316,15 @@ export class Careos {
   async revertPlan(actor: Principal, importId: string): Promise<RevertPlanView> {
     this.require(actor, 'imports.revert');
     const view = await this.getImport(actor, importId);
-    const pending = revertRefusal(view);
     const [progress] = await readProgress(this.pool, [view.importId]);
-    const facts = await loadRevertFacts(this.app.store, this.pool, view.importId);
     const request = { data: { importId: view.importId, reason: 'preview' }, metadata: { by: actor.id, at: new Date().toISOString(), importId: view.importId, v: 1 as const } };
-    const { plan } = decideRevert(request, progress && { ...progress }, facts, 'preview');
-    return pending ? { ...plan, refusal: pending } : plan;
+    const tally = emptyTally();
+    const refusal = revertRefusal(view) ?? revertPrecondition(progress, false, view.importId);
+    if (refusal === null) {
+      for await (const page of revertPages(this.app.store, this.pool, view.importId, progress?.outcomeRevision ?? null)) decideRevertPage(request, page, tally);
+    }
+    const outcome = decideRevertOutcome(request, tally, 'preview', refusal).event;
+    return planOf(tally, outcome.type === 'RevertRefused' ? outcome.data.refusal : null);
   }
 
   /**

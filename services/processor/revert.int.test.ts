@@ -12,6 +12,7 @@ import { Careos, operator } from '../api/careos.ts';
 import { verifyReadModels } from '../../projections/verify.ts';
 import { openTestApp, type TestApp } from '../../test/support/app.ts';
 import { createTestDatabase } from '../../test/support/db.ts';
+import { dumpReadModels } from '../../test/support/dump.ts';
 import { stepUntilFinished } from '../../test/support/steps.ts';
 import { PostgresEventStore } from '../eventstore/postgres.ts';
 import type { NewEvent } from '../eventstore/types.ts';
@@ -188,6 +189,72 @@ test('undo › a revert is decided in its place among the rows: appended between
   } finally {
     await db.drop();
   }
+});
+
+/**
+ * A 120-row import (some rows remapping ids of an earlier one), then its revert decided page by page
+ * (10 outcome events a page: several commits); `failCommits` lists commits of the revert that are
+ * lost (the transaction rolled back, the processor reloads and decides the revert again).
+ */
+async function revertWith(failCommits: number[]) {
+  const db = await createTestDatabase();
+  try {
+    const store = await PostgresEventStore.create(db.pool);
+    await migrateProcessor(db.pool);
+    await migrateProjections(db.pool);
+    const options = { dataDir: work, maxFileBytes: 1 << 20, batchRows: 100, careshop: null };
+    let reverting = false;
+    let calls = 0;
+    const failing: typeof store = Object.create(store);
+    failing.appendMany = async (appends, commit) => store.appendMany(appends, async (client, results) => {
+      if (reverting && failCommits.includes(++calls)) throw new Error(`commit ${calls} lost`);
+      await commit?.(client, results);
+    });
+    const processor = new Processor(failing, db.pool, { batchSize: 500, revertPage: 10 });
+    const run = async (name: string, rows: string[]) => {
+      const id = await startImport(store, { filePath: file(name, rows), fileName: name, source: 'nana', by: 'tester' }, options);
+      await readImport(store, db.pool, id, options);
+      await stepUntilFinished(processor, db.pool, id);
+      return id;
+    };
+    const first = await run('cut-first.csv', Array.from({ length: 20 }, (_, i) => `,k${i},F,First${i},Cut,,,08130${String(i).padStart(5, '0')},,`));
+    const second = await run('cut-second.csv', Array.from({ length: 120 }, (_, i) => (i < 20
+      ? `${newCareosId(first, i + 1)},m${i},F,First${i},Cut,,,08130${String(i).padStart(5, '0')},,` // links another id to each of the first import's profiles
+      : i < 40 ? `,k${i - 20},M,Second${i},Cut,,,08140${String(i).padStart(5, '0')},,` // remaps the first import's ids (new profile, same id)
+        : `,s${i},M,Second${i},Cut,,,08150${String(i).padStart(5, '0')},,`)));
+    reverting = true;
+    await requestRevert(store, { importId: second, reason: 'cut short', by: 'admin' });
+    const errors: string[] = [];
+    for (let i = 0; i < 200 && (await getImport(db.pool, second))?.revert?.state !== 'reverted'; i++) {
+      try {
+        await processor.step();
+      } catch (error) {
+        errors.push((error as Error).message);
+      }
+    }
+    await processor.close();
+    return { errors, dump: await dumpReadModels(db.pool), revert: (await getImport(db.pool, second))?.revert };
+  } finally {
+    await db.drop();
+  }
+}
+
+test('undo › a revert cut short (commits lost midway) and decided again ends exactly as one that ran through: nothing undone twice, nothing left', async () => {
+  const clean = await revertWith([]);
+  const cut = await revertWith([3, 4, 9]);
+  assert.equal(clean.errors, []);
+  assert.equal(cut.errors, ['commit 3 lost', 'commit 4 lost', 'commit 9 lost']);
+  assert.equal(
+    [clean.revert?.relationsReverted, clean.revert?.relationsRestored, clean.revert?.profilesRetired, clean.revert?.blockedCount],
+    [120, 20, 100, 0], 'every link of the second import ended, the 20 ids it remapped back on the first import\'s profiles, its 100 profiles retired',
+  );
+  const { decidedAt: _a, requestedAt: _b, ...cleanRevert } = clean.revert!;
+  const { decidedAt: _c, requestedAt: _d, ...cutRevert } = cut.revert!;
+  assert.equal(cutRevert, cleanRevert);
+  assert.equal(cut.dump.relations, clean.dump.relations);
+  assert.equal(cut.dump.profiles, clean.dump.profiles);
+  assert.equal(cut.dump.imports, clean.dump.imports);
+  assert.is(cut.dump.duplicates.profiles, 0);
 });
 
 test.run();

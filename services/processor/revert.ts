@@ -1,18 +1,22 @@
 // Undo an import. An admin's RevertRequested (appended to the import's own stream, after its rows)
 // is decided by the processor in global order, like a row: every effect of the import that nothing
 // later built on is undone by compensating events in the import's outcome stream —
-//   a link it made and still active        → RelationReverted (and RelationRestored for the link
-//                                             its row had ended, when it ended one)
+//   a link it made, still its own         → RelationReverted (and RelationRestored for the link
+//                                           its row had ended, when it ended one)
 //   a profile it created, used by no other → ProfileRetired
 // — and an effect a later import built on stays, named in the outcome as a blocker:
 //   a link it made that a later import remapped (relation-changed), a profile it created that a
-//   later import linked an id to or matched (profile-in-use).
+//   later import links an id to or matched (profile-in-use).
 // ImportReverted closes the revert (the import log shows Reverted); RevertRefused when it would
 // change nothing. Nothing is deleted from the event store.
 //
-// decideRevert is pure; loadRevertFacts reads what it needs: the import's own outcome stream (what
-// it did) and the read models (what stands now). The processor decides a revert alone in its
-// batch, after every batch before it has committed, so the read models show everything before it.
+// An import may have a million rows, so a revert goes page by page through the import's outcome
+// stream (what it did), each page decided against the read models (what stands now) and committed
+// with its compensating events; only the last commit (ImportReverted) moves the processor's
+// checkpoint past the request. A revert cut short is decided again from the start: what it undid
+// already reads as done (a link ended by this revert, a profile retired), so the pages left give
+// the same events as before, and the totals count both. decideRevertPage and decideRevertOutcome
+// are pure; revertPages reads.
 import type pg from 'pg';
 import { eventId } from '../events/ids.ts';
 import { toImporterEvent } from '../events/schemas.ts';
@@ -22,12 +26,12 @@ import {
 import type { EventStore } from '../eventstore/types.ts';
 import { linksFromOtherImports, revertLinkFacts, type LinkNow } from '../../projections/relation.ts';
 import { historyFromOtherImports } from '../../projections/history.ts';
-import { getImport } from '../../projections/import-log.ts';
+import { retiredProfiles } from '../../projections/profile.ts';
 import type { RevertPlanView } from '../../schemas/api.ts';
 import type { ImportProgress } from './batch.ts';
 import type { DecidedEvent } from './rules.ts';
 
-/** An original id the import linked: its last link (the profile, the row) and what stands now. */
+/** A link a row of the import made, and what the relation table shows of it and its id now. */
 export interface RevertLink {
   source: SourceName;
   originalId: string;
@@ -36,13 +40,19 @@ export interface RevertLink {
   now: LinkNow;
 }
 
-export interface RevertFacts {
-  /** The import was reverted already. */
-  reverted: boolean;
+/** A profile a row of the import created: retired already (by this revert), or who builds on it now. */
+export interface RevertProfile {
+  careosId: string;
+  row: number;
+  retired: boolean;
+  usedBy: RowRef | null;
+}
+
+/** One page of the import's outcome stream, with what stands now. */
+export interface RevertPage {
   links: RevertLink[];
-  /** Profiles the import created, with a later import that built on each (null: none). */
-  profiles: { careosId: string; row: number; usedBy: RowRef | null }[];
-  /** Rejected rows this import (a replay) resolved. */
+  profiles: RevertProfile[];
+  /** Rejected rows the import (a replay) resolved in this page. */
   errorsResolved: number;
 }
 
@@ -51,148 +61,157 @@ export interface RevertRequest {
   metadata: EventMetadata;
 }
 
-export interface RevertDecision {
-  events: DecidedEvent[];
-  plan: RevertPlanView;
+/** The revert's totals so far: what it undid (now or before a crash) and what it leaves. */
+export interface RevertTally {
+  relationsReverted: number;
+  relationsRestored: number;
+  profilesRetired: number;
+  errorsReopened: number;
+  /** The first REVERT_BLOCKERS_LISTED. */
+  blocked: RevertBlocker[];
+  blockedCount: number;
 }
 
-/** Pure: the events a revert request causes, and what they undo and leave. `requestKey` tells requests of one import apart. */
-export function decideRevert(request: RevertRequest, progress: ImportProgress | undefined, facts: RevertFacts, requestKey: string): RevertDecision {
-  const importId = request.data.importId;
-  const metadata = (row?: number): EventMetadata => ({ by: request.metadata.by, at: request.metadata.at, importId, ...(row === undefined ? {} : { row }), v: 1 });
-  const refused = (refusal: string, blocked: RevertBlocker[] = []): RevertDecision => ({
-    events: [{
-      id: eventId(importId, 0, `revert-refused:${requestKey}`),
-      event: {
-        type: 'RevertRefused',
-        data: { importId, reason: request.data.reason, refusal, blocked: blocked.slice(0, REVERT_BLOCKERS_LISTED), blockedCount: blocked.length },
-        metadata: metadata(),
-      },
-    }],
-    plan: { relationsReverted: 0, relationsRestored: 0, profilesRetired: 0, errorsReopened: 0, blocked: blocked.slice(0, REVERT_BLOCKERS_LISTED), blockedCount: blocked.length, refusal },
-  });
-  if (!progress) return refused(`import ${importId} is not known to the processor`);
-  if (!progress.completed) return refused('the import has not finished: every row must be decided before it can be reverted');
-  if (facts.reverted) return refused('the import was reverted already');
+export function emptyTally(): RevertTally {
+  return { relationsReverted: 0, relationsRestored: 0, profilesRetired: 0, errorsReopened: 0, blocked: [], blockedCount: 0 };
+}
 
-  const blocked: RevertBlocker[] = [];
+function metadataOf(request: RevertRequest, row?: number): EventMetadata {
+  return { by: request.metadata.by, at: request.metadata.at, importId: request.data.importId, ...(row === undefined ? {} : { row }), v: 1 };
+}
+
+/** Why the revert of this import is refused before anything is looked at; null when it goes on. */
+export function revertPrecondition(progress: ImportProgress | undefined, reverted: boolean, importId: string): string | null {
+  if (!progress) return `import ${importId} is not known to the processor`;
+  if (!progress.completed) return 'the import has not finished: every row must be decided before it can be reverted';
+  if (reverted) return 'the import was reverted already';
+  return null;
+}
+
+/** Pure: the compensating events of one page; counts what it undoes, undid before, and leaves into `tally`. */
+export function decideRevertPage(request: RevertRequest, page: RevertPage, tally: RevertTally): DecidedEvent[] {
+  const importId = request.data.importId;
+  const block = (blocker: RevertBlocker) => {
+    if (tally.blocked.length < REVERT_BLOCKERS_LISTED) tally.blocked.push(blocker);
+    tally.blockedCount++;
+  };
+  tally.errorsReopened += page.errorsResolved;
   const retiring = new Set<string>();
   const retires: DecidedEvent[] = [];
-  for (const profile of facts.profiles) {
-    if (profile.usedBy) {
-      blocked.push({ kind: 'profile-in-use', row: profile.row, careosId: profile.careosId, source: null, originalId: null, by: profile.usedBy });
-      continue;
+  for (const profile of page.profiles) {
+    if (profile.retired) {
+      tally.profilesRetired++;
+    } else if (profile.usedBy) {
+      block({ kind: 'profile-in-use', row: profile.row, careosId: profile.careosId, source: null, originalId: null, by: profile.usedBy });
+    } else {
+      tally.profilesRetired++;
+      retiring.add(profile.careosId);
+      retires.push({
+        id: eventId(importId, profile.row, 'revert-retire'),
+        event: { type: 'ProfileRetired', data: { careosId: profile.careosId, importId, row: profile.row }, metadata: metadataOf(request, profile.row) },
+      });
     }
-    retiring.add(profile.careosId);
-    retires.push({
-      id: eventId(importId, profile.row, 'revert-retire'),
-      event: { type: 'ProfileRetired', data: { careosId: profile.careosId, importId, row: profile.row }, metadata: metadata(profile.row) },
-    });
   }
   const links: DecidedEvent[] = [];
-  let relationsReverted = 0;
-  let relationsRestored = 0;
-  for (const link of facts.links) {
-    const { source, originalId, careosId, row, now } = link;
-    const stillMine = now.active !== null && now.active.importId === importId && now.active.careosId === careosId;
-    if (!stillMine) {
-      const by = now.active ?? now.endedBy ?? { importId, row };
-      blocked.push({ kind: 'relation-changed', row, careosId, source, originalId, by: { importId: by.importId, row: by.row } });
+  for (const { source, originalId, careosId, row, now } of page.links) {
+    const link = now.link;
+    if (link && !link.active && link.endedByRevert && link.endedBy?.importId === importId) {
+      // Undone by this revert already (a revert cut short, decided again).
+      tally.relationsReverted++;
+      if (now.restored) tally.relationsRestored++;
       continue;
     }
-    relationsReverted++;
+    // A later row of the same import linked the id again: that row's link is the one to undo.
+    if (link && !link.active && link.endedBy?.importId === importId) continue;
+    if (!link?.active) {
+      const by = now.active ?? link?.endedBy ?? { importId, row };
+      block({ kind: 'relation-changed', row, careosId, source, originalId, by: { importId: by.importId, row: by.row } });
+      continue;
+    }
+    tally.relationsReverted++;
     links.push({
       id: eventId(importId, row, `revert-link:${source}:${originalId}`),
-      event: { type: 'RelationReverted', data: { careosId, source, originalId, importId, row }, metadata: metadata(row) },
+      event: { type: 'RelationReverted', data: { careosId, source, originalId, importId, row }, metadata: metadataOf(request, row) },
     });
     const before = now.before;
-    if (before && !retiring.has(before.careosId)) {
-      relationsRestored++;
+    if (before && !retiring.has(before.careosId) && !now.restored) {
+      tally.relationsRestored++;
       links.push({
         id: eventId(importId, row, `revert-restore:${source}:${originalId}`),
         event: {
           type: 'RelationRestored',
           data: { careosId: before.careosId, source, originalId, importId, row, restores: { importId: before.importId, row: before.row } },
-          metadata: metadata(row),
+          metadata: metadataOf(request, row),
         },
       });
     }
   }
-  blocked.sort((a, b) => a.row - b.row || a.kind.localeCompare(b.kind));
-  if (relationsReverted === 0 && retires.length === 0 && blocked.length > 0) {
-    return refused(`every effect of this import was built on since (${blocked.length}): revert the later imports named first`, blocked);
+  return [...links, ...retires];
+}
+
+/** Pure: the event that closes a revert: ImportReverted with its totals, or RevertRefused when it undid nothing and something blocks it. */
+export function decideRevertOutcome(request: RevertRequest, tally: RevertTally, requestKey: string, refusal: string | null = null): DecidedEvent {
+  const importId = request.data.importId;
+  const blocked = [...tally.blocked].sort(byRow);
+  const blockedCount = tally.blockedCount;
+  const undid = tally.relationsReverted + tally.profilesRetired + tally.relationsRestored;
+  const refused = refusal ?? (undid === 0 && blockedCount > 0 ? `every effect of this import was built on since (${blockedCount}): revert the later imports named first` : null);
+  if (refused !== null) {
+    return {
+      id: eventId(importId, 0, `revert-refused:${requestKey}`),
+      event: { type: 'RevertRefused', data: { importId, reason: request.data.reason, refusal: refused, blocked, blockedCount }, metadata: metadataOf(request) },
+    };
   }
-  const counts = {
-    relationsReverted, relationsRestored, profilesRetired: retires.length, errorsReopened: facts.errorsResolved,
-    blocked: blocked.slice(0, REVERT_BLOCKERS_LISTED), blockedCount: blocked.length,
-  };
-  const plan: RevertPlanView = { ...counts, refusal: null };
   return {
-    events: [
-      ...links, ...retires,
-      { id: eventId(importId, 0, 'reverted'), event: { type: 'ImportReverted', data: { importId, reason: request.data.reason, ...counts }, metadata: metadata() } },
-    ],
-    plan,
+    id: eventId(importId, 0, 'reverted'),
+    event: { type: 'ImportReverted', data: { importId, reason: request.data.reason, ...tally, blocked }, metadata: metadataOf(request) },
   };
 }
 
-const STREAM_PAGE = 5000;
+/** Blockers by the reverted import's row, then kind. */
+function byRow(a: RevertBlocker, b: RevertBlocker): number {
+  return a.row - b.row || a.kind.localeCompare(b.kind);
+}
+
+/** The plan a tally adds up to (a preview, or the outcome), as the API shows it. */
+export function planOf(tally: RevertTally, refusal: string | null): RevertPlanView {
+  return { ...tally, blocked: [...tally.blocked].sort(byRow), refusal };
+}
+
+const STREAM_PAGE = 2000;
 
 /**
- * What decideRevert needs: what the import did (its outcome stream, read in pages: its last link of
- * each original id, the profile its first unlink of each id ended, the profiles it created, the
- * errors it resolved) and what stands now (the read models).
+ * The import's outcome stream page by page, up to `lastRevision` (what the import decided, before
+ * any revert event), each page with what the read models show now of its links and profiles.
  */
-export async function loadRevertFacts(store: EventStore, db: pg.Pool | pg.ClientBase, importId: string): Promise<RevertFacts> {
-  const lastLink = new Map<string, { source: SourceName; originalId: string; careosId: string; row: number }>();
-  const firstEnded = new Map<string, string>();
-  const created: { careosId: string; row: number }[] = [];
-  const linkedHere = new Set<string>();
-  let errorsResolved = 0;
+export async function* revertPages(
+  store: EventStore, db: pg.Pool | pg.ClientBase, importId: string, lastRevision: bigint | null, pageSize = STREAM_PAGE,
+): AsyncGenerator<RevertPage> {
+  if (lastRevision === null) return;
   const stream = streams.outcome(importId);
-  for (let from = 0n; ; from += BigInt(STREAM_PAGE)) {
-    const page = await store.readStream(stream, { fromRevision: from, maxCount: STREAM_PAGE });
-    for (const stored of page) {
-      const event = toImporterEvent(stored);
-      switch (event.type) {
-        case 'ProfileCreated':
-          created.push({ careosId: event.data.careosId, row: event.data.row });
-          break;
-        case 'RelationLinked':
-          for (const originalId of event.data.originalIds) {
-            const key = `${event.data.source}\u0000${originalId}`;
-            lastLink.set(key, { source: event.data.source, originalId, careosId: event.data.careosId, row: event.data.row });
-            linkedHere.add(`${key}\u0000${event.data.careosId}`);
-          }
-          break;
-        case 'RelationUnlinked': {
-          // The link this import found active (not one of its own rows' links, re-linked later in it).
-          const key = `${event.data.source}\u0000${event.data.originalId}`;
-          if (!firstEnded.has(key) && !linkedHere.has(`${key}\u0000${event.data.careosId}`)) firstEnded.set(key, event.data.careosId);
-          break;
-        }
-        case 'ErrorResolved':
-          errorsResolved++;
-          break;
-        default:
-          break;
-      }
+  const size = BigInt(pageSize);
+  for (let from = 0n; from <= lastRevision; from += size) {
+    const count = Number(lastRevision - from + 1n < size ? lastRevision - from + 1n : size);
+    const stored = await store.readStream(stream, { fromRevision: from, maxCount: count });
+    const links: Omit<RevertLink, 'now'>[] = [];
+    const created: { careosId: string; row: number }[] = [];
+    let errorsResolved = 0;
+    for (const record of stored) {
+      const event = toImporterEvent(record);
+      if (event.type === 'ProfileCreated') created.push({ careosId: event.data.careosId, row: event.data.row });
+      else if (event.type === 'RelationLinked') {
+        for (const originalId of event.data.originalIds) links.push({ source: event.data.source, originalId, careosId: event.data.careosId, row: event.data.row });
+      } else if (event.type === 'ErrorResolved') errorsResolved++;
     }
-    if (page.length < STREAM_PAGE) break;
+    const careosIds = created.map((p) => p.careosId);
+    const [now, retired, linkedBy, matchedBy] = await Promise.all([
+      revertLinkFacts(db, importId, links), retiredProfiles(db, careosIds), linksFromOtherImports(db, importId, careosIds), historyFromOtherImports(db, importId, careosIds),
+    ]);
+    yield {
+      links: links.map((link, i) => ({ ...link, now: now[i]! })),
+      profiles: created.map((p) => ({ ...p, retired: retired.has(p.careosId), usedBy: linkedBy.get(p.careosId) ?? matchedBy.get(p.careosId) ?? null })),
+      errorsResolved,
+    };
+    if (stored.length < count) return;
   }
-  const keys = [...lastLink.entries()].map(([key, link]) => ({ ...link, endedCareosId: firstEnded.get(key) ?? null }));
-  const careosIds = created.map((p) => p.careosId);
-  const [now, linkedBy, matchedBy, log] = await Promise.all([
-    revertLinkFacts(db, importId, keys), linksFromOtherImports(db, importId, careosIds), historyFromOtherImports(db, importId, careosIds),
-    getImport(db, importId),
-  ]);
-  const nowOf = new Map(now.map((n) => [`${n.source}\u0000${n.originalId}`, n]));
-  return {
-    reverted: log?.revert?.state === 'reverted',
-    links: keys
-      .map((k) => ({ source: k.source, originalId: k.originalId, careosId: k.careosId, row: k.row, now: nowOf.get(`${k.source}\u0000${k.originalId}`)! }))
-      .sort((a, b) => a.row - b.row || a.originalId.localeCompare(b.originalId)),
-    profiles: created.map((p) => ({ ...p, usedBy: linkedBy.get(p.careosId) ?? matchedBy.get(p.careosId) ?? null })),
-    errorsResolved,
-  };
 }

@@ -33,10 +33,13 @@ import { decideBatch, lookupKeysOf, type BatchInput, type BatchLookups, type Imp
 import { LocalIntake, type Intake } from './intake.ts';
 import { moveCheckpoint, readCheckpoint, readProgress, writeProgress } from './processor-store.ts';
 import { InMemoryState } from './state.ts';
-import { decideRevert, loadRevertFacts } from './revert.ts';
+import { decideRevertOutcome, decideRevertPage, emptyTally, revertPages, revertPrecondition } from './revert.ts';
+import { getImport } from '../../projections/import-log.ts';
 
 export interface ProcessorOptions {
   batchSize: number;
+  /** Outcome events read per page of an import being reverted (revert.ts); one commit each. */
+  revertPage?: number;
   /** Reads and checks the input; by default in this thread. */
   intake?: Intake;
 }
@@ -54,6 +57,7 @@ export class Processor {
   private inflight: { done: Promise<void>; effects: InMemoryState } | null = null;
 
   private readonly intake: Intake;
+  private readonly revertPage: number | undefined;
 
   constructor(
     private readonly store: EventStore,
@@ -61,6 +65,7 @@ export class Processor {
     options: ProcessorOptions,
   ) {
     this.intake = options.intake ?? new LocalIntake(store, options.batchSize);
+    this.revertPage = options.revertPage;
   }
 
   private async loadCheckpoint(): Promise<Position> {
@@ -186,24 +191,29 @@ export class Processor {
 
   /**
    * A revert request (alone in its batch, see intake.ts): decided once every batch before it has
-   * committed, so the read models show all of it, and committed before anything after it is
-   * decided (its net effect, retired profiles included, is not laid over a next batch).
+   * committed, so the read models show all of it, then page by page through the import's outcome
+   * stream (revert.ts), each page's compensating events committed with the read models; the last
+   * commit (ImportReverted or RevertRefused) moves the checkpoint past the request. Nothing after
+   * it is decided meanwhile.
    */
   private async stepRevert(checkpoint: Position, next: Position, request: { event: EventOf<'RevertRequested'>; position: Position }): Promise<boolean> {
     await this.flush();
     const importId = request.event.data.importId;
     await this.loadImports([importId]);
-    const facts = await loadRevertFacts(this.store, this.pool, importId);
-    const key = `${request.position.commit}.${request.position.prepare}`;
-    const { events } = decideRevert(request.event, this.imports.get(importId), facts, key);
-    const outcome: NewEvent[] = events.map(({ id, event }) => {
-      checkEvent(event.type, event.data, event.metadata);
-      return { id, type: event.type, data: event.data, metadata: event.metadata };
-    });
-    // The import's progress is written again for its outcome stream's new revision (a processor
-    // started later appends after it).
     const progress = this.imports.get(importId);
-    await this.commit({ checkpoint, next, stored: [request], outcomes: [{ importId, events: outcome }], progress: progress ? [progress] : [] });
+    const written = progress ? [progress] : [];
+    const refusal = revertPrecondition(progress, (await getImport(this.pool, importId))?.revert?.state === 'reverted', importId);
+    const tally = emptyTally();
+    if (refusal === null) {
+      // What the import decided ends here: what follows is this revert's own (from an attempt cut short).
+      for await (const page of revertPages(this.store, this.pool, importId, this.outcomeRevisions.get(importId) ?? null, this.revertPage)) {
+        const events = decideRevertPage(request.event, page, tally);
+        if (events.length) await this.commit({ checkpoint, next: checkpoint, stored: [], outcomes: [{ importId, events: checked(events) }], progress: written });
+      }
+    }
+    const key = `${request.position.commit}.${request.position.prepare}`;
+    const outcome = decideRevertOutcome(request.event, tally, key, refusal);
+    await this.commit({ checkpoint, next, stored: [request], outcomes: [{ importId, events: checked([outcome]) }], progress: written });
     this.checkpoint = next;
     this.cursor = next;
     return true;
@@ -236,6 +246,14 @@ export class Processor {
     }
     this.lastOutput = lastOutput;
   }
+}
+
+/** Outcome events checked against their schemas, as the store takes them. */
+function checked(events: readonly { id: string; event: ImporterEvent }[]): NewEvent[] {
+  return events.map(({ id, event }) => {
+    checkEvent(event.type, event.data, event.metadata);
+    return { id, type: event.type, data: event.data, metadata: event.metadata };
+  });
 }
 
 /**

@@ -25,10 +25,10 @@ export async function dumpReadModels(db: pg.Pool | pg.Client): Promise<ReadModel
   const count = async (sql: string) => Number((await db.query(sql)).rows[0].n);
   return {
     profiles: profiles.rows
-      .map((p) => [name(p.careos_id), p.firstname, p.lastname, p.gender, p.date_of_birth?.toISOString?.() ?? p.date_of_birth, p.emails, p.phones, p.companies, p.source, p.row_number].map(String).join('|'))
+      .map((p) => [name(p.careos_id), p.firstname, p.lastname, p.gender, p.date_of_birth?.toISOString?.() ?? p.date_of_birth, p.emails, p.phones, p.companies, p.source, p.row_number, p.retired_at !== null].map(String).join('|'))
       .sort(),
     relations: relations.rows
-      .map((r) => [r.original_source, r.original_id, name(r.care_os_id), r.active, r.linked_row, r.unlinked_row].map(String).join('|'))
+      .map((r) => [r.original_source, r.original_id, name(r.care_os_id), r.active, r.linked_row, r.unlinked_row, r.unlinked_by_revert, r.restored_by_revert !== null].map(String).join('|'))
       .sort(),
     errors: errors.rows.map((e) => `${e.row_number}|${JSON.stringify(e.record)}|${rename(JSON.stringify(e.reasons))}`).sort(),
     imports: imports.rows.map((i) => [i.file_name, i.source, i.status, i.total_rows, i.imported_rows, i.rejected_rows, i.skipped_rows].map(String).join('|')).sort(),
