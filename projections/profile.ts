@@ -68,10 +68,12 @@ export const profileProjection: Projection = {
          from unnest($1::text[], $2::timestamptz[], $3::text[]) as r(careos_id, at, by) where p.careos_id = r.careos_id`,
       [retired.map((r) => r.careosId), retired.map((r) => r.at), retired.map((r) => r.by)],
     );
-    // By phone (its index), not by CareOS id (none: every index costs the import).
+    // By phone (its index, one probe per phone), not by CareOS id (no index: every index costs the import).
     await client.query(
-      `delete from profile_phone pp using profile p
-        where p.careos_id = any($1::text[]) and pp.phone = any(p.phones) and pp.careos_id = p.careos_id`,
+      `delete from profile_phone where ctid in (
+         select pp.ctid from profile p cross join lateral unnest(p.phones) as ph(phone)
+          cross join lateral (select ctid from profile_phone where phone = ph.phone and careos_id = p.careos_id offset 0) pp
+          where p.careos_id = any($1::text[]))`,
       [retired.map((r) => r.careosId)],
     );
   },
