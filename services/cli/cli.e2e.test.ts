@@ -429,8 +429,9 @@ test('cli › rebuild recreates every read model from the events: stats and ever
       imports,
       profiles: json<Profile[]>('profiles', '--json'),
       relations: json<Relation[]>('relations', '--json'),
-      errors: imports.map((i) => json<ErrorRow[]>('errors', i.importId, '--format', 'json')),
-      errorsCsv: imports.map((i) => careos('errors', i.importId, '--format', 'csv').stdout),
+      // The error log of every import with rejected rows (the others' are empty, and the stats count every rejected row).
+      errors: imports.filter((i) => i.rejectedRows > 0).map((i) => json<ErrorRow[]>('errors', i.importId, '--format', 'json')),
+      errorsCsv: imports.filter((i) => i.rejectedRows > 0).map((i) => careos('errors', i.importId, '--format', 'csv').stdout),
     };
   };
   given();
