@@ -441,6 +441,10 @@ test('cli › rebuild recreates every read model from the events: stats and ever
   assert.is(run.status, 0, run.stderr);
   assert.match(run.stdout, /^rebuilt every read model/);
   assert.equal(snapshot(), before);
+  // And verify, which rebuilds aside, finds the rebuilt read models equal to the events' replay.
+  const verified = json<{ same: boolean; tables: { table: string; same: boolean }[] }>('verify', '--json');
+  assert.equal(verified.tables.filter((t) => !t.same), []);
+  assert.is(verified.same, true);
 });
 
 for (const [name, body] of shuffled(tests)) uvuTest(name, body);

@@ -25,7 +25,9 @@ export async function stepUntilFinished(
       steps++;
       continue;
     }
-    if ((await getImport(pool, importId))?.status !== 'In progress') return steps;
+    // Not in the import log yet (its ImportStarted not projected) is not finished either.
+    const status = (await getImport(pool, importId))?.status;
+    if (status !== undefined && status !== 'In progress') return steps;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
