@@ -126,6 +126,10 @@ test('undo › the admin reverts the remap with a reason: the import is Reverted
   assert.equal(await admin.page.locator('.summary').getByText('Reverted', { exact: true }).count(), 1);
   assert.equal(await admin.page.getByRole('link', { name: 'Revert import…' }).count(), 0, 'reverted once');
   await snap(admin.page, 'import-reverted');
+  // The import log says it too, with who.
+  await visit(admin.page, '/imports');
+  const row = admin.page.getByRole('row').filter({ has: admin.page.getByText('remap.csv', { exact: true }) });
+  assert.match((await row.innerText()).replace(/\s+/g, ' '), /Reverted by Ada Admin, \d/);
 });
 
 test('undo › the auditor\'s timeline shows the revert: the remap\'s link undone and the first link restored, each naming the revert and its reason; the auditor cannot revert', async () => {
