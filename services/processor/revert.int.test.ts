@@ -146,13 +146,18 @@ test('undo › an import whose every effect a later import built on is refused a
   assert.ok(verified.same, JSON.stringify(verified.tables.filter((x) => !x.same)));
 });
 
-test('undo › a revert is decided in its place among the rows: appended between two rows of another import, the row before it keeps a profile in use, the row after it no longer finds the one retired', async () => {
+/** A test database of its own, with the event store, the processor's tables and the read models; an in-process processor runs on it. */
+async function freshStore() {
   const db = await createTestDatabase();
+  const store = await PostgresEventStore.create(db.pool);
+  await migrateProcessor(db.pool);
+  await migrateProjections(db.pool);
+  return { db, store, options: { dataDir: work, maxFileBytes: 1 << 20, batchRows: 100, careshop: null } };
+}
+
+test('undo › a revert is decided in its place among the rows: appended between two rows of another import, the row before it keeps a profile in use, the row after it no longer finds the one retired', async () => {
+  const { db, store, options } = await freshStore();
   try {
-    const store = await PostgresEventStore.create(db.pool);
-    await migrateProcessor(db.pool);
-    await migrateProjections(db.pool);
-    const options = { dataDir: work, maxFileBytes: 1 << 20, batchRows: 100, careshop: null };
     const processor = new Processor(store, db.pool, { batchSize: 500 });
     const a = await startImport(store, {
       filePath: file('order-a.csv', [',o1,F,Ploy,One,,,0812000001,,', ',o5,M,Chai,Five,,,0812000005,,']), fileName: 'order-a.csv', source: 'nana', by: 'tester',
@@ -197,12 +202,8 @@ test('undo › a revert is decided in its place among the rows: appended between
  * lost (the transaction rolled back, the processor reloads and decides the revert again).
  */
 async function revertWith(failCommits: number[]) {
-  const db = await createTestDatabase();
+  const { db, store, options } = await freshStore();
   try {
-    const store = await PostgresEventStore.create(db.pool);
-    await migrateProcessor(db.pool);
-    await migrateProjections(db.pool);
-    const options = { dataDir: work, maxFileBytes: 1 << 20, batchRows: 100, careshop: null };
     let reverting = false;
     let calls = 0;
     const failing: typeof store = Object.create(store);
