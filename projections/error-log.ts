@@ -112,13 +112,16 @@ function statusClause(status: ErrorStatusFilter): string {
  */
 export async function rejectedRows(
   db: pg.Pool | pg.ClientBase, refs: readonly { importId: string; row: number }[],
-): Promise<{ importId: string; row: number; source: string; root: { importId: string; row: number }; resolvedBy: { importId: string; row: number } | null }[]> {
+): Promise<{
+  importId: string; row: number; source: string; root: { importId: string; row: number }; resolvedBy: { importId: string; row: number } | null; reverted: boolean;
+}[]> {
   if (refs.length === 0) return [];
   const { rows } = await db.query<{
-    import_id: string; row_number: number; source: string; root_import_id: string; root_row: number; by_import: string | null; by_row: number | null;
+    import_id: string; row_number: number; source: string; root_import_id: string; root_row: number; by_import: string | null; by_row: number | null; reverted: boolean;
   }>(
     `select e.import_id, e.row_number, e.source, root.import_id as root_import_id, root.row_number as root_row,
-            root.resolved_by_import_id as by_import, root.resolved_by_row as by_row
+            root.resolved_by_import_id as by_import, root.resolved_by_row as by_row,
+            exists (select 1 from import_log l where l.import_id in (e.import_id, root.import_id) and l.status = 'Reverted') as reverted
        from unnest($1::text[], $2::int[]) as k(import_id, row_number)
        join error_log e on e.import_id = k.import_id and e.row_number = k.row_number
        join error_log root on root.import_id = coalesce(e.replay_of_import_id, e.import_id)
@@ -127,7 +130,7 @@ export async function rejectedRows(
   );
   return rows.map((r) => ({
     importId: r.import_id, row: r.row_number, source: r.source, root: { importId: r.root_import_id, row: r.root_row },
-    resolvedBy: r.by_import === null ? null : { importId: r.by_import, row: r.by_row! },
+    resolvedBy: r.by_import === null ? null : { importId: r.by_import, row: r.by_row! }, reverted: r.reverted,
   }));
 }
 

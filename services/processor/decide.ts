@@ -80,6 +80,9 @@ export function decideRow(received: ReceivedRow, checked: Checked<unknown>, stat
   if (hit.source !== received.data.source) {
     return rejected(received, replayReason(`${REPLAY_COLUMN} ${shown} is a rejected row of a ${RULES[hit.source as SourceName]?.label ?? hit.source} import; replay it with that source`));
   }
+  if (hit.reverted) {
+    return rejected(received, replayReason(`${REPLAY_COLUMN} ${shown}: the import of that row was reverted, so its rows are not replayed; leave ${REPLAY_COLUMN} empty to import the row as a new one`));
+  }
   const root = hit.root;
   const fixed = (state.rejection(root.importId, root.row) ?? hit).resolvedBy;
   if (fixed) {

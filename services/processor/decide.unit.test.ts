@@ -627,6 +627,19 @@ test('replay › an empty _replay_of is a new row; errors (the error file\'s rea
   assert.equal(types(decision), ['ProfileCreated', 'RelationLinked']);
 });
 
+test('replay › a rejected row of a reverted import is not replayed: rejected, naming _replay_of and how to import the row anew', () => {
+  const reverted: EventOf<'ImportReverted'> = {
+    type: 'ImportReverted',
+    data: { importId: EARLIER_IMPORT_ID, reason: 'wrong file', relationsReverted: 0, relationsRestored: 0, profilesRetired: 0, errorsReopened: 0, blocked: [], blockedCount: 0 },
+    metadata: { by: 'admin', at: RECEIVED_AT, importId: EARLIER_IMPORT_ID, v: 1 },
+  };
+  const reason = only(rejection(given(rowRejected(EARLIER_IMPORT_ID, 6), reverted).when(nanaRow({ _replay_of: `${EARLIER_IMPORT_ID}:6` } as NanaRecord))));
+  assert.equal([reason.field, reason.code], ['_replay_of', 'invalid-replay']);
+  assert.match(reason.message, 'the import of that row was reverted, so its rows are not replayed');
+  // Not reverted: the same row is replayed.
+  assert.is(given(rowRejected(EARLIER_IMPORT_ID, 6)).when(nanaRow({ _replay_of: `${EARLIER_IMPORT_ID}:6` } as NanaRecord)).outcome, 'imported');
+});
+
 test('replay › a resolution folded in (an earlier batch) is seen: the same row cannot be fixed twice', () => {
   const decision = given(rowRejected(EARLIER_IMPORT_ID, 6), errorResolved(IMPORT_ID, 1, ORIGINAL)).when(nanaRow({ _replay_of: `${EARLIER_IMPORT_ID}:6` } as NanaRecord, { row: 3 }));
   assert.match(only(rejection(decision)).message, `already fixed by row 1 of import ${IMPORT_ID}`);

@@ -142,6 +142,14 @@ test('undo › an import whose every effect a later import built on is refused a
     assert.match((error as Error).message, /was reverted already/);
   }
 
+  // C reverted too: its rejected row 1, sent back in an error file, is not replayed.
+  assert.is((await careos.revertImport(admin, c.importId, { reason: 'test' })).status, 'Reverted');
+  const replayFile = path.join(work, 'c-errors.csv');
+  fs.writeFileSync(replayFile, `${HEADER},_replay_of,errors\n${pa2},n6,F,Dao,Four,,,0811000006,,,${c.importId}:1,careos_cus_id is unknown\n`);
+  const replay = await t.run(replayFile, 'nana');
+  assert.equal([replay.importedRows, replay.rejectedRows], [0, 1]);
+  assert.match(JSON.stringify((await careos.allErrors(admin, replay.importId))[0]?.reasons), /the import of that row was reverted/);
+
   const verified = await verifyReadModels(t.app.store, t.app.pool, t.db.url);
   assert.ok(verified.same, JSON.stringify(verified.tables.filter((x) => !x.same)));
 });

@@ -106,9 +106,9 @@ export class Processor {
     }
     for (const r of synced) state.addSynced(r.source, r.originalId, { importId: r.importId, row: r.row, careosId: r.careosId });
     for (const r of rejections) {
-      state.addRejection(r.importId, r.row, { source: r.source, root: r.root, resolvedBy: null });
+      state.addRejection(r.importId, r.row, { source: r.source, root: r.root, resolvedBy: null, reverted: r.reverted });
       // The chain's resolution is kept on its first rejection.
-      state.addRejection(r.root.importId, r.root.row, { source: r.source, root: r.root, resolvedBy: r.resolvedBy });
+      state.addRejection(r.root.importId, r.root.row, { source: r.source, root: r.root, resolvedBy: r.resolvedBy, reverted: r.reverted });
     }
     if (this.inflight) state.overlay(this.inflight.effects);
     return state;

@@ -30,6 +30,8 @@ export interface RejectedRow {
   root: RowRef;
   /** The replayed row that fixed the chain; null while open. Kept on the root's entry. */
   resolvedBy: RowRef | null;
+  /** Its import, or the chain's first rejection's, was reverted: its rows are not replayed. */
+  reverted: boolean;
 }
 
 export interface ProfileNames {
@@ -75,6 +77,8 @@ export class InMemoryState implements DecisionState {
   private readonly names = new Map<string, ProfileNames>();
   private readonly history = new Map<string, SyncedRecord>();
   private readonly rejections = new Map<string, RejectedRow>();
+  /** Imports whose revert was folded in (ImportReverted). */
+  private readonly revertedImports = new Set<string>();
 
   /** The net effect of these events alone. */
   static of(events: Iterable<ImporterEvent>): InMemoryState {
@@ -110,7 +114,9 @@ export class InMemoryState implements DecisionState {
   }
 
   rejection(importId: string, row: number): RejectedRow | undefined {
-    return this.rejections.get(rowKey(importId, row));
+    const found = this.rejections.get(rowKey(importId, row));
+    if (!found || found.reverted || this.revertedImports.size === 0) return found;
+    return { ...found, reverted: this.revertedImports.has(importId) || this.revertedImports.has(found.root.importId) };
   }
 
   profileNames(careosId: string): ProfileNames | undefined {
@@ -141,6 +147,7 @@ export class InMemoryState implements DecisionState {
     for (const [careosId, names] of later.names) this.names.set(careosId, names);
     for (const [key, record] of later.history) this.history.set(key, record);
     for (const [key, rejected] of later.rejections) this.rejections.set(key, rejected);
+    for (const importId of later.revertedImports) this.revertedImports.add(importId);
   }
 
   /** Folds a decided event into the state, exactly as the projections will. */
@@ -166,7 +173,7 @@ export class InMemoryState implements DecisionState {
         return;
       case 'RowRejected': {
         const { importId, row, source, replayOf } = event.data;
-        this.rejections.set(rowKey(importId, row), { source, root: replayOf ?? { importId, row }, resolvedBy: null });
+        this.rejections.set(rowKey(importId, row), { source, root: replayOf ?? { importId, row }, resolvedBy: null, reverted: false });
         return;
       }
       case 'ErrorResolved': {
@@ -174,7 +181,7 @@ export class InMemoryState implements DecisionState {
         const { resolves, importId, row, source } = event.data;
         const key = rowKey(resolves.importId, resolves.row);
         const known = this.rejections.get(key);
-        this.rejections.set(key, { source: known?.source ?? source, root: resolves, resolvedBy: { importId, row } });
+        this.rejections.set(key, { source: known?.source ?? source, root: resolves, resolvedBy: { importId, row }, reverted: known?.reverted ?? false });
         return;
       }
       // A revert is decided and committed alone (run.ts waits for its commit before the next batch),
@@ -195,8 +202,10 @@ export class InMemoryState implements DecisionState {
           if (owners.length === 0) this.phoneOwners.delete(phone);
         }
         return;
-      case 'RevertRequested':
       case 'ImportReverted':
+        this.revertedImports.add(event.data.importId);
+        return;
+      case 'RevertRequested':
       case 'RevertRefused':
       case 'ImportStarted':
       case 'RowReceived':
