@@ -140,6 +140,12 @@ test('undo › the auditor\'s timeline shows the revert: the remap\'s link undon
   assert.match(await entries.nth(headlines.length - 2).locator('.revert-note').innerText(), /Undone by the revert of this import: “?mapped to the wrong profile <b>by mistake<\/b>”?/);
   assert.match(await entries.nth(headlines.length - 1).locator('.revert-note').innerText(), /Restored by the revert of a later import/);
   await snap(page, 'audit-timeline-reverted');
+  // The profile's page says which of its links a revert ended or restored.
+  await visit(page, '/profiles/C0100001');
+  assert.match((await page.locator('table').innerText()).replace(/\s+/g, ' '), /restored by the revert of /);
+  await visit(page, '/profiles/C0100002');
+  assert.match((await page.locator('table').innerText()).replace(/\s+/g, ' '), /ended by the revert of that import/);
+  await snap(page, 'profile-reverted-link');
   await visit(page, `/imports/${remapId}`);
   assert.equal(await page.getByRole('link', { name: 'Revert import…' }).count(), 0);
   assert.equal(await visit(page, `/imports/${remapId}/revert`), 403);
