@@ -342,12 +342,12 @@ export class Careos {
     const refusal = revertRefusal(view);
     if (refusal) throw new Conflict(refusal);
     await requestRevert(this.app.store, { importId: view.importId, reason, by: actor.id });
+    // Polls the import log alone; the names and open counts are read once, for the answer.
     const deadline = Date.now() + waitMs;
-    for (;;) {
-      const now = await this.getImport(actor, view.importId);
-      if (now.revert?.state !== 'requested' || Date.now() > deadline) return now;
+    while ((await getImport(this.pool, view.importId))?.revert?.state === 'requested' && Date.now() <= deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    return this.getImport(actor, view.importId);
   }
 
   // ── BI replays from the console and the API ────────────────────────────────────────────────
