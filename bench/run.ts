@@ -497,6 +497,19 @@ async function copyAnchor(
   return { rows: rows[0]!.n, seconds: round(seconds, 3), rowsPerSecond: Math.round(rows[0]!.n / seconds) };
 }
 
+/** A later scenario's raw COPY anchor: its own table beside the first scenario's, on a connection of its own. */
+async function copyAnchorAside(
+  pool: pg.Pool, file: string, table: string, columns: readonly string[] = NANA_COLUMNS,
+): Promise<Awaited<ReturnType<typeof copyAnchor>>> {
+  const client = await pool.connect();
+  try {
+    await client.query(`create schema if not exists bench_anchor; drop table if exists bench_anchor.${table}`);
+    return await copyAnchor(client, file, table, columns);
+  } finally {
+    client.release();
+  }
+}
+
 /**
  * The naive importer: per row csv-parse, the same field checks, a select-by-phone duplicate
  * check and one INSERT, each statement its own transaction (autocommit).
@@ -989,14 +1002,7 @@ async function remapScenario(
     [run.importId],
   );
   const { rows: unlinked } = await app.pool.query<{ n: number }>('select count(*)::int as n from relation where unlinked_import_id = $1', [run.importId]);
-  const client = await app.pool.connect();
-  let copy: Awaited<ReturnType<typeof copyAnchor>>;
-  try {
-    await client.query('create schema if not exists bench_anchor; drop table if exists bench_anchor.nana_copy_remap');
-    copy = await copyAnchor(client, file.file, 'nana_copy_remap');
-  } finally {
-    client.release();
-  }
+  const copy = await copyAnchorAside(app.pool, file.file, 'nana_copy_remap');
   const view = run.view;
   const totalRows = view.totalRows ?? 0;
   const rowsPerSecond = totalRows / run.seconds;
@@ -1062,14 +1068,7 @@ async function careshopScenario(
   } finally {
     await shop.end();
   }
-  const client = await app.pool.connect();
-  let copy: CareshopResult['copy'];
-  try {
-    await client.query('create schema if not exists bench_anchor; drop table if exists bench_anchor.careshop_copy');
-    copy = await copyAnchor(client, exported, 'careshop_copy', CARESHOP_COLUMNS);
-  } finally {
-    client.release();
-  }
+  const copy: CareshopResult['copy'] = await copyAnchorAside(app.pool, exported, 'careshop_copy', CARESHOP_COLUMNS);
   const view = run.view;
   const totalRows = view.totalRows ?? 0;
   const rowsPerSecond = totalRows / run.seconds;
