@@ -13,7 +13,7 @@ import type { EventStore } from '../services/eventstore/types.ts';
 import { readImport, startImport } from '../services/importer/reader.ts';
 import { Processor } from '../services/processor/run.ts';
 import { migrateProcessor } from '../services/processor/processor-store.ts';
-import { createTestDatabase, type TestDatabase } from '../test/support/db.ts';
+import { createTestDatabase, openOlderTransaction, type TestDatabase } from '../test/support/db.ts';
 import { dumpReadModels } from '../test/support/dump.ts';
 import { writeNanaFile } from '../test/support/files.ts';
 import { getImport } from './import-log.ts';
@@ -25,13 +25,14 @@ const file = path.join(work, 'nana.csv');
 writeNanaFile(file, 300, { duplicateEvery: 7 });
 const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 100, careshop: null };
 
-async function imported(): Promise<{ db: TestDatabase; store: PostgresEventStore; importId: string }> {
+async function imported(before?: (db: TestDatabase) => Promise<void>): Promise<{ db: TestDatabase; store: PostgresEventStore; importId: string }> {
   const db = await createTestDatabase();
   const store = await PostgresEventStore.create(db.pool);
   await migrateProcessor(db.pool);
   await migrateProjections(db.pool);
   const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
   await readImport(store, db.pool, importId, options);
+  await before?.(db);
   const processor = new Processor(store, db.pool, { batchSize: 50 });
   await stepUntilFinished(processor, db.pool, importId);
   await processor.close();
@@ -98,6 +99,28 @@ test('rebuild › does not replay an outcome appended after the processor last c
     await new ProjectionRunner(store, db.pool).rebuild();
     assert.equal(await dumpReadModels(db.pool), before);
   } finally {
+    await db.drop();
+  }
+});
+
+test('rebuild › replays up to the processor\'s last commits even while an older transaction hides them, then ends', async () => {
+  const held: { older?: { end(): Promise<void> } } = {};
+  const { db, store } = await imported(async (opened) => {
+    held.older = await openOlderTransaction(opened);
+  });
+  try {
+    const before = await dumpReadModels(db.pool);
+    assert.match(before.imports[0] ?? '', /^nana.csv\|nana\|Failed\|300\|/, 'the import finished, some rows rejected');
+    assert.is((await store.readAll({ commit: 0n, prepare: 0n }, { maxCount: 1000, types: ['ProfileCreated'] })).events.length, 0, 'the decisions are hidden');
+    let ended = false;
+    const ending = new Promise<void>((resolve) => setTimeout(() => { ended = true; void held.older!.end().then(resolve); }, 300));
+    await new ProjectionRunner(store, db.pool).rebuild();
+    const rebuiltAfterEnd = ended;
+    await ending;
+    assert.ok(rebuiltAfterEnd, 'the rebuild ended only after the older transaction did');
+    assert.equal(await dumpReadModels(db.pool), before, 'no decision lost');
+  } finally {
+    await held.older?.end();
     await db.drop();
   }
 });

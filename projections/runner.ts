@@ -65,6 +65,15 @@ export async function readCheckpoints(db: pg.Pool | pg.ClientBase): Promise<Map<
   return new Map(rows.map((r) => [r.name, { commit: BigInt(r.position_commit), prepare: BigInt(r.position_prepare) }]));
 }
 
+/** How long a replay waits for older transactions to end before it looks again. */
+const HORIZON_WAIT_MS = 25;
+
+/** Where a replay stops: decisions up to `outcomes`; everything read up to `until` at least. */
+export interface ReplayLimits {
+  outcomes: Position;
+  until: Position;
+}
+
 /** Told after each batch a rebuild applies: where it is in the global order, and how many events it applied. */
 export type RebuildProgress = (at: { position: Position; applied: number }) => void;
 
@@ -149,12 +158,21 @@ export class ProjectionRunner {
     return true;
   }
 
-  /** Runs until nothing is left to read right now (tolerating another runner doing the same); `progress` after each batch. */
-  async catchUp(progress?: RebuildProgress): Promise<void> {
+  /**
+   * Runs until nothing is left to read right now (tolerating another runner doing the same), or,
+   * given `until`, until it has read that far: $all shows only what is older than the oldest
+   * transaction running anywhere in the PostgreSQL cluster, so "nothing to read right now" can
+   * come before the processor's last commits while an older transaction is still open.
+   */
+  async catchUp(progress?: RebuildProgress, until?: Position): Promise<void> {
     for (;;) {
       try {
-        if (!(await this.step())) return;
-        progress?.({ position: this.cursor ?? START, applied: this.applied });
+        if (await this.step()) {
+          progress?.({ position: this.cursor ?? START, applied: this.applied });
+          continue;
+        }
+        if (!until || comparePositions(this.cursor ?? (await this.position()), until) >= 0) return;
+        await new Promise((resolve) => setTimeout(resolve, HORIZON_WAIT_MS));
       } catch (error) {
         if (!(error instanceof CheckpointConflict)) throw error;
       }
@@ -187,11 +205,15 @@ export class ProjectionRunner {
     await this.finishRebuild(progress);
   }
 
-  /** Replays every event into these (empty) read models, decisions up to `outcomeLimit` only (what the processor committed). */
-  async replayUpTo(outcomeLimit: Position): Promise<void> {
-    this.outcomeLimit = outcomeLimit;
+  /**
+   * Replays every event into these (empty) read models, decisions up to `limits.outcomes` only
+   * (what the processor committed), and reads at least up to `limits.until` (the processor's
+   * checkpoint or its last output, whichever is later).
+   */
+  async replayUpTo(limits: ReplayLimits, progress?: RebuildProgress): Promise<void> {
+    this.outcomeLimit = limits.outcomes;
     try {
-      await this.catchUp();
+      await this.catchUp(progress, comparePositions(limits.until, limits.outcomes) > 0 ? limits.until : limits.outcomes);
     } finally {
       this.outcomeLimit = null;
     }
@@ -199,16 +221,18 @@ export class ProjectionRunner {
 
   /** Finishes a rebuild that was started, perhaps by a process that crashed; false when there is none. */
   async finishRebuild(progress?: RebuildProgress): Promise<boolean> {
-    const { rows } = await this.pool.query<{ commit: string; prepare: string }>(
-      'select outcome_limit_commit::text as commit, outcome_limit_prepare::text as prepare from projection_rebuild',
+    // The processor has not moved since the rebuild began (it waits for it): everything it read
+    // and projected inline is at or before its checkpoint.
+    const { rows } = await this.pool.query<{ commit: string; prepare: string; read_commit: string | null; read_prepare: string | null }>(
+      `select outcome_limit_commit::text as commit, outcome_limit_prepare::text as prepare,
+              p.position_commit::text as read_commit, p.position_prepare::text as read_prepare
+         from projection_rebuild left join processor_checkpoint p on p.name = 'processor'`,
     );
-    if (!rows[0]) return false;
-    this.outcomeLimit = { commit: BigInt(rows[0].commit), prepare: BigInt(rows[0].prepare) };
-    try {
-      await this.catchUp(progress);
-    } finally {
-      this.outcomeLimit = null;
-    }
+    const row = rows[0];
+    if (!row) return false;
+    const outcomes = { commit: BigInt(row.commit), prepare: BigInt(row.prepare) };
+    const until = row.read_commit === null ? outcomes : { commit: BigInt(row.read_commit), prepare: BigInt(row.read_prepare!) };
+    await this.replayUpTo({ outcomes, until }, progress);
     await this.pool.query('delete from projection_rebuild');
     return true;
   }

@@ -10,7 +10,7 @@ import { PostgresEventStore } from '../services/eventstore/postgres.ts';
 import { readImport, startImport } from '../services/importer/reader.ts';
 import { Processor } from '../services/processor/run.ts';
 import { migrateProcessor } from '../services/processor/processor-store.ts';
-import { createTestDatabase } from '../test/support/db.ts';
+import { createTestDatabase, openOlderTransaction } from '../test/support/db.ts';
 import { writeNanaFile } from '../test/support/files.ts';
 import { stepUntilFinished } from '../test/support/steps.ts';
 import { migrateProjections } from './runner.ts';
@@ -49,6 +49,40 @@ test('verify › read models projected by the processor match a rebuild from the
     const { rows: schemas } = await db.pool.query('select count(*)::int as n from pg_namespace where nspname = $1', [SCRATCH_SCHEMA]);
     assert.is(schemas[0].n, 0, 'the scratch schema is gone');
   } finally {
+    await db.drop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('verify › waits for a transaction older than the processor\'s last commits to end, rather than report its decisions missing', async () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-verify-'));
+  const db = await createTestDatabase();
+  let older: { end(): Promise<void> } | null = null;
+  try {
+    const file = path.join(work, 'nana.csv');
+    writeNanaFile(file, 60, { duplicateEvery: 9 });
+    const store = await PostgresEventStore.create(db.pool);
+    await migrateProcessor(db.pool);
+    await migrateProjections(db.pool);
+    const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 50, careshop: null };
+    const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
+    await readImport(store, db.pool, importId, options);
+    // Open before the processor commits anything: none of its decisions shows in $all until it ends.
+    older = await openOlderTransaction(db);
+    const processor = new Processor(store, db.pool, { batchSize: 30 });
+    await stepUntilFinished(processor, db.pool, importId);
+    await processor.close();
+    assert.is((await store.readAll({ commit: 0n, prepare: 0n }, { maxCount: 1000, types: ['ProfileCreated'] })).events.length, 0, 'the decisions are hidden');
+
+    let ended = false;
+    const ending = new Promise<void>((resolve) => setTimeout(() => { ended = true; void older!.end().then(resolve); }, 300));
+    const result = await verifyReadModels(store, db.pool, db.url);
+    const answeredAfterEnd = ended;
+    await ending;
+    assert.ok(answeredAfterEnd, 'verify answered only after the older transaction ended');
+    assert.ok(result.same, JSON.stringify(result.tables.filter((t) => !t.same)));
+  } finally {
+    await older?.end();
     await db.drop();
     fs.rmSync(work, { recursive: true, force: true });
   }

@@ -41,8 +41,8 @@ export async function verifyReadModels(store: EventStore, pool: pg.Pool, connect
   const scratch = new pg.Pool({ connectionString, max: 2, options: `-c search_path=${SCRATCH_SCHEMA}`, application_name: 'careos-verify' });
   try {
     await migrateProjections(scratch);
-    const { lastOutput } = await readCheckpoint(pool);
-    await new ProjectionRunner(store, scratch).replayUpTo(lastOutput);
+    const { checkpoint, lastOutput } = await readCheckpoint(pool);
+    await new ProjectionRunner(store, scratch).replayUpTo({ outcomes: lastOutput, until: checkpoint });
     const tables: TableComparison[] = [];
     for (const table of PROJECTIONS.flatMap((p) => p.tables)) {
       const { rows } = await pool.query<{ column_name: string }>(

@@ -44,3 +44,23 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * A transaction holding a transaction id, open until `end()`: while it is open $all shows nothing
+ * committed after it began (what another test file's long transaction does on the shared server).
+ */
+export async function openOlderTransaction(db: TestDatabase): Promise<{ end(): Promise<void> }> {
+  const client = await db.pool.connect();
+  await client.query('begin');
+  await client.query('select pg_current_xact_id()');
+  let open = true;
+  return {
+    /** Ends it (again: nothing), so a test's `finally` can end it whatever failed. */
+    async end() {
+      if (!open) return;
+      open = false;
+      await client.query('commit');
+      client.release();
+    },
+  };
+}
