@@ -1,45 +1,104 @@
-// schemas/ is the single source of truth for events: one ajv instance, each schema compiled once,
-// on its first use (a thread that only reads rows never compiles the outcome events' schemas:
-// compiling every one took ~0.15 s of each thread's start), and every event checked when written
-// and when read.
+// schemas/ is the single source of truth for events, and every event is checked when written and
+// when read. The validators are ajv's, compiled to plain JavaScript once per content of schemas/
+// (ajv's standalone code) and kept in node_modules/.cache/careos-validators: every thread and
+// process after the first loads them in ~10 ms, where loading ajv and compiling the schemas took
+// 0.1–0.3 s of CPU in each of a `careos` command's four threads.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
-import { packageFile } from '../paths.ts';
+import type { AnySchema, ValidateFunction } from 'ajv';
+import { PACKAGE_ROOT, packageFile } from '../paths.ts';
 import { ACTION_EVENT_TYPES, CURRENT_VERSION, EVENT_TYPES, type ActionEvent, type EventMetadata, type EventType, type ImportStartedData, type ImportStartedV1Data, type ImporterEvent } from './types.ts';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-
 export const SCHEMA_DIR = packageFile('schemas');
+const CACHE_DIR = path.join(PACKAGE_ROOT, 'node_modules', '.cache', 'careos-validators');
+/** Bump when the way validators are generated changes (the cache key holds it). */
+const GENERATOR = 'ajv-standalone-1';
+const require = createRequire(import.meta.url);
 
-export const ajv = new Ajv({ allErrors: true, strict: true });
-addFormats(ajv);
+/** Validators by schema: `${type}.v${n}` for every schemas/<Type>.v<n>.json, and the metadata schemas. */
+type Validators = Record<string, ValidateFunction | undefined>;
 
-function loadSchema(name: string): object {
-  return JSON.parse(fs.readFileSync(path.join(SCHEMA_DIR, name), 'utf8')) as object;
+function schemaFiles(dir: string): string[] {
+  return fs.readdirSync(dir).filter((name) => /^[A-Za-z]+\.v\d+\.json$/.test(name)).sort();
 }
 
-/** Every schemas/<Type>.v<n>.json: `${type}.v${n}` → its file, and its validator once compiled. */
-const dataSchemas = new Map<string, { file: string; validate?: ValidateFunction }>();
-for (const name of fs.readdirSync(SCHEMA_DIR)) {
-  const match = /^([A-Za-z]+)\.v(\d+)\.json$/.exec(name);
-  if (match && ([...EVENT_TYPES, ...ACTION_EVENT_TYPES] as readonly string[]).includes(match[1]!)) dataSchemas.set(`${match[1]}.v${match[2]}`, { file: name });
+/** What the generated code depends on: every schema's text, and the versions of ajv and ajv-formats. */
+export function validatorsKey(dir = SCHEMA_DIR): string {
+  const files = schemaFiles(dir);
+  const hash = crypto.createHash('sha256').update(GENERATOR);
+  for (const dependency of ['ajv', 'ajv-formats']) hash.update((require(`${dependency}/package.json`) as { version: string }).version);
+  for (const file of files) hash.update(`\0${file}\0`).update(fs.readFileSync(path.join(dir, file)));
+  return hash.digest('hex').slice(0, 16);
 }
-let compiledMetadata: ValidateFunction | undefined;
-let compiledActionMetadata: ValidateFunction | undefined;
+
+/**
+ * Compiles every schema with ajv (loaded only here) and writes the standalone module, atomically
+ * (two threads may race to write the same content). Where the cache cannot be written (a
+ * read-only install), the validators compiled in memory are used.
+ */
+function compileValidators(files: readonly string[], target: string): Validators {
+  const { Ajv, _ } = require('ajv') as typeof import('ajv');
+  const addFormats = require('ajv-formats') as (ajv: InstanceType<typeof Ajv>) => unknown;
+  const standaloneCode = (require('ajv/dist/standalone') as { default: (ajv: InstanceType<typeof Ajv>, refs: Record<string, string>) => string }).default;
+  const ajv = new Ajv({ allErrors: true, strict: true, code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } });
+  addFormats(ajv);
+  const refs: Record<string, string> = {};
+  for (const file of files) {
+    const key = file.replace(/\.json$/, '');
+    ajv.addSchema(JSON.parse(fs.readFileSync(path.join(SCHEMA_DIR, file), 'utf8')) as AnySchema, key);
+    refs[key] = key;
+  }
+  const inMemory: Validators = Object.fromEntries(Object.keys(refs).map((key) => [key, ajv.getSchema(key)]));
+  try {
+    fs.mkdirSync(CACHE_DIR, { recursive: true });
+    const temporary = `${target}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+    fs.writeFileSync(temporary, standaloneCode(ajv, refs));
+    fs.renameSync(temporary, target);
+    removeStale(target);
+    return require(target) as Validators;
+  } catch {
+    return inMemory;
+  }
+}
+
+/** Validators generated for other contents of schemas/ more than a day ago. */
+function removeStale(current: string): void {
+  const dayAgo = Date.now() - 86_400_000;
+  for (const name of fs.readdirSync(CACHE_DIR)) {
+    const file = path.join(CACHE_DIR, name);
+    if (file === current) continue;
+    try {
+      if (fs.statSync(file).mtimeMs < dayAgo) fs.rmSync(file, { force: true });
+    } catch {
+      // another process removed it first
+    }
+  }
+}
+
+function loadValidators(): Validators {
+  const target = path.join(CACHE_DIR, `validators-${validatorsKey()}.cjs`);
+  if (fs.existsSync(target)) return require(target) as Validators;
+  return compileValidators(schemaFiles(SCHEMA_DIR), target);
+}
+
+let validators: Validators | undefined;
+
+function validator(key: string): ValidateFunction | undefined {
+  return (validators ??= loadValidators())[key];
+}
 
 function metadataValidator(): ValidateFunction {
-  return (compiledMetadata ??= ajv.compile(loadSchema('EventMetadata.v1.json')));
+  return validator('EventMetadata.v1')!;
 }
 
 function dataValidator(key: string): ValidateFunction | undefined {
-  const entry = dataSchemas.get(key);
-  if (!entry) return undefined;
-  return (entry.validate ??= ajv.compile(loadSchema(entry.file)));
+  const [type] = key.split('.');
+  return ([...EVENT_TYPES, ...ACTION_EVENT_TYPES] as readonly string[]).includes(type!) ? validator(key) : undefined;
 }
 
-/** Compiles these types' schemas (current versions) now: a thread about to write them does it while it waits for work. */
+/** Loads the validators now: a thread about to check these types does it while it waits for work. */
 export function precompileSchemas(types: readonly EventType[]): void {
   metadataValidator();
   for (const type of types) dataValidator(`${type}.v${CURRENT_VERSION[type] ?? 1}`);
@@ -78,7 +137,7 @@ export function checkActionEvent(type: string, data: unknown, metadata: unknown)
   const validate = dataValidator(`${type}.v${versionOf(metadata)}`);
   if (!validate) throw new InvalidEvent(type, `no schema for version ${versionOf(metadata)}`);
   if (!validate(data)) throw new InvalidEvent(type, describe(validate));
-  const validateMetadata = (compiledActionMetadata ??= ajv.compile(loadSchema('ActionMetadata.v1.json')));
+  const validateMetadata = validator('ActionMetadata.v1')!;
   if (!validateMetadata(metadata)) throw new InvalidEvent(type, `metadata ${describe(validateMetadata)}`);
 }
 

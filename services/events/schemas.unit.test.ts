@@ -2,10 +2,11 @@
 // must name the same fields. The key lists below are checked against the types by the compiler
 // (every key a real one, none missing: see Exact) and against the schemas by this test.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SCHEMA_DIR } from './schemas.ts';
+import { InvalidEvent, SCHEMA_DIR, checkEvent, validatorsKey } from './schemas.ts';
 import {
   ACTION_EVENT_TYPES, CURRENT_VERSION, EVENT_TYPES, type ActionMetadata, type EventMetadata, type OnboardingMarkedData, type EventType, type ImportCompletedData, type ImportFileReadData,
   type ImportOrigin, type ImportProgressedData, type ImportStartedData, type OriginKind, type ProfileCreatedData,
@@ -98,6 +99,34 @@ test('events › the metadata and every kind of import origin agree with their t
     assert.equal(sorted(Object.keys(kind.properties)), sorted(ORIGIN_KEYS[name]), `origin ${name}: properties`);
     assert.equal(sorted(kind.required ?? []), sorted(ORIGIN_KEYS[name]), `origin ${name}: required`);
   }
+});
+
+test('events › the compiled validators are cached by the schemas\' content: an edited schema is never checked by stale code', () => {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-schemas-'));
+  try {
+    for (const file of fs.readdirSync(SCHEMA_DIR)) if (file.endsWith('.json')) fs.copyFileSync(path.join(SCHEMA_DIR, file), path.join(copy, file));
+    assert.is(validatorsKey(copy), validatorsKey(SCHEMA_DIR), 'the same content, the same validators');
+    const file = path.join(copy, 'RowReceived.v1.json');
+    const schema = JSON.parse(fs.readFileSync(file, 'utf8')) as { properties: { row: { minimum: number } } };
+    schema.properties.row.minimum = 2;
+    fs.writeFileSync(file, JSON.stringify(schema));
+    assert.is.not(validatorsKey(copy), validatorsKey(SCHEMA_DIR), 'one edited schema, other validators');
+  } finally {
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
+});
+
+test('events › the compiled validators accept a valid event and name what is wrong with an invalid one', () => {
+  const metadata = { by: 'tester', at: '2026-11-30T00:00:00.000Z', importId: 'i1', row: 1, v: 1 };
+  checkEvent('RowReceived', { importId: 'i1', source: 'nana', row: 1, record: { phone: '0812345678' } }, metadata);
+  assert.throws(
+    () => checkEvent('RowReceived', { importId: 'i1', source: 'shop', row: 0, record: {} }, metadata),
+    (error: unknown) => error instanceof InvalidEvent && /\/source must be equal to one of the allowed values/.test(error.message) && /\/row must be >= 1/.test(error.message),
+  );
+  assert.throws(
+    () => checkEvent('RowReceived', { importId: 'i1', source: 'nana', row: 1, record: {} }, { ...metadata, at: 'yesterday' }),
+    (error: unknown) => error instanceof InvalidEvent && /metadata \/at must match format "date-time"/.test(error.message),
+  );
 });
 
 test.run();
