@@ -184,7 +184,8 @@ export class Engine {
         client?.release(error as Error); // a broken connection is discarded, not reused
         this.report('leader election', error);
       }
-      await sleep(250);
+      // Elect again in a moment; a stopping engine (a short CLI run) does not wait for it.
+      for (let i = 0; i < 5 && this.running; i++) await sleep(50);
     }
   }
 
