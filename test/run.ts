@@ -1,5 +1,5 @@
 // Test runner: every *.{unit,int,e2e}.test.ts under the source folders, one child process per
-// file (uvu runs one file at a time; unit and integration files two at a time, see PARALLEL),
+// file (uvu runs one file at a time; two files at a time, browser files one by one, see PARALLEL),
 // tiers in order; `npm test` runs them all, and the summary gives each tier's time. The embedded test
 // PostgreSQL starts fresh (its data directory removed first) and is stopped at the end.
 //
@@ -49,16 +49,26 @@ const skippedTests: string[] = [];
 
 /**
  * Files of a tier run this many at a time. Unit and integration files share nothing (each
- * integration file makes its own databases) and wait on PostgreSQL much of the time; end-to-end
- * files start servers and time their moments (a kill mid-import), so they run one by one.
+ * integration file makes its own databases) and wait on PostgreSQL much of the time. End-to-end
+ * files start servers and `careos` processes on data directories of their own, and prove their
+ * moments (a kill mid-import) from what the store holds, never from timing: two at a time too.
+ * Browser files (BROWSER) then run one by one, each driving a console in chromium.
  */
-const PARALLEL: Record<(typeof TIERS)[number], number> = { unit: 2, int: 2, e2e: 1 };
+const PARALLEL: Record<(typeof TIERS)[number], number> = { unit: 2, int: 2, e2e: 2 };
+/** The console's browser tests: the last part of the e2e tier, one file at a time, timed apart. */
+const BROWSER = ['test/console/'];
 /**
  * Files that run alone even in a parallel tier: the event store's own tests read $all right after
  * appending, and $all shows only what is older than the oldest transaction running anywhere in
  * the PostgreSQL cluster (xids are cluster-wide), so another file's open transaction hides them.
  */
 const ALONE = ['services/eventstore/'];
+/** The longest files of their tier (measured), started first so that the two workers end together. */
+const LONGEST = ['services/cli/cli.e2e', 'services/importer/crash.e2e', 'services/server/lifecycle.e2e', 'bench/bench.int', 'services/processor/revert.int', 'services/processor/batching.int'];
+const rank = (file: string) => {
+  const i = LONGEST.findIndex((prefix) => file.startsWith(prefix));
+  return i < 0 ? LONGEST.length : i;
+};
 
 /** Runs one test file; its output is passed through (one at a time) or kept and printed when it ends. */
 function runFile(file: string, passThrough: boolean): Promise<{ code: number | null; skips: string[]; output: string; seconds: number }> {
@@ -83,12 +93,13 @@ for (const tier of tiers) {
   const queue = ROOTS.flatMap((root) => find(root, `.${tier}.test.ts`)).filter((file) => !filter.length || filter.some((f) => file.includes(f)));
   const parallel = PARALLEL[tier];
   const tierStarted = performance.now();
-  const worker = async () => {
+  /** Runs the queue's files one after another; `alone` when no other worker runs (output passed through). */
+  const worker = async (alone = parallel === 1) => {
     for (let file = queue.shift(); file; file = queue.shift()) {
       files++;
-      if (parallel === 1) process.stdout.write(`\n▶ ${file}\n`);
-      const { code, skips, output, seconds } = await runFile(file, parallel === 1);
-      if (parallel > 1) process.stdout.write(`\n▶ ${file}\n${output}`);
+      if (alone) process.stdout.write(`\n▶ ${file}\n`);
+      const { code, skips, output, seconds } = await runFile(file, alone);
+      if (!alone) process.stdout.write(`\n▶ ${file}\n${output}`);
       process.stdout.write(`  (${file}: ${seconds.toFixed(1)} s)\n`);
       if (code === SKIP_EXIT) {
         skippedFiles.push(`${file}: ${skips.join('; ') || 'skipped'}`);
@@ -102,11 +113,18 @@ for (const tier of tiers) {
     }
   };
   const alone = queue.filter((file) => ALONE.some((prefix) => file.startsWith(prefix)));
-  queue.splice(0, queue.length, ...queue.filter((file) => !alone.includes(file)));
-  await Promise.all(Array.from({ length: parallel }, worker));
+  const browser = queue.filter((file) => BROWSER.some((prefix) => file.startsWith(prefix)));
+  queue.splice(0, queue.length, ...queue.filter((file) => !alone.includes(file) && !browser.includes(file)).sort((a, b) => rank(a) - rank(b)));
+  await Promise.all(Array.from({ length: parallel }, () => worker()));
   queue.push(...alone);
-  await worker();
+  await worker(true);
   tierSeconds.push(`${tier} ${((performance.now() - tierStarted) / 1000).toFixed(0)} s`);
+  if (browser.length) {
+    const browserStarted = performance.now();
+    queue.push(...browser);
+    await worker(true);
+    tierSeconds.push(`browser ${((performance.now() - browserStarted) / 1000).toFixed(0)} s`);
+  }
 }
 if (!process.env.TEST_DATABASE_URL) await stopEmbedded(testDataDir());
 const ran = files - skippedFiles.length;
