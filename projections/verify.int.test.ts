@@ -10,27 +10,37 @@ import { PostgresEventStore } from '../services/eventstore/postgres.ts';
 import { readImport, startImport } from '../services/importer/reader.ts';
 import { Processor } from '../services/processor/run.ts';
 import { migrateProcessor } from '../services/processor/processor-store.ts';
-import { createTestDatabase, openOlderTransaction } from '../test/support/db.ts';
+import { createTestDatabase, openOlderTransaction, type TestDatabase } from '../test/support/db.ts';
 import { writeNanaFile } from '../test/support/files.ts';
 import { stepUntilFinished } from '../test/support/steps.ts';
 import { migrateProjections } from './runner.ts';
 import { SCRATCH_SCHEMA, verifyReadModels } from './verify.ts';
 
+/**
+ * A generated Nana file of `rows` rows read into the store of a fresh database; `beforeDeciding`
+ * runs before the processor decides it all.
+ */
+async function imported(db: TestDatabase, work: string, rows: number, beforeDeciding?: () => Promise<void>): Promise<PostgresEventStore> {
+  const file = path.join(work, 'nana.csv');
+  writeNanaFile(file, rows, { duplicateEvery: 9 });
+  const store = await PostgresEventStore.create(db.pool);
+  await migrateProcessor(db.pool);
+  await migrateProjections(db.pool);
+  const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 50, careshop: null };
+  const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
+  await readImport(store, db.pool, importId, options);
+  await beforeDeciding?.();
+  const processor = new Processor(store, db.pool, { batchSize: 30 });
+  await stepUntilFinished(processor, db.pool, importId);
+  await processor.close();
+  return store;
+}
+
 test('verify › read models projected by the processor match a rebuild from the events; a hand-edited row is found in its table alone', async () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-verify-'));
   const db = await createTestDatabase();
   try {
-    const file = path.join(work, 'nana.csv');
-    writeNanaFile(file, 200, { duplicateEvery: 9 });
-    const store = await PostgresEventStore.create(db.pool);
-    await migrateProcessor(db.pool);
-    await migrateProjections(db.pool);
-    const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 50, careshop: null };
-    const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
-    await readImport(store, db.pool, importId, options);
-    const processor = new Processor(store, db.pool, { batchSize: 30 });
-    await stepUntilFinished(processor, db.pool, importId);
-    await processor.close();
+    const store = await imported(db, work, 200);
 
     const clean = await verifyReadModels(store, db.pool, db.url);
     assert.ok(clean.same, JSON.stringify(clean.tables.filter((t) => !t.same)));
@@ -57,32 +67,23 @@ test('verify › read models projected by the processor match a rebuild from the
 test('verify › waits for a transaction older than the processor\'s last commits to end, rather than report its decisions missing', async () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-verify-'));
   const db = await createTestDatabase();
-  let older: { end(): Promise<void> } | null = null;
+  const held: { older?: { end(): Promise<void> } } = {};
   try {
-    const file = path.join(work, 'nana.csv');
-    writeNanaFile(file, 60, { duplicateEvery: 9 });
-    const store = await PostgresEventStore.create(db.pool);
-    await migrateProcessor(db.pool);
-    await migrateProjections(db.pool);
-    const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 50, careshop: null };
-    const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
-    await readImport(store, db.pool, importId, options);
-    // Open before the processor commits anything: none of its decisions shows in $all until it ends.
-    older = await openOlderTransaction(db);
-    const processor = new Processor(store, db.pool, { batchSize: 30 });
-    await stepUntilFinished(processor, db.pool, importId);
-    await processor.close();
+    // Opened before the processor commits anything: none of its decisions shows in $all until it ends.
+    const store = await imported(db, work, 60, async () => {
+      held.older = await openOlderTransaction(db);
+    });
     assert.is((await store.readAll({ commit: 0n, prepare: 0n }, { maxCount: 1000, types: ['ProfileCreated'] })).events.length, 0, 'the decisions are hidden');
 
     let ended = false;
-    const ending = new Promise<void>((resolve) => setTimeout(() => { ended = true; void older!.end().then(resolve); }, 300));
+    const ending = new Promise<void>((resolve) => setTimeout(() => { ended = true; void held.older!.end().then(resolve); }, 300));
     const result = await verifyReadModels(store, db.pool, db.url);
     const answeredAfterEnd = ended;
     await ending;
     assert.ok(answeredAfterEnd, 'verify answered only after the older transaction ended');
     assert.ok(result.same, JSON.stringify(result.tables.filter((t) => !t.same)));
   } finally {
-    await older?.end();
+    await held.older?.end();
     await db.drop();
     fs.rmSync(work, { recursive: true, force: true });
   }
