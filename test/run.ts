@@ -70,6 +70,9 @@ const rank = (file: string) => {
   return i < 0 ? LONGEST.length : i;
 };
 
+/** A file still running after this long has hung (the longest takes ~1.5 min): it is killed and fails. */
+const FILE_TIMEOUT_MS = 15 * 60_000;
+
 /** Runs one test file; its output is passed through (one at a time) or kept and printed when it ends. */
 function runFile(file: string, passThrough: boolean): Promise<{ code: number | null; skips: string[]; output: string; seconds: number }> {
   const started = performance.now();
@@ -84,7 +87,22 @@ function runFile(file: string, passThrough: boolean): Promise<{ code: number | n
     };
     child.stdout.on('data', (chunk: Buffer) => watch(chunk, process.stdout));
     child.stderr.on('data', (chunk: Buffer) => watch(chunk, process.stderr));
-    child.on('close', (code) => resolve({ code, skips, output, seconds: (performance.now() - started) / 1000 }));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, FILE_TIMEOUT_MS);
+    let done = false;
+    const finish = (code: number | null) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (timedOut) process.stdout.write(`\n✘ ${file} timed out after ${FILE_TIMEOUT_MS / 60_000} minutes and was killed\n`);
+      resolve({ code: timedOut ? 1 : code, skips, output, seconds: (performance.now() - started) / 1000 });
+    };
+    child.on('close', (code) => finish(code));
+    // A process the file started and left running may hold its output open: the file's own exit decides.
+    child.on('exit', (code) => setTimeout(() => finish(code), 2000).unref());
   });
 }
 

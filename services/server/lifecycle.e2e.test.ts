@@ -179,9 +179,15 @@ test('shutdown › a server whose starter was killed (SIGKILL, no chance to stop
   const serverPid = Number(/server pid (\d+)/.exec(output)![1]);
   const pgPid = postmasterPid(dataDir)!;
   starter.kill('SIGKILL');
-  for (let i = 0; alive(serverPid) || alive(pgPid); i++) {
-    assert.ok(i < 300, 'the orphaned server (or its PostgreSQL) is still running after 15 s');
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    for (let i = 0; alive(serverPid) || alive(pgPid); i++) {
+      assert.ok(i < 300, 'the orphaned server (or its PostgreSQL) is still running after 15 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    // A failure must not leave the orphan running: it holds this test's output pipe open.
+    if (alive(serverPid)) process.kill(serverPid, 'SIGKILL');
+    if (alive(pgPid)) process.kill(pgPid, 'SIGQUIT');
   }
 });
 

@@ -22,6 +22,10 @@ import { checkSchedule, scheduleCareshopSync } from '../careshop/scheduler.ts';
 import { ensureDemo } from '../careshop/shop.ts';
 
 const dev = process.argv.includes('--dev');
+// Who started this process, read before anything else: read after start-up (as it was), a starter
+// killed just after the server said it listens, before the next line ran, left ppid already 1 and
+// the orphaned server running on (seen under load in the lifecycle test).
+const startedBy = process.ppid;
 
 function fail(message: string): never {
   console.error(`careos: ${message}`);
@@ -152,9 +156,8 @@ async function shutdown(signal: string): Promise<void> {
 // For a server started by another program (the tests): when that program is gone (killed
 // without a chance to stop us), stop too instead of running on as an orphan.
 if (process.env.CAREOS_STOP_WITH_PARENT) {
-  const parent = process.ppid;
   setInterval(() => {
-    if (process.ppid !== parent) void shutdown('the process that started this server is gone');
+    if (process.ppid !== startedBy) void shutdown('the process that started this server is gone');
   }, 1000).unref();
 }
 stopServer = shutdown;
