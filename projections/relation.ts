@@ -15,7 +15,7 @@ const UNLINK_COLUMNS = 4; // unlinked_at, unlinked_by, unlinked_import_id, unlin
 
 export const relationProjection: Projection = {
   name: 'relation',
-  tables: ['relation'],
+  tables: ['relation', 'relation_confirmation'],
   ddl: `
     create table if not exists relation (
       original_source text not null,
@@ -39,14 +39,28 @@ export const relationProjection: Projection = {
     -- (a new row naming the import and row that first made it, and the import whose revert restored it).
     alter table relation add column if not exists unlinked_by_revert boolean not null default false,
       add column if not exists restored_by_revert text;
+    -- A row that named links already active to the profile it names (RelationConfirmed): the
+    -- links do not change, but a revert of the import that made them leaves them as they are.
+    create table if not exists relation_confirmation (
+      original_source text not null,
+      original_id text not null,
+      care_os_id text not null,
+      import_id text not null,
+      row integer not null,
+      confirmed_at timestamptz not null,
+      confirmed_by text not null
+    );
+    create index if not exists relation_confirmation_original on relation_confirmation (original_source, original_id);
+    create index if not exists relation_confirmation_care_os on relation_confirmation (care_os_id);
   `,
-  handles: ['RelationLinked', 'RelationUnlinked', 'RelationReverted', 'RelationRestored'],
+  handles: ['RelationLinked', 'RelationUnlinked', 'RelationReverted', 'RelationRestored', 'RelationConfirmed'],
   async apply(client: pg.ClientBase, events: readonly PositionedEvent[]) {
     // Links made in this batch are kept in memory so that a later unlink in the same batch
     // changes the pending row; unlinks of older rows become one UPDATE.
     const pending = new Map<string, PendingLink>();
     const inserts: PendingLink[] = [];
     const unlinks: { source: string; originalId: string; careosId: string; at: string; by: string; importId: string; row: number; revert: boolean }[] = [];
+    const confirmations: CopyValue[][] = [];
     const link = (source: string, originalId: string, careosId: string, event: PositionedEvent, importId: string, row: number, restoredBy: string | null) => {
       const pendingLink: PendingLink = {
         active: true,
@@ -87,6 +101,11 @@ export const relationProjection: Projection = {
         case 'RelationReverted':
           unlink(event.data, event, true);
           break;
+        case 'RelationConfirmed': {
+          const d = event.data;
+          for (const originalId of d.originalIds) confirmations.push([d.source, originalId, d.careosId, d.importId, d.row, event.metadata.at, event.metadata.by]);
+          break;
+        }
         default:
           break;
       }
@@ -108,8 +127,14 @@ export const relationProjection: Projection = {
       'original_source', 'original_id', 'care_os_id', 'active', 'linked_at', 'linked_by', 'linked_import_id', 'linked_row',
       'unlinked_at', 'unlinked_by', 'unlinked_import_id', 'unlinked_row', 'linked_commit', 'linked_prepare', 'unlinked_by_revert', 'restored_by_revert',
     ], inserts.map((pendingLink) => pendingLink.row));
+    if (confirmations.length) {
+      await copyRows(client, 'relation_confirmation', ['original_source', 'original_id', 'care_os_id', 'import_id', 'row', 'confirmed_at', 'confirmed_by'], confirmations);
+    }
   },
 };
+
+/** Confirmations that count: those of imports not reverted since. */
+const STANDING_CONFIRMATION = `not exists (select 1 from import_log l where l.import_id = c.import_id and l.revert_state = 'reverted')`;
 
 /** A relation as this read model holds it: the API's view without the display names. */
 export type RelationView = Omit<ApiRelationView, 'linkedByName' | 'unlinkedByName'>;
@@ -197,6 +222,32 @@ export interface LinkNow {
   before: { careosId: string; importId: string; row: number } | null;
   /** The revert of this import has restored a link of this id already. */
   restored: boolean;
+  /** The first row of another import (not reverted) that named this very link again; null when none. */
+  confirmedBy: { importId: string; row: number } | null;
+}
+
+/** A row that named a link again as it stood (RelationConfirmed). */
+export interface Confirmation {
+  careosId: string;
+  source: string;
+  originalId: string;
+  importId: string;
+  row: number;
+  at: string;
+  by: string;
+}
+
+/** Every confirmation of the links of a profile, or of an original id, oldest first (the auditors' timeline). */
+export async function relationConfirmations(db: pg.Pool, filter: { careosId: string } | { source: string; originalId: string }): Promise<Confirmation[]> {
+  const { rows } = await db.query<{ care_os_id: string; original_source: string; original_id: string; import_id: string; row: number; confirmed_at: Date; confirmed_by: string }>(
+    'careosId' in filter
+      ? 'select * from relation_confirmation where care_os_id = $1 order by confirmed_at, import_id, row'
+      : 'select * from relation_confirmation where original_source = $1 and original_id = $2 order by confirmed_at, import_id, row',
+    'careosId' in filter ? [filter.careosId] : [filter.source, filter.originalId],
+  );
+  return rows.map((r) => ({
+    careosId: r.care_os_id, source: r.original_source, originalId: r.original_id, importId: r.import_id, row: r.row, at: r.confirmed_at.toISOString(), by: r.confirmed_by,
+  }));
 }
 
 /**
@@ -212,12 +263,14 @@ export async function revertLinkFacts(
     source: string; original_id: string; row: number; mine_active: boolean | null; ended_import_id: string | null; ended_row: number | null;
     ended_by_revert: boolean | null; active_care_os_id: string | null; active_import_id: string | null; active_row: number | null;
     before_care_os_id: string | null; before_import_id: string | null; before_row: number | null; restored: boolean;
+    confirmed_import_id: string | null; confirmed_row: number | null;
   }>(
     `select k.source, k.original_id, k.row::int as row, m.active as mine_active, m.unlinked_import_id as ended_import_id, m.unlinked_row as ended_row,
             m.unlinked_by_revert as ended_by_revert,
             a.care_os_id as active_care_os_id, a.linked_import_id as active_import_id, a.linked_row as active_row,
             b.care_os_id as before_care_os_id, b.linked_import_id as before_import_id, b.linked_row as before_row,
-            exists (select 1 from relation r where r.original_source = k.source and r.original_id = k.original_id and r.restored_by_revert = $1) as restored
+            exists (select 1 from relation r where r.original_source = k.source and r.original_id = k.original_id and r.restored_by_revert = $1) as restored,
+            c.import_id as confirmed_import_id, c.row as confirmed_row
        from rows from (json_array_elements_text($2::json), json_array_elements_text($3::json), json_array_elements_text($4::json), json_array_elements_text($5::json))
             with ordinality as k(source, original_id, care_os_id, row, n)
        left join lateral (select active, unlinked_import_id, unlinked_row, unlinked_by_revert from relation
@@ -231,6 +284,10 @@ export async function revertLinkFacts(
                              and r.unlinked_import_id = $1 and r.linked_import_id <> $1 and not r.unlinked_by_revert
                              and not exists (select 1 from profile p where p.careos_id = r.care_os_id and p.retired_at is not null)
                            order by r.linked_commit, r.linked_prepare limit 1) b on true
+       left join lateral (select c.import_id, c.row from relation_confirmation c
+                           where c.original_source = k.source and c.original_id = k.original_id and c.care_os_id = k.care_os_id
+                             and c.import_id <> $1 and ${STANDING_CONFIRMATION}
+                           order by c.confirmed_at, c.import_id, c.row limit 1) c on true
       order by k.n`,
     [
       importId, JSON.stringify(keys.map((k) => k.source)), JSON.stringify(keys.map((k) => k.originalId)),
@@ -245,23 +302,32 @@ export async function revertLinkFacts(
     active: r.active_care_os_id === null ? null : { careosId: r.active_care_os_id, importId: r.active_import_id!, row: r.active_row! },
     before: r.before_care_os_id === null ? null : { careosId: r.before_care_os_id, importId: r.before_import_id!, row: r.before_row! },
     restored: r.restored,
+    confirmedBy: r.confirmed_import_id === null ? null : { importId: r.confirmed_import_id, row: r.confirmed_row! },
   }));
 }
 
 /**
- * For each profile, the first link another import made to it that is still active, if any: what
+ * For each profile, the first link another import made to it that is still active, or else the first
+ * row of another import (not reverted) that named a link to it again, if any: what
  * keeps a revert from retiring it (a link remapped away or reverted since no longer does).
  */
 export async function linksFromOtherImports(
   db: pg.Pool | pg.ClientBase, importId: string, careosIds: readonly string[],
 ): Promise<Map<string, { importId: string; row: number }>> {
   if (careosIds.length === 0) return new Map();
-  const { rows } = await db.query<{ care_os_id: string; linked_import_id: string; linked_row: number }>(
-    `select k.care_os_id, r.linked_import_id, r.linked_row from json_array_elements_text($2::json) as k(care_os_id)
-       cross join lateral (select linked_import_id, linked_row from relation
-                            where care_os_id = k.care_os_id and linked_import_id <> $1 and active
-                            order by linked_commit, linked_prepare limit 1) r`,
+  // An active link another import made to the profile, else a row of another import (not
+  // reverted) that named a link to it again.
+  const { rows } = await db.query<{ care_os_id: string; import_id: string; row: number }>(
+    `select k.care_os_id, coalesce(r.linked_import_id, c.import_id) as import_id, coalesce(r.linked_row, c.row) as row
+       from json_array_elements_text($2::json) as k(care_os_id)
+       left join lateral (select linked_import_id, linked_row from relation
+                           where care_os_id = k.care_os_id and linked_import_id <> $1 and active
+                           order by linked_commit, linked_prepare limit 1) r on true
+       left join lateral (select c.import_id, c.row from relation_confirmation c
+                           where c.care_os_id = k.care_os_id and c.import_id <> $1 and ${STANDING_CONFIRMATION}
+                           order by c.confirmed_at, c.import_id, c.row limit 1) c on true
+      where r.linked_import_id is not null or c.import_id is not null`,
     [importId, JSON.stringify(careosIds)],
   );
-  return new Map(rows.map((r) => [r.care_os_id, { importId: r.linked_import_id, row: r.linked_row }]));
+  return new Map(rows.map((r) => [r.care_os_id, { importId: r.import_id, row: r.row }]));
 }

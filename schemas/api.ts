@@ -47,7 +47,7 @@ export type ImportStatus = 'In progress' | 'Success' | 'Failed' | 'Reverted';
 
 /** An effect of a reverted import left as it is, because a later import built on it. */
 export interface RevertBlockerView {
-  kind: 'relation-changed' | 'profile-in-use';
+  kind: 'relation-changed' | 'relation-confirmed' | 'profile-in-use';
   /** The reverted import's row whose effect stays. */
   row: number;
   careosId: string;
@@ -165,8 +165,8 @@ export interface CareshopPanelView {
 
 /** One step of a relation's (or a profile's) history, for auditors (GET /api/audit/timeline). */
 export interface TimelineEntry {
-  /** link-reverted, link-restored, profile-retired: done by the revert of import `revertOf`. */
-  kind: 'profile-created' | 'linked' | 'unlinked' | 'link-reverted' | 'link-restored' | 'profile-retired';
+  /** link-confirmed: a row named the link again as it stood. link-reverted, link-restored, profile-retired: done by the revert of import `revertOf`. */
+  kind: 'profile-created' | 'linked' | 'link-confirmed' | 'unlinked' | 'link-reverted' | 'link-restored' | 'profile-retired';
   at: string;
   by: string;
   byName: string;

@@ -9,7 +9,7 @@ import { checkPhones } from '../processor/fields.ts';
 import { getImport, pageImports, type ImportView as ImportRecord } from '../../projections/import-log.ts';
 import { errorsAfter, errorsAt, errorsOf, openErrorCounts, pageErrors, type ErrorStatusFilter } from '../../projections/error-log.ts';
 import { findProfiles, findProfilesByName, profileRecord } from '../../projections/profile.ts';
-import { relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
+import { relationConfirmations, relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
   can, fileSource, FILE_SOURCES, type RevertPlanView, type RebuildView, formatReplayRef, PERMISSIONS, REPLAY_COLUMN, type ErrorView, type ImportView, type Page, type Permission, type Principal,
   type CareshopPanelView, type OnboardingView, type TimelineEntry, type ProfileDetail, type ProfileView, type RelationView, type UserView,
@@ -527,9 +527,18 @@ export class Careos {
         }
       }
     }
+    const confirmations = byOriginal
+      ? await relationConfirmations(this.pool, { source: filter.source!, originalId: filter.originalId! })
+      : await relationConfirmations(this.pool, { careosId: checkId(filter.careosId!, 'careosId') });
+    for (const c of confirmations) {
+      entries.push({
+        kind: 'link-confirmed', at: c.at, by: c.by, careosId: c.careosId, source: c.source as SourceName, originalId: c.originalId,
+        importId: c.importId, row: c.row, relinkedTo: null, revertOf: null,
+      });
+    }
     // Oldest first; at one instant a creation comes before its links, an unlink before the link that
     // replaced it, a revert's ended link before the one it restored, a profile's retirement last.
-    const order = { 'profile-created': 0, unlinked: 1, 'link-reverted': 1, linked: 2, 'link-restored': 2, 'profile-retired': 3 } as const;
+    const order = { 'profile-created': 0, unlinked: 1, 'link-reverted': 1, linked: 2, 'link-restored': 2, 'link-confirmed': 2, 'profile-retired': 3 } as const;
     entries.sort((a, b) => a.at.localeCompare(b.at) || order[a.kind] - order[b.kind] || a.row - b.row);
     const imports = new Map<string, ImportRecord | null>();
     for (const id of new Set(entries.flatMap((e) => (e.revertOf ? [e.importId, e.revertOf] : [e.importId])))) imports.set(id, await getImport(this.pool, id));

@@ -393,9 +393,10 @@ async function cmdReplay(args: string[]): Promise<number> {
 
 /** How a revert's blockers read on a terminal: one line each. */
 function blockerLines(plan: RevertPlanView): string[] {
-  const lines = plan.blocked.map((b) => (b.kind === 'relation-changed'
-    ? `  row ${b.row}: ${b.source} ${b.originalId} → ${b.careosId} was remapped since by import ${b.by.importId} row ${b.by.row}`
-    : `  row ${b.row}: profile ${b.careosId} is linked to by import ${b.by.importId} row ${b.by.row}`));
+  const said = { 'relation-changed': 'was remapped since by', 'relation-confirmed': 'was named again since by' } as const;
+  const lines = plan.blocked.map((b) => (b.kind === 'profile-in-use'
+    ? `  row ${b.row}: profile ${b.careosId} is linked to by import ${b.by.importId} row ${b.by.row}`
+    : `  row ${b.row}: ${b.source} ${b.originalId} → ${b.careosId} ${said[b.kind]} import ${b.by.importId} row ${b.by.row}`));
   if (plan.blockedCount > plan.blocked.length) lines.push(`  … and ${plan.blockedCount - plan.blocked.length} more`);
   return lines;
 }

@@ -10,7 +10,7 @@ import { InvalidEvent, SCHEMA_DIR, checkEvent, validatorsKey } from './schemas.t
 import {
   ACTION_EVENT_TYPES, CURRENT_VERSION, EVENT_TYPES, type ActionMetadata, type EventMetadata, type OnboardingMarkedData, type EventType, type ImportCompletedData, type ImportFileReadData,
   type ImportOrigin, type ImportProgressedData, type ImportStartedData, type OriginKind, type ProfileCreatedData,
-  type ErrorResolvedData, type RecordSyncedData, type RelationLinkedData, type RelationUnlinkedData, type RowReceivedData, type RowRejectedData, type RowSkippedData,
+  type ErrorResolvedData, type RecordSyncedData, type RelationLinkedData, type RelationConfirmedData, type RelationUnlinkedData, type RowReceivedData, type RowRejectedData, type RowSkippedData,
   type RevertRequestedData, type RelationRevertedData, type RelationRestoredData, type ProfileRetiredData, type ImportRevertedData, type RevertRefusedData,
 } from './types.ts';
 
@@ -29,6 +29,7 @@ const DATA_KEYS: Record<EventType, readonly string[]> = {
     'careosId', 'source', 'importId', 'row', 'firstname', 'lastname', 'gender', 'dateOfBirth', 'emails', 'phones', 'companies',
   ]),
   RelationLinked: keys<RelationLinkedData>()(['careosId', 'source', 'originalIds', 'importId', 'row']),
+  RelationConfirmed: keys<RelationConfirmedData>()(['careosId', 'source', 'originalIds', 'importId', 'row']),
   RelationUnlinked: keys<RelationUnlinkedData>()(['careosId', 'source', 'originalId', 'relinkedTo', 'importId', 'row']),
   RowRejected: keys<RowRejectedData>()(['importId', 'source', 'row', 'record', 'reasons', 'replayOf']),
   ErrorResolved: keys<ErrorResolvedData>()(['importId', 'source', 'row', 'resolves']),

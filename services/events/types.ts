@@ -123,6 +123,15 @@ export interface RelationLinkedData {
   row: number;
 }
 
+/** A row named links that were already active to the profile it names: no change, but the row stands behind them. */
+export interface RelationConfirmedData {
+  careosId: string;
+  source: SourceName;
+  originalIds: string[];
+  importId: string;
+  row: number;
+}
+
 export interface RelationUnlinkedData {
   /** The profile the original id was linked to until now. */
   careosId: string;
@@ -244,12 +253,16 @@ export interface ProfileRetiredData {
 
 /** An effect of a reverted import left as it is, because a later import built on it. */
 export interface RevertBlocker {
-  /** relation-changed: a later import remapped a link the import made; profile-in-use: a later import linked to or matched a profile it created. */
-  kind: 'relation-changed' | 'profile-in-use';
+  /**
+   * relation-changed: a later import remapped a link the import made; relation-confirmed: a later
+   * import named that link again; profile-in-use: a later import linked to, named or matched a
+   * profile it created.
+   */
+  kind: 'relation-changed' | 'relation-confirmed' | 'profile-in-use';
   /** The reverted import's row whose effect stays. */
   row: number;
   careosId: string;
-  /** The link's source and original id (relation-changed); null for a profile. */
+  /** The link's source and original id (relation-changed, relation-confirmed); null for a profile. */
   source: SourceName | null;
   originalId: string | null;
   /** The later import and row that built on it. */
@@ -284,6 +297,7 @@ export type ImporterEvent =
   | { type: 'ImportFileRead'; data: ImportFileReadData; metadata: EventMetadata }
   | { type: 'ProfileCreated'; data: ProfileCreatedData; metadata: EventMetadata }
   | { type: 'RelationLinked'; data: RelationLinkedData; metadata: EventMetadata }
+  | { type: 'RelationConfirmed'; data: RelationConfirmedData; metadata: EventMetadata }
   | { type: 'RelationUnlinked'; data: RelationUnlinkedData; metadata: EventMetadata }
   | { type: 'RowRejected'; data: RowRejectedData; metadata: EventMetadata }
   | { type: 'RowSkipped'; data: RowSkippedData; metadata: EventMetadata }
@@ -302,13 +316,13 @@ export type EventType = ImporterEvent['type'];
 export const EVENT_TYPES: readonly EventType[] = [
   'ImportStarted', 'RowReceived', 'ImportFileRead', 'ProfileCreated', 'RelationLinked',
   'RelationUnlinked', 'RowRejected', 'RowSkipped', 'RecordSynced', 'ErrorResolved', 'ImportProgressed', 'ImportCompleted',
-  'RevertRequested', 'RelationReverted', 'RelationRestored', 'ProfileRetired', 'ImportReverted', 'RevertRefused',
+  'RevertRequested', 'RelationReverted', 'RelationRestored', 'ProfileRetired', 'ImportReverted', 'RevertRefused', 'RelationConfirmed',
 ];
 
 /** The events the processor decides (everything but the readers' ImportStarted, RowReceived, ImportFileRead and admins' RevertRequested). */
 export const OUTCOME_TYPES: readonly EventType[] = [
   'ProfileCreated', 'RelationLinked', 'RelationUnlinked', 'RowRejected', 'RowSkipped', 'RecordSynced', 'ErrorResolved', 'ImportProgressed', 'ImportCompleted',
-  'RelationReverted', 'RelationRestored', 'ProfileRetired', 'ImportReverted', 'RevertRefused',
+  'RelationReverted', 'RelationRestored', 'ProfileRetired', 'ImportReverted', 'RevertRefused', 'RelationConfirmed',
 ];
 
 /** Metadata of an admin's action that belongs to no import (schemas/ActionMetadata.v1.json). */

@@ -286,17 +286,20 @@ test('nana › with careos_cus_id given, a phone of another profile is no reason
   assert.equal(types(decision), ['RelationLinked']);
 });
 
-test('nana › a nana id already actively linked to the same profile causes no event, and the row still counts as imported', () => {
+test('nana › nana ids already actively linked to the same profile change nothing: RelationConfirmed says the row stands behind them, and it counts as imported', () => {
   const decision = given(profileCreated('C0100001', []), relationLinked('C0100001', ['n5001', 'n5002']))
     .when(nanaRow({ careos_cus_id: 'C0100001', nana_cus_id: 'n5001,n5002' }));
-  assert.equal(decision, { outcome: 'imported', events: [] });
+  assert.is(decision.outcome, 'imported');
+  assert.equal(types(decision), ['RelationConfirmed']);
+  assert.equal(eventOf(decision, 'RelationConfirmed').data, { careosId: 'C0100001', source: 'nana', originalIds: ['n5001', 'n5002'], importId: IMPORT_ID, row: 1 });
 });
 
-test('nana › links only the nana ids of a row that are not yet linked to that profile', () => {
+test('nana › links only the nana ids of a row that are not yet linked to that profile, and confirms the others', () => {
   const decision = given(profileCreated('C0100001', []), relationLinked('C0100001', ['n5001']))
     .when(nanaRow({ careos_cus_id: 'C0100001', nana_cus_id: 'n5001,n5002' }));
-  assert.equal(types(decision), ['RelationLinked']);
+  assert.equal(types(decision), ['RelationLinked', 'RelationConfirmed']);
   assert.equal(eventOf(decision, 'RelationLinked').data.originalIds, ['n5002']);
+  assert.equal(eventOf(decision, 'RelationConfirmed').data.originalIds, ['n5001']);
 });
 
 test('nana › a nana id actively linked to another profile is unlinked there, then linked here', () => {

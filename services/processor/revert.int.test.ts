@@ -163,6 +163,34 @@ async function freshStore() {
   return { db, store, options: { dataDir: work, maxFileBytes: 1 << 20, batchRows: 100, careshop: null } };
 }
 
+test('undo › a link a later import named again as it stood (RelationConfirmed) keeps the link and its profile from a revert; once that import is reverted, nothing holds them', async () => {
+  const a = await t.run(file('confirm-a.csv', [
+    ',n81,F,Ploy,Eight,,,0811000081,,',
+    ',n82,M,Krit,Eight,,,0811000082,,',
+  ]), 'nana');
+  const p81 = newCareosId(a.importId, 1);
+  const b = await t.run(file('confirm-b.csv', [`${p81},n81,F,Ploy,Eight,,,0811000081,,`]), 'nana');
+  assert.equal({ imported: b.importedRows, rejected: b.rejectedRows }, { imported: 1, rejected: 0 });
+  const timeline = await careos.timeline(admin, { source: 'nana', originalId: 'n81' });
+  assert.equal(timeline.map((e) => [e.kind, e.importId === a.importId ? 'A' : 'B', e.row]), [['profile-created', 'A', 1], ['linked', 'A', 1], ['link-confirmed', 'B', 1]]);
+  assert.equal(timeline[2]!.record?.careos_cus_id, p81, 'the raw row that named the link again');
+
+  const plan = await careos.revertPlan(admin, a.importId);
+  assert.equal(plan.blocked.map((x) => [x.kind, x.row, x.originalId, x.by.importId === b.importId ? 'B' : x.by.importId, x.by.row]), [
+    ['profile-in-use', 1, null, 'B', 1], ['relation-confirmed', 1, 'n81', 'B', 1],
+  ]);
+  assert.equal([plan.relationsReverted, plan.profilesRetired, plan.refusal], [1, 1, null], 'the rest (n82 and its profile) would be undone');
+
+  const revertedB = await careos.revertImport(admin, b.importId, { reason: 'named the wrong customers' });
+  assert.equal([revertedB.status, revertedB.revert?.relationsReverted, revertedB.revert?.blockedCount], ['Reverted', 0, 0]);
+  const planAfter = await careos.revertPlan(admin, a.importId);
+  assert.equal([planAfter.blockedCount, planAfter.relationsReverted, planAfter.profilesRetired], [0, 2, 2], 'a reverted import\'s confirmations no longer hold anything');
+  const revertedA = await careos.revertImport(admin, a.importId, { reason: 'test export' });
+  assert.is(revertedA.status, 'Reverted');
+  assert.is(await linkOf('n81'), null);
+  assert.is((await careos.getProfile(admin, p81)).retired?.by, 'admin@rabbitcare.com');
+});
+
 test('undo › a revert is decided in its place among the rows: appended between two rows of another import, the row before it keeps a profile in use, the row after it no longer finds the one retired', async () => {
   const { db, store, options } = await freshStore();
   try {

@@ -5,8 +5,9 @@
 //                                           its row had ended, when it ended one)
 //   a profile it created, used by no other → ProfileRetired
 // — and an effect a later import built on stays, named in the outcome as a blocker:
-//   a link it made that a later import remapped (relation-changed), a profile it created that a
-//   later import links an id to or matched (profile-in-use).
+//   a link it made that a later import remapped (relation-changed) or named again as it is
+//   (relation-confirmed: RelationConfirmed), a profile it created that a later import links an id
+//   to, named in such a row, or matched (profile-in-use).
 // ImportReverted closes the revert (the import log shows Reverted); RevertRefused when it would
 // change nothing. Nothing is deleted from the event store.
 //
@@ -126,6 +127,11 @@ export function decideRevertPage(request: RevertRequest, page: RevertPage, tally
     if (!link?.active) {
       const by = now.active ?? link?.endedBy ?? { importId, row };
       block({ kind: 'relation-changed', row, careosId, source, originalId, by: { importId: by.importId, row: by.row } });
+      continue;
+    }
+    // A later import's row named this very link again: it stands behind the link, which stays.
+    if (now.confirmedBy) {
+      block({ kind: 'relation-confirmed', row, careosId, source, originalId, by: now.confirmedBy });
       continue;
     }
     tally.relationsReverted++;

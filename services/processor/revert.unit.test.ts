@@ -20,7 +20,7 @@ function link(originalId: string, careosId: string, row: number, now: Partial<Li
     source: 'nana', originalId, careosId, row,
     now: {
       source: 'nana', originalId, row, link: { active: true, endedBy: null, endedByRevert: false },
-      active: { careosId, importId: X, row }, before: null, restored: false, ...now,
+      active: { careosId, importId: X, row }, before: null, restored: false, confirmedBy: null, ...now,
     },
   };
 }
@@ -126,6 +126,19 @@ test('revert › the outcome lists at most 100 blockers and counts them all; eve
   assert.is(outcome.event.type, 'ImportReverted');
   assert.equal([tally.blocked.length, tally.blockedCount, tally.errorsReopened], [100, 150, 2]);
   for (const { event } of [...events, outcome]) checkEvent(event.type, event.data, event.metadata);
+});
+
+test('revert › a link a later import named again as it is (RelationConfirmed) stays, and its profile is in use; the rest is undone', () => {
+  const { types, tally } = decide(page({
+    links: [link('n1', 'P1', 1, { confirmedBy: { importId: LATER, row: 6 } }), link('n2', 'P2', 2)],
+    profiles: [{ careosId: 'P1', row: 1, retired: false, usedBy: { importId: LATER, row: 6 } }, { careosId: 'P2', row: 2, retired: false, usedBy: null }],
+  }));
+  assert.equal(types, ['RelationReverted', 'ProfileRetired', 'ImportReverted']);
+  assert.equal(tally.blocked, [
+    { kind: 'profile-in-use', row: 1, careosId: 'P1', source: null, originalId: null, by: { importId: LATER, row: 6 } },
+    { kind: 'relation-confirmed', row: 1, careosId: 'P1', source: 'nana', originalId: 'n1', by: { importId: LATER, row: 6 } },
+  ]);
+  assert.is(tally.relationsReverted, 1);
 });
 
 test.run();

@@ -93,9 +93,13 @@ export function linkEvents(received: ReceivedRow, careosId: string, originalIds:
   const metadata = outcomeMetadata(received);
   const events: DecidedEvent[] = [];
   const toLink: string[] = [];
+  const confirmed: string[] = [];
   for (const originalId of originalIds) {
     const current = state.activeLink(source, originalId);
-    if (current === careosId) continue;
+    if (current === careosId) {
+      confirmed.push(originalId);
+      continue;
+    }
     if (current !== undefined) {
       events.push({
         id: eventId(importId, row, `unlink:${originalId}`),
@@ -108,6 +112,13 @@ export function linkEvents(received: ReceivedRow, careosId: string, originalIds:
     events.push({
       id: eventId(importId, row, 'link'),
       event: { type: 'RelationLinked', data: { careosId, source, originalIds: toLink, importId, row }, metadata },
+    });
+  }
+  // Links the row names as they are: nothing changes, but the row stands behind them now.
+  if (confirmed.length > 0) {
+    events.push({
+      id: eventId(importId, row, 'confirm'),
+      event: { type: 'RelationConfirmed', data: { careosId, source, originalIds: confirmed, importId, row }, metadata },
     });
   }
   return events;

@@ -205,6 +205,7 @@ export class InMemoryState implements DecisionState {
       case 'ImportReverted':
         this.revertedImports.add(event.data.importId);
         return;
+      case 'RelationConfirmed': // the links stand as they were
       case 'RevertRequested':
       case 'RevertRefused':
       case 'ImportStarted':
