@@ -169,6 +169,20 @@ test('rebuild › the admin rebuilds the read models from the Read models page: 
   assert.equal(await visit(page, '/rebuild'), 403);
 });
 
+test('audit › a later row naming a link as it stands shows as "Link confirmed", with its file, row and raw row', async () => {
+  const row = `${NANA_HEADER}\nC0100002,n7009,M,Preecha,Somsri,,,021110000,,\n`;
+  await finished(server, await importThroughApi(server, 'link-n7009.csv', row, 'nana'));
+  await finished(server, await importThroughApi(server, 'confirm-n7009.csv', row, 'nana'));
+  await visit(page, '/audit?source=nana&originalId=n7009');
+  const entries = page.locator('ol.timeline > li');
+  const headlines = (await entries.locator('.headline').allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+  assert.deepEqual(headlines, ['Profile created C0100002', 'Linked Nana n7009 → C0100002', 'Link confirmed Nana n7009 → C0100002']);
+  assert.match(await entries.nth(2).locator('.meta').innerText(), /import confirm-n7009\.csv, row 1/);
+  await entries.nth(2).getByText('The row as received').click();
+  assert.match(await entries.nth(2).locator('dl.record').innerText(), /n7009/);
+  await snap(page, 'audit-timeline-confirmed');
+});
+
 test('no page of this suite raised an error in the browser or opened a dialog', () => {
   assert.deepEqual(auditor.errors, []);
   assert.deepEqual(auditor.dialogs, []);
