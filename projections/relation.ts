@@ -308,7 +308,7 @@ export async function revertLinkFacts(
 
 /**
  * For each profile, the first link another import made to it that is still active, or else the first
- * row of another import (not reverted) that named a link to it again, if any: what
+ * row of another import (not reverted) that named a link to it again, that link still active: what
  * keeps a revert from retiring it (a link remapped away or reverted since no longer does).
  */
 export async function linksFromOtherImports(
@@ -325,6 +325,8 @@ export async function linksFromOtherImports(
                            order by linked_commit, linked_prepare limit 1) r on true
        left join lateral (select c.import_id, c.row from relation_confirmation c
                            where c.care_os_id = k.care_os_id and c.import_id <> $1 and ${STANDING_CONFIRMATION}
+                             and exists (select 1 from relation r where r.original_source = c.original_source and r.original_id = c.original_id
+                                                                   and r.care_os_id = c.care_os_id and r.active)
                            order by c.confirmed_at, c.import_id, c.row limit 1) c on true
       where r.linked_import_id is not null or c.import_id is not null`,
     [importId, JSON.stringify(careosIds)],

@@ -191,6 +191,23 @@ test('undo › a link a later import named again as it stood (RelationConfirmed)
   assert.is((await careos.getProfile(admin, p81)).retired?.by, 'admin@rabbitcare.com');
 });
 
+test('undo › a confirmation no longer holds a profile once its link was remapped away: the profile is retired, the remap blocks its link', async () => {
+  const a = await t.run(file('superseded-a.csv', [
+    ',n91,F,Pim,Nine,,,0811000091,,',
+    ',n92,M,Tan,Nine,,,0811000092,,',
+  ]), 'nana');
+  const [p91, p92] = [newCareosId(a.importId, 1), newCareosId(a.importId, 2)];
+  const b = await t.run(file('superseded-b.csv', [`${p91},n91,F,Pim,Nine,,,0811000091,,`]), 'nana');
+  const c = await t.run(file('superseded-c.csv', [`${p92},n91,F,Pim,Nine,,,0811000091,,`]), 'nana');
+  assert.equal([b.importedRows, c.importedRows, await linkOf('n91')], [1, 1, p92]);
+  const plan = await careos.revertPlan(admin, a.importId);
+  const who = (id: string) => (id === b.importId ? 'B' : id === c.importId ? 'C' : id);
+  assert.equal(plan.blocked.map((x) => [x.kind, x.row, x.originalId, who(x.by.importId), x.by.row]), [
+    ['relation-changed', 1, 'n91', 'C', 1], ['profile-in-use', 2, null, 'C', 1],
+  ]);
+  assert.equal([plan.relationsReverted, plan.profilesRetired], [1, 1], 'n92 ends; p91 retires: B\'s row named a link that no longer stands');
+});
+
 test('undo › a revert is decided in its place among the rows: appended between two rows of another import, the row before it keeps a profile in use, the row after it no longer finds the one retired', async () => {
   const { db, store, options } = await freshStore();
   try {
