@@ -89,19 +89,10 @@ function validator(key: string): ValidateFunction | undefined {
   return (validators ??= loadValidators())[key];
 }
 
-function metadataValidator(): ValidateFunction {
-  return validator('EventMetadata.v1')!;
-}
-
-function dataValidator(key: string): ValidateFunction | undefined {
-  const [type] = key.split('.');
-  return ([...EVENT_TYPES, ...ACTION_EVENT_TYPES] as readonly string[]).includes(type!) ? validator(key) : undefined;
-}
-
 /** Loads the validators now: a thread about to check these types does it while it waits for work. */
 export function precompileSchemas(types: readonly EventType[]): void {
-  metadataValidator();
-  for (const type of types) dataValidator(`${type}.v${CURRENT_VERSION[type] ?? 1}`);
+  validator('EventMetadata.v1');
+  for (const type of types) validator(`${type}.v${CURRENT_VERSION[type] ?? 1}`);
 }
 
 export class InvalidEvent extends Error {
@@ -124,17 +115,17 @@ function versionOf(metadata: unknown): number {
 export function checkEvent(type: string, data: unknown, metadata: unknown): asserts type is EventType {
   if (!(EVENT_TYPES as readonly string[]).includes(type)) throw new InvalidEvent(type, 'unknown event type');
   const version = versionOf(metadata);
-  const validate = dataValidator(`${type}.v${version}`);
+  const validate = validator(`${type}.v${version}`);
   if (!validate) throw new InvalidEvent(type, `no schema for version ${version} (schemas/${type}.v${version}.json)`);
   if (!validate(data)) throw new InvalidEvent(type, describe(validate));
-  const validateMetadata = metadataValidator();
+  const validateMetadata = validator('EventMetadata.v1')!;
   if (!validateMetadata(metadata)) throw new InvalidEvent(type, `metadata ${describe(validateMetadata)}`);
 }
 
 /** Throws InvalidEvent unless an admin action's event (ACTION_EVENT_TYPES) matches its schemas. */
 export function checkActionEvent(type: string, data: unknown, metadata: unknown): void {
   if (!(ACTION_EVENT_TYPES as readonly string[]).includes(type)) throw new InvalidEvent(type, 'unknown action event type');
-  const validate = dataValidator(`${type}.v${versionOf(metadata)}`);
+  const validate = validator(`${type}.v${versionOf(metadata)}`);
   if (!validate) throw new InvalidEvent(type, `no schema for version ${versionOf(metadata)}`);
   if (!validate(data)) throw new InvalidEvent(type, describe(validate));
   const validateMetadata = validator('ActionMetadata.v1')!;
