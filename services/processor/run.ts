@@ -168,14 +168,8 @@ export class Processor {
     const decided: ImporterEvent[] = [];
     const outcomes: { importId: string; events: NewEvent[] }[] = [];
     for (const [importId, list] of decision.outcomes) {
-      outcomes.push({
-        importId,
-        events: list.map(({ id, event }): NewEvent => {
-          checkEvent(event.type, event.data, event.metadata);
-          decided.push(event);
-          return { id, type: event.type, data: event.data, metadata: event.metadata };
-        }),
-      });
+      outcomes.push({ importId, events: checked(list) });
+      for (const { event } of list) decided.push(event);
     }
 
     // The previous batch must be committed before this one is appended after it.
