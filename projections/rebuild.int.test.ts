@@ -55,7 +55,7 @@ test('import log › lists an import as In progress from the moment it starts, b
   }
 });
 
-test('rebuild › gives the read models the processor projected, and a rebuild cut short is finished before deciding', async () => {
+test('rebuild › gives the read models the processor projected; a rebuild cut short is logged failed, finished before deciding, then logged done after the restart', async () => {
   const { db, store } = await imported();
   try {
     const before = await dumpReadModels(db.pool);
@@ -66,15 +66,23 @@ test('rebuild › gives the read models the processor projected, and a rebuild c
     dying.readAll = (after, readOptions) => (++reads > 2 ? Promise.reject(new Error('killed')) : store.readAll(after, readOptions));
     const runner = new ProjectionRunner(dying, db.pool, undefined, 100);
     try {
-      await runner.rebuild();
+      await runner.rebuild('tester');
       assert.unreachable('the replay should die');
     } catch (error) {
       assert.is((error as Error).message, 'killed');
     }
     assert.not.equal(await dumpReadModels(db.pool), before, 'the read models are half rebuilt');
+    const [failed] = await ProjectionRunner.history(db.pool);
+    assert.equal([failed?.state, failed?.startedBy, failed?.error, failed?.finishedAfterRestart], ['failed', 'tester', 'killed', false], 'logged as failed, with why');
+    assert.ok(failed!.finishedAt !== null && failed!.applied > 0, 'with when, and the events it had applied');
     // What the processor thread does first when it starts.
-    assert.is(await new ProjectionRunner(store, db.pool).finishRebuild(), true);
+    const restart = new ProjectionRunner(store, db.pool);
+    assert.is(await restart.finishRebuild(), true);
     assert.equal(await dumpReadModels(db.pool), before);
+    const [finished, ...older] = await ProjectionRunner.history(db.pool);
+    assert.equal(older, [], 'the same rebuild, not a second one');
+    assert.equal([finished?.id, finished?.state, finished?.error, finished?.finishedAfterRestart], [failed!.id, 'done', 'killed', true], 'finished by the next start; why it failed is kept');
+    assert.is(finished!.applied, failed!.applied + restart.applied, 'the events both runs applied');
     assert.is(await new ProjectionRunner(store, db.pool).finishRebuild(), false, 'nothing left to finish');
   } finally {
     await db.drop();
@@ -96,8 +104,12 @@ test('rebuild › does not replay an outcome appended after the processor last c
         metadata: { by: 'tester', at: new Date().toISOString(), importId, row: 301, v: 1 },
       }],
     });
-    await new ProjectionRunner(store, db.pool).rebuild();
+    const runner = new ProjectionRunner(store, db.pool);
+    await runner.rebuild('tester');
     assert.equal(await dumpReadModels(db.pool), before);
+    const [logged] = await ProjectionRunner.history(db.pool);
+    assert.equal([logged?.state, logged?.startedBy, logged?.applied, logged?.error, logged?.finishedAfterRestart], ['done', 'tester', runner.applied, null, false], 'a rebuild is logged: who, how many events, done in one run');
+    assert.ok(Date.parse(logged!.finishedAt!) >= Date.parse(logged!.startedAt));
   } finally {
     await db.drop();
   }
@@ -114,7 +126,7 @@ test('rebuild › replays up to the processor\'s last commits even while an olde
     assert.is((await store.readAll({ commit: 0n, prepare: 0n }, { maxCount: 1000, types: ['ProfileCreated'] })).events.length, 0, 'the decisions are hidden');
     let ended = false;
     const ending = new Promise<void>((resolve) => setTimeout(() => { ended = true; void held.older!.end().then(resolve); }, 300));
-    await new ProjectionRunner(store, db.pool).rebuild();
+    await new ProjectionRunner(store, db.pool).rebuild('tester');
     const rebuiltAfterEnd = ended;
     await ending;
     assert.ok(rebuiltAfterEnd, 'the rebuild ended only after the older transaction did');

@@ -20,6 +20,7 @@ import { importLogProjection } from './import-log.ts';
 import { profileProjection } from './profile.ts';
 import { relationProjection } from './relation.ts';
 import type { PositionedEvent, Projection } from './types.ts';
+import type { RebuildRecord } from '../schemas/api.ts';
 import { lockForTransaction } from '../services/db/locks.ts';
 
 export const PROJECTIONS: readonly Projection[] = [profileProjection, relationProjection, importLogProjection, errorLogProjection, historyProjection];
@@ -42,6 +43,19 @@ const CHECKPOINT_DDL = `
     outcome_limit_commit bigint not null,
     outcome_limit_prepare bigint not null
   );
+  -- Every rebuild, kept after it ends (the console lists them): who started it, when it ended and
+  -- how. One that failed or was cut short is finished by the next start (finished_after_restart).
+  create table if not exists rebuild_log (
+    id bigint generated always as identity primary key,
+    started_by text not null,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    state text not null default 'running' check (state in ('running', 'done', 'failed')),
+    applied bigint not null default 0,
+    error text,
+    finished_after_restart boolean not null default false
+  );
+  alter table projection_rebuild add column if not exists log_id bigint;
 `;
 
 export async function migrateProjections(pool: pg.Pool, projections: readonly Projection[] = PROJECTIONS): Promise<void> {
@@ -179,30 +193,52 @@ export class ProjectionRunner {
     }
   }
 
+  /** The rebuild_log row of the rebuild this runner started (null: none). */
+  private startedLog: string | null = null;
+
   /**
-   * Drops every read model and rebuilds it from the event store. The caller keeps the processor
-   * stopped meanwhile (the engine's leader lock).
+   * Drops every read model and rebuilds it from the event store, logged in rebuild_log as started
+   * by `by`. The caller keeps the processor stopped meanwhile (the engine's leader lock).
    */
-  async rebuild(progress?: RebuildProgress): Promise<void> {
+  async rebuild(by: string, progress?: RebuildProgress, startedAt = new Date()): Promise<RebuildRecord> {
     this.applied = 0;
-    await withTransaction(this.pool, async (client) => {
+    this.startedLog = await withTransaction(this.pool, async (client) => {
       await lockForTransaction(client, 'projections');
       for (const projection of this.projections) {
         for (const table of projection.tables) await client.query(`drop table if exists ${table}`);
         await client.query(projection.ddl);
         await client.query('update projection_checkpoint set position_commit = 0, position_prepare = 0 where name = $1', [projection.name]);
       }
+      // A rebuild started while another was cut short replaces it: that one is logged as failed.
+      await client.query(
+        `update rebuild_log set state = 'failed', finished_at = now(), error = coalesce(error, 'cut short, then replaced by the rebuild after it')
+          where id = (select log_id from projection_rebuild)`,
+      );
+      const { rows } = await client.query<{ id: string }>('insert into rebuild_log (started_by, started_at) values ($1, $2) returning id::text', [by, startedAt]);
+      const logId = rows[0]!.id;
       // The processor's last committed output (see the header); its table belongs to the processor.
       await client.query(
-        `insert into projection_rebuild (outcome_limit_commit, outcome_limit_prepare)
-         select last_output_commit, last_output_prepare from processor_checkpoint where name = 'processor'
+        `insert into projection_rebuild (outcome_limit_commit, outcome_limit_prepare, log_id)
+         select last_output_commit, last_output_prepare, $1 from processor_checkpoint where name = 'processor'
          on conflict (only_row) do update set outcome_limit_commit = excluded.outcome_limit_commit,
-           outcome_limit_prepare = excluded.outcome_limit_prepare`,
+           outcome_limit_prepare = excluded.outcome_limit_prepare, log_id = excluded.log_id`,
+        [logId],
       );
+      return logId;
     });
     this.checkpoints = null;
     this.cursor = null;
-    await this.finishRebuild(progress);
+    try {
+      await this.finishRebuild(progress);
+      return (await ProjectionRunner.history(this.pool, 1, this.startedLog))[0]!;
+    } catch (error) {
+      // Logged as failed; it stays recorded in projection_rebuild, so the next start finishes it.
+      await this.pool.query(
+        "update rebuild_log set state = 'failed', finished_at = now(), applied = applied + $2, error = $3 where id = $1",
+        [this.startedLog, this.applied, (error as Error).message],
+      ).catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
@@ -223,17 +259,38 @@ export class ProjectionRunner {
   async finishRebuild(progress?: RebuildProgress): Promise<boolean> {
     // The processor has not moved since the rebuild began (it waits for it): everything it read
     // and projected inline is at or before its checkpoint.
-    const { rows } = await this.pool.query<{ commit: string; prepare: string; read_commit: string | null; read_prepare: string | null }>(
+    const { rows } = await this.pool.query<{ commit: string; prepare: string; read_commit: string | null; read_prepare: string | null; log_id: string | null }>(
       `select outcome_limit_commit::text as commit, outcome_limit_prepare::text as prepare,
-              p.position_commit::text as read_commit, p.position_prepare::text as read_prepare
+              p.position_commit::text as read_commit, p.position_prepare::text as read_prepare, log_id::text
          from projection_rebuild left join processor_checkpoint p on p.name = 'processor'`,
     );
     const row = rows[0];
     if (!row) return false;
     const outcomes = { commit: BigInt(row.commit), prepare: BigInt(row.prepare) };
     const until = row.read_commit === null ? outcomes : { commit: BigInt(row.read_commit), prepare: BigInt(row.read_prepare!) };
+    const appliedBefore = this.applied;
     await this.replayUpTo({ outcomes, until }, progress);
-    await this.pool.query('delete from projection_rebuild');
+    await withTransaction(this.pool, async (client) => {
+      await client.query('delete from projection_rebuild');
+      // A rebuild another run started (one that failed, or a process that stopped) is finished here.
+      await client.query(
+        `update rebuild_log set state = 'done', finished_at = now(), applied = applied + $2, finished_after_restart = $3
+          where id = $1`,
+        [row.log_id, this.applied - appliedBefore, row.log_id !== this.startedLog],
+      );
+    });
     return true;
+  }
+
+  /** The rebuilds logged, newest first (from `upTo`, a log id, when given). */
+  static async history(db: pg.Pool, limit = 20, upTo: string | null = null): Promise<RebuildRecord[]> {
+    const { rows } = await db.query<{
+      id: string; started_by: string; started_at: Date; finished_at: Date | null; state: RebuildRecord['state'];
+      applied: string; error: string | null; finished_after_restart: boolean;
+    }>('select id::text, started_by, started_at, finished_at, state, applied::text, error, finished_after_restart from rebuild_log where $2::bigint is null or id <= $2 order by id desc limit $1', [limit, upTo]);
+    return rows.map((r) => ({
+      id: Number(r.id), state: r.state, startedBy: r.started_by, startedAt: r.started_at.toISOString(), finishedAt: r.finished_at?.toISOString() ?? null,
+      applied: Number(r.applied), error: r.error, finishedAfterRestart: r.finished_after_restart,
+    }));
   }
 }

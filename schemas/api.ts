@@ -84,6 +84,22 @@ export interface RebuildView {
   error: string | null;
 }
 
+/** A rebuild as rebuild_log keeps it, whoever ran it (the server, `careos rebuild`). */
+export interface RebuildRecord {
+  id: number;
+  /** running: under way, or cut short (the next start finishes it); failed: it stopped on an error and waits for the next start. */
+  state: 'running' | 'done' | 'failed';
+  startedBy: string;
+  startedAt: string;
+  finishedAt: string | null;
+  /** Events applied to the read models. */
+  applied: number;
+  /** Why it failed (kept when a later start finished it). */
+  error: string | null;
+  /** It was finished by a later start of the importer, after a failure or a stop. */
+  finishedAfterRestart: boolean;
+}
+
 /** An import's revert as the import log keeps it. */
 export interface RevertView extends RevertPlanView {
   /** requested: the processor has not decided it yet (imports before it in order come first). */

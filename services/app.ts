@@ -132,10 +132,11 @@ export class Engine {
       try {
         while (this.threadsUp) await sleep(50);
         const head = await this.app.store.headPosition();
-        await this.app.projections.rebuild(({ position, applied }) => {
+        const logged = await this.app.projections.rebuild(by, ({ position, applied }) => {
           state.fraction = head.prepare > 0n ? Math.min(1, Number(position.prepare) / Number(head.prepare)) : 1;
           state.applied = applied;
-        });
+        }, new Date(state.startedAt));
+        state.finishedAt = logged.finishedAt; // as rebuild_log has it, so the page's two accounts agree
         state.fraction = 1;
         state.state = 'done';
       } catch (error) {
@@ -143,7 +144,7 @@ export class Engine {
         state.error = (error as Error).message;
         this.report('rebuild', error);
       } finally {
-        state.finishedAt = new Date().toISOString();
+        state.finishedAt ??= new Date().toISOString();
         this.paused = false;
       }
     })();

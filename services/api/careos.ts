@@ -11,7 +11,7 @@ import { errorsAfter, errorsAt, errorsOf, openErrorCounts, pageErrors, type Erro
 import { findProfiles, findProfilesByName, profileRecord } from '../../projections/profile.ts';
 import { relationConfirmations, relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
-  can, fileSource, FILE_SOURCES, type RevertPlanView, type RebuildView, formatReplayRef, PERMISSIONS, REPLAY_COLUMN, type ErrorView, type ImportView, type Page, type Permission, type Principal,
+  can, fileSource, FILE_SOURCES, type RevertPlanView, type RebuildView, type RebuildRecord, formatReplayRef, PERMISSIONS, REPLAY_COLUMN, type ErrorView, type ImportView, type Page, type Permission, type Principal,
   type CareshopPanelView, type OnboardingView, type TimelineEntry, type ProfileDetail, type ProfileView, type RelationView, type UserView,
 } from '../../schemas/api.ts';
 import { addUser, disableUser, displayNames, listUsers } from '../auth/users.ts';
@@ -26,6 +26,7 @@ import { historyEntries, type HistoryEntry } from '../../projections/history.ts'
 import { requestRevert } from '../importer/revert.ts';
 import { decideRevertOutcome, decideRevertPage, emptyTally, planOf, revertPages, revertPrecondition } from '../processor/revert.ts';
 import { readProgress } from '../processor/processor-store.ts';
+import { ProjectionRunner } from '../../projections/runner.ts';
 
 /** Why an import cannot be asked to revert now (running, reverted, a request pending); null when it can. */
 function revertRefusal(view: ImportView): string | null {
@@ -113,6 +114,12 @@ export class Careos {
   rebuildStatus(actor: Principal): RebuildView | null {
     this.require(actor, 'readmodels.rebuild');
     return this.engine?.rebuild ?? null;
+  }
+
+  /** The rebuilds logged (newest first, at most `limit`), whichever process ran them. */
+  async rebuildHistory(actor: Principal, limit = 20): Promise<RebuildRecord[]> {
+    this.require(actor, 'readmodels.rebuild');
+    return ProjectionRunner.history(this.pool, limit);
   }
 
   /** Starts rebuilding every read model from the event store, the importer paused meanwhile; Conflict when one runs or another process leads. */

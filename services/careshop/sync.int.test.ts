@@ -188,7 +188,7 @@ test('careshop sync › a record already in the history is skipped; a sync with 
     // The history log is a read model like the others: rebuilt from the events, it is the same.
     const before = await dumpReadModels(w.importer.pool);
     assert.is(before.history.length, 5);
-    await new ProjectionRunner(w.store, w.importer.pool).rebuild();
+    await new ProjectionRunner(w.store, w.importer.pool).rebuild('tester');
     assert.equal(await dumpReadModels(w.importer.pool), before);
   } finally {
     await drop(w);

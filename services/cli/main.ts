@@ -39,7 +39,7 @@ const USAGE = `usage:
   careos users disable EMAIL
   careos onboarding [complete [--reason R] | reopen --reason R] [--by NAME] [--json]
                                             the Nana gate: Care Shop imports wait for it
-  careos rebuild
+  careos rebuild [--by NAME]
   careos verify [--json]                    rebuild the read models aside and compare (exit 1 on a difference)
   careos db stop                            stop the embedded PostgreSQL`;
 
@@ -222,14 +222,16 @@ async function cmdStats(args: string[]): Promise<number> {
   });
 }
 
-async function cmdRebuild(): Promise<number> {
+async function cmdRebuild(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { by: { type: 'string' } } });
+  const by = values.by ?? os.userInfo().username;
   return withApp(async (app) => {
     // Rebuilding while another process projects would race it; the leader lock keeps it alone.
     const client = await app.pool.connect();
     try {
       if (!(await tryLock(client, 'leader'))) throw new AppError('another careos process is running the importer; stop it and run rebuild again', 409, 'Conflict');
       const started = Date.now();
-      await app.projections.rebuild();
+      await app.projections.rebuild(by);
       out(`rebuilt every read model from the event store in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       await unlock(client, 'leader');
     } finally {

@@ -54,7 +54,7 @@ test('upcast › an import whose ImportStarted was stored as v1 is read, decided
   await readFile(t.app, V1.importId);
   const view = await waitForImport(t.app, V1.importId, 10);
   assert.equal([view.origin, view.fileName, view.status, view.totalRows, view.importedRows, view.rejectedRows], ['file', 'nana-sample.csv', 'Failed', 7, 4, 3]);
-  await t.app.projections.rebuild();
+  await t.app.projections.rebuild('tester');
   const rebuilt = await getImport(t.app.pool, V1.importId);
   assert.equal([rebuilt?.origin, rebuilt?.fileName, rebuilt?.status, rebuilt?.importedRows], ['file', 'nana-sample.csv', 'Failed', 4]);
 });

@@ -326,9 +326,14 @@ test('rebuild › POST starts it (202, running, who), a second while it runs is 
   if (again.status === 409) await expectProblem(again, 409, /a rebuild is running already \(started by script-admin/);
   else assert.is(again.status, 202);
   await waitForRebuild();
-  const { rebuild: done } = await (await api('/api/rebuild', 'admin')).json() as { rebuild: { state: string; fraction: number; applied: number; finishedAt: string } };
+  const { rebuild: done, history } = await (await api('/api/rebuild', 'admin')).json() as {
+    rebuild: { state: string; fraction: number; applied: number; finishedAt: string };
+    history: { state: string; startedBy: string; applied: number; finishedAt: string | null; finishedAfterRestart: boolean }[];
+  };
   assert.equal([done.state, done.fraction], ['done', 1]);
   assert.ok(done.applied > 0 && done.finishedAt !== null);
+  // Kept in the database, newest first: the one just ended is there as the server reported it.
+  assert.equal([history[0]?.state, history[0]?.startedBy, history[0]?.applied, history[0]?.finishedAfterRestart], ['done', 'script-admin', done.applied, false]);
   assert.equal(await (await api('/api/imports?limit=1000', 'admin')).json(), before);
 });
 

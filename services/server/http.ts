@@ -354,7 +354,8 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
     {
       method: 'GET', path: '/api/rebuild', access: 'readmodels.rebuild',
       async handle(req, res) {
-        res.json({ rebuild: careos.rebuildStatus(req.principal!) });
+        const rebuild = careos.rebuildStatus(req.principal!);
+        res.json({ rebuild, history: await careos.rebuildHistory(req.principal!) });
       },
     },
     {

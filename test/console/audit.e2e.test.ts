@@ -151,17 +151,26 @@ test('undo › the auditor\'s timeline shows the revert: the remap\'s link undon
   assert.equal(await visit(page, `/imports/${remapId}/revert`), 403);
 });
 
-test('rebuild › the admin rebuilds the read models from the Read models page: it ends done, and the timeline with the revert reads the same after it', async () => {
+test('rebuild › the admin rebuilds the read models from the Read models page: it ends done, is listed under Past rebuilds, and the timeline with the revert reads the same after it', async () => {
   await visit(page, '/audit?source=nana&originalId=n7001');
   const timeline = () => page.locator('ol.timeline > li .headline').allInnerTexts();
   const before = await timeline();
   await visit(admin.page, '/imports');
   await admin.page.getByRole('navigation').getByRole('link', { name: 'Read models' }).click();
   await admin.page.waitForURL(/\/rebuild$/);
+  const history = admin.page.getByRole('table', { name: 'Rebuilds, newest first' });
+  assert.match(await history.innerText(), /No rebuild yet/);
   await admin.page.getByRole('button', { name: 'Rebuild read models' }).click();
   await admin.page.getByRole('button', { name: 'Yes, rebuild now' }).click();
   await admin.page.getByRole('heading', { name: 'Last rebuild' }).waitFor({ timeout: 60_000 });
-  assert.match(await admin.page.locator('.status').innerText(), /Done on .*: [1-9][\d,]* events replayed in [\d.]+ s, started by admin@example\.com\. The importer has resumed\./);
+  const status = await admin.page.locator('.status').innerText();
+  assert.match(status, /Done on .*: [1-9][\d,]* events replayed in [\d.]+ s, started by admin@example\.com\. The importer has resumed\./);
+  // Logged, and listed under Past rebuilds: who, the result, as many events as the status says.
+  const replayed = status.match(/: ([\d,]+) events replayed/)![1]!;
+  const rows = history.locator('tbody tr');
+  assert.equal(await rows.count(), 1);
+  const [, by, result, applied] = await rows.first().locator('td').allInnerTexts();
+  assert.deepEqual([by, result, applied], ['admin@example.com', 'Done', replayed]);
   await snap(admin.page, 'rebuild-done');
   await visit(page, '/audit?source=nana&originalId=n7001');
   assert.deepEqual(await timeline(), before);

@@ -2,11 +2,15 @@ import { fail } from '@sveltejs/kit';
 import { asServiceError, sentence, service, signedIn } from '$lib/server/service.ts';
 import type { Actions, PageServerLoad } from './$types';
 
-/** Rebuild the read models (admins): the last rebuild's state, polled while it runs. */
+/** Rebuild the read models (admins): the last rebuild's state, polled while it runs, and the rebuilds logged. */
 export const load: PageServerLoad = async ({ locals, depends }) => {
   depends('app:rebuild');
   const user = signedIn(locals);
-  return { rebuild: await service(async () => locals.careos.rebuildStatus(user)) };
+  const [rebuild, history] = await Promise.all([
+    service(async () => locals.careos.rebuildStatus(user)),
+    service(() => locals.careos.rebuildHistory(user)),
+  ]);
+  return { rebuild, history };
 };
 
 export const actions: Actions = {
