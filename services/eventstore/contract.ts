@@ -68,6 +68,18 @@ export function eventStoreContract(name: string, open: () => Promise<ContractCon
     assert.equal(tail.map((e) => e.revision), [3n, 4n]);
   });
 
+  test('reads a stream page by page: maxCount events from fromRevision, the last page shorter, none past the end', async ({ ctx }) => {
+    const { store } = ctx!;
+    const stream = uniqueStream('import');
+    const written = events(7);
+    await store.append({ streamId: stream, events: written, expectedRevision: 'no_stream' });
+    const pages: bigint[][] = [];
+    for (let from = 0n; from <= 7n; from += 3n) pages.push((await store.readStream(stream, { fromRevision: from, maxCount: 3 })).map((e) => e.revision));
+    assert.equal(pages, [[0n, 1n, 2n], [3n, 4n, 5n], [6n]]);
+    assert.equal(await store.readStream(stream, { fromRevision: 7n, maxCount: 3 }), []);
+    assert.equal((await store.readStream(stream, { fromRevision: 5n })).map((e) => e.id), written.slice(5).map((e) => e.id));
+  });
+
   test('reports no revision for a stream that does not exist', async ({ ctx }) => {
     assert.is(await ctx!.store.streamRevision(uniqueStream('missing')), null);
     assert.equal(await ctx!.store.readStream(uniqueStream('missing')), []);

@@ -38,6 +38,10 @@ create table if not exists es_events (
 create unique index if not exists es_events_stream_revision on es_events (stream_id, revision);
 `;
 
+/** A page of a stream: $1 stream, $2 first revision, $3 at most this many events. */
+export const READ_STREAM_SQL = `select transaction_id::text, position, stream_id, revision, event_id, type, data, metadata
+  from es_events where stream_id = $1 and revision >= $2 and revision < $2 + $3 order by revision`;
+
 /** Appends of at most this many events use one multi-row INSERT; larger ones use COPY. */
 const COPY_THRESHOLD = 64;
 
@@ -87,8 +91,9 @@ async function storedPrefix(
   if (events.length === 0) return null;
   const first = expected === 'no_stream' ? 0n : expected + 1n;
   const { rows } = await client.query<{ event_id: string; revision: number; transaction_id: string; position: number }>(
+    // Revisions are dense (0, 1, 2, ...), so a page is a bounded range (see readStream).
     `select event_id, revision, transaction_id::text, position from es_events
-      where stream_id = $1 and revision >= $2 order by revision limit $3`,
+      where stream_id = $1 and revision >= $2 and revision < $2 + $3 order by revision`,
     [streamId, String(first), events.length],
   );
   if (rows.length === 0) return null;
@@ -229,11 +234,11 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: { fromRevision?: bigint; maxCount?: number } = {}): Promise<RecordedEvent[]> {
-    const { rows } = await this.pool.query<EventRow>(
-      `select transaction_id::text, position, stream_id, revision, event_id, type, data, metadata
-         from es_events where stream_id = $1 and revision >= $2 order by revision limit $3`,
-      [streamId, String(options.fromRevision ?? 0n), options.maxCount ?? 2147483647],
-    );
+    // Revisions are dense (0, 1, 2, ...): a page is the range [from, from + maxCount), which bounds
+    // the scan whatever the planner picks. With `revision >= from ... limit n` and statistics that
+    // predate a bulk import, it chose a bitmap scan of the rest of the stream and a sort per page:
+    // reading a stream page by page (a revert) cost the square of its length.
+    const { rows } = await this.pool.query<EventRow>(READ_STREAM_SQL, [streamId, String(options.fromRevision ?? 0n), options.maxCount ?? 2147483647]);
     return rows.map(toRecorded);
   }
 
