@@ -24,7 +24,7 @@ import { toImporterEvent } from '../events/schemas.ts';
 import {
   REVERT_BLOCKERS_LISTED, streams, type EventMetadata, type RevertBlocker, type RevertRequestedData, type RowRef, type SourceName,
 } from '../events/types.ts';
-import type { EventStore } from '../eventstore/types.ts';
+import type { EventStore, RecordedEvent } from '../eventstore/types.ts';
 import { linksFromOtherImports, revertLinkFacts, type LinkNow } from '../../projections/relation.ts';
 import { historyFromOtherImports } from '../../projections/history.ts';
 import { retiredProfiles } from '../../projections/profile.ts';
@@ -196,19 +196,18 @@ export async function* revertPages(
   if (lastRevision === null) return;
   const stream = streams.outcome(importId);
   const size = BigInt(pageSize);
-  for (let from = 0n; from <= lastRevision; from += size) {
-    const count = Number(lastRevision - from + 1n < size ? lastRevision - from + 1n : size);
-    const stored = await store.readStream(stream, { fromRevision: from, maxCount: count });
-    const links: Omit<RevertLink, 'now'>[] = [];
-    const created: { careosId: string; row: number }[] = [];
-    let errorsResolved = 0;
-    for (const record of stored) {
-      const event = toImporterEvent(record);
-      if (event.type === 'ProfileCreated') created.push({ careosId: event.data.careosId, row: event.data.row });
-      else if (event.type === 'RelationLinked') {
-        for (const originalId of event.data.originalIds) links.push({ source: event.data.source, originalId, careosId: event.data.careosId, row: event.data.row });
-      } else if (event.type === 'ErrorResolved') errorsResolved++;
-    }
+  const countFrom = (from: bigint) => Number(lastRevision - from + 1n < size ? lastRevision - from + 1n : size);
+  // The stream up to lastRevision never changes (a revert appends after it), so the next page is
+  // read and parsed while this one's facts are looked up and the caller decides (and commits) it;
+  // the facts themselves are read only when their page's turn comes, after the pages before it.
+  const readPage = (from: bigint) => store.readStream(stream, { fromRevision: from, maxCount: countFrom(from) }).then(eventsOfPage);
+  let next: Promise<PageEvents> | null = readPage(0n);
+  for (let from = 0n; next !== null; from += size) {
+    const count = countFrom(from);
+    const page: PageEvents = await next;
+    const { links, created, errorsResolved } = page;
+    next = page.read === count && from + size <= lastRevision ? readPage(from + size) : null;
+    next?.catch(() => undefined); // surfaced when awaited; a generator left early drops it
     const careosIds = created.map((p) => p.careosId);
     const [now, retired, linkedBy, matchedBy] = await Promise.all([
       revertLinkFacts(db, importId, links), retiredProfiles(db, careosIds), linksFromOtherImports(db, importId, careosIds), historyFromOtherImports(db, importId, careosIds),
@@ -218,6 +217,28 @@ export async function* revertPages(
       profiles: created.map((p) => ({ ...p, retired: retired.has(p.careosId), usedBy: linkedBy.get(p.careosId) ?? matchedBy.get(p.careosId) ?? null })),
       errorsResolved,
     };
-    if (stored.length < count) return;
   }
+}
+
+interface PageEvents {
+  /** Events on the page. */
+  read: number;
+  links: Omit<RevertLink, 'now'>[];
+  created: { careosId: string; row: number }[];
+  errorsResolved: number;
+}
+
+/** What a page of an import's outcome stream made: its links, its profiles, the rows it fixed. */
+function eventsOfPage(stored: readonly RecordedEvent[]): PageEvents {
+  const links: Omit<RevertLink, 'now'>[] = [];
+  const created: { careosId: string; row: number }[] = [];
+  let errorsResolved = 0;
+  for (const record of stored) {
+    const event = toImporterEvent(record);
+    if (event.type === 'ProfileCreated') created.push({ careosId: event.data.careosId, row: event.data.row });
+    else if (event.type === 'RelationLinked') {
+      for (const originalId of event.data.originalIds) links.push({ source: event.data.source, originalId, careosId: event.data.careosId, row: event.data.row });
+    } else if (event.type === 'ErrorResolved') errorsResolved++;
+  }
+  return { read: stored.length, links, created, errorsResolved };
 }
