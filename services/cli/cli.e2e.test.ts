@@ -409,7 +409,7 @@ test('cli › revert: refused (exit 2) with every blocker on stderr while a late
   assert.is(refused.status, 2, refused.stderr);
   assert.match(refused.stderr, /^refused: every effect of this import was built on since \(2\)/);
   assert.match(refused.stderr, `row 1: nana u8001 → ${p} was remapped since by import ${b.mapping.importId} row 1`);
-  assert.match(refused.stderr, `row 1: profile ${p} is linked to by import ${b.mapping.importId} row 2`);
+  assert.match(refused.stderr, `row 1: profile ${p} is in use since (linked to, named again or matched) by import ${b.mapping.importId} row 2`);
 
   const preview = json<{ relationsReverted: number; relationsRestored: number; refusal: string | null }>('revert', b.mapping.importId, '--preview', '--json');
   assert.equal([preview.relationsReverted, preview.relationsRestored, preview.refusal], [2, 1, null]);

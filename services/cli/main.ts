@@ -397,7 +397,7 @@ async function cmdReplay(args: string[]): Promise<number> {
 function blockerLines(plan: RevertPlanView): string[] {
   const said = { 'relation-changed': 'was remapped since by', 'relation-confirmed': 'was named again since by' } as const;
   const lines = plan.blocked.map((b) => (b.kind === 'profile-in-use'
-    ? `  row ${b.row}: profile ${b.careosId} is linked to by import ${b.by.importId} row ${b.by.row}`
+    ? `  row ${b.row}: profile ${b.careosId} is in use since (linked to, named again or matched) by import ${b.by.importId} row ${b.by.row}`
     : `  row ${b.row}: ${b.source} ${b.originalId} → ${b.careosId} ${said[b.kind]} import ${b.by.importId} row ${b.by.row}`));
   if (plan.blockedCount > plan.blocked.length) lines.push(`  … and ${plan.blockedCount - plan.blocked.length} more`);
   return lines;
