@@ -155,13 +155,44 @@ export async function pageErrors(
   return { items: page.rows.map(toErrorView), total: count.rows[0]!.n };
 }
 
-/** Rejected rows after a row number, in row order: a keyset page, for streaming an error file of any size. */
-export async function errorsAfter(db: pg.Pool, importId: string, afterRow: number, limit: number, status: ErrorStatusFilter = 'all'): Promise<ErrorView[]> {
-  const { rows } = await db.query<ErrorRow>(
-    `select ${ERROR_COLUMNS} from error_log where import_id = $1 and row_number > $2${statusClause(status)} order by row_number limit $3`,
-    [importId, afterRow, limit],
-  );
-  return rows.map(toErrorView);
+/**
+ * Every rejected row of an import, in row order, a page at a time: for streaming an error file of
+ * any size. Each query is bounded by a range of row numbers as well as a count, so it reads about a
+ * page whatever the planner's statistics say: with `row_number > n ... limit` and statistics older
+ * than a big import, it chose to read and sort every rejected row after n for every page (an error
+ * file cost the square of its length). The range follows the rejections' density.
+ */
+/** A query of errorPages covers at most this many pages' worth of row numbers. */
+const MAX_SPAN_PAGES = 32;
+
+export async function* errorPages(
+  db: Pick<pg.Pool, 'query'>, importId: string, status: ErrorStatusFilter = 'all', pageSize = 2000,
+): AsyncGenerator<ErrorView[]> {
+  const { rows: [last] } = await db.query<{ max: number | null }>('select max(row_number) as max from error_log where import_id = $1', [importId]);
+  const end = last?.max ?? 0;
+  let after = 0;
+  let span = pageSize;
+  while (after < end) {
+    const upTo = Math.min(end, after + span);
+    const { rows } = await db.query<ErrorRow>(
+      `select ${ERROR_COLUMNS} from error_log
+        where import_id = $1 and row_number > $2 and row_number <= $3${statusClause(status)} order by row_number limit $4`,
+      [importId, after, upTo, pageSize],
+    );
+    if (rows.length === pageSize) {
+      // More may follow in this range: go on from the page's last row, over as many row numbers as
+      // the page's second half covered twice (the rejections' density where the next page starts).
+      const reached = rows[rows.length - 1]!.row_number;
+      span = Math.max(pageSize, 2 * (reached - rows[pageSize >> 1]!.row_number));
+      after = reached;
+    } else {
+      // The range held less than a page, so it is read whole: look twice as far next time (up to a
+      // bound, so a dense stretch after a sparse one is never read at the sparse stretch's span).
+      after = upTo;
+      span = Math.min(span * 2, MAX_SPAN_PAGES * pageSize);
+    }
+    if (rows.length) yield rows.map(toErrorView);
+  }
 }
 
 /** These rejected rows of an import (those that are), in row order: one index probe each, not the whole log. */

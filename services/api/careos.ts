@@ -7,7 +7,7 @@ import { importFile, readFile, type App, type Engine } from '../app.ts';
 import type { SourceName } from '../events/types.ts';
 import { checkPhones } from '../processor/fields.ts';
 import { getImport, pageImports, type ImportView as ImportRecord } from '../../projections/import-log.ts';
-import { errorsAfter, errorsAt, errorsOf, openErrorCounts, pageErrors, type ErrorStatusFilter } from '../../projections/error-log.ts';
+import { errorPages, errorsAt, errorsOf, openErrorCounts, pageErrors, type ErrorStatusFilter } from '../../projections/error-log.ts';
 import { findProfiles, findProfilesByName, profileRecord } from '../../projections/profile.ts';
 import { relationConfirmations, relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
@@ -436,11 +436,8 @@ export class Careos {
       fileName: errorFileName(view.fileName),
       async *chunks() {
         yield errorFileHeader(view.columns);
-        for (let after = 0; ;) {
-          const page = await errorsAfter(pool, view.importId, after, 2000, status);
-          if (!page.length) return;
+        for await (const page of errorPages(pool, view.importId, status)) {
           yield page.map((error) => errorFileLine(view.importId, view.columns, error)).join('');
-          after = page[page.length - 1]!.row;
         }
       },
     };
