@@ -120,19 +120,22 @@ export function keysetOf(record: Record<string, string>): Keyset {
   return { updatedAt: record.updated_at ?? '', id: record.customer_id ?? '' };
 }
 
-function pageSql(location: ShopLocation): string {
+/** One keyset page of the shop table: $1, $2 the last record read, $3 the sync's start, $4 at most this many. */
+export function pageSql(location: ShopLocation): string {
   const c = location.columns;
   const id = quoteIdent(c.customerId);
   const updated = quoteIdent(c.updatedAt);
-  const text = (column: string) => `coalesce(${quoteIdent(column)}::text, '')`;
-  // updated_at in UTC with microseconds: exact, so the next page starts right after it.
+  const text = (column: string) => `coalesce(shop.${quoteIdent(column)}::text, '')`;
+  // updated_at in UTC with microseconds: exact, so the next page starts right after it. The table's
+  // columns are named through its alias: a bare "updated_at" in ORDER BY is the output column (the
+  // text made here), which no index orders, so every page read and sorted the rest of the table.
   return `select ${text(c.customerId)} as customer_id, ${text(c.firstname)} as firstname, ${text(c.lastname)} as lastname,
                  ${text(c.mobilePhone)} as mobile_phone, ${text(c.email)} as email,
-                 to_char(${updated} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as updated_at
-            from ${quotedTable(location.table)}
-           where (${updated}, ${id}::text) > ($1::timestamptz, $2::text)
-             and ${updated} <= $3::timestamptz
-           order by ${updated}, ${id}::text
+                 to_char(shop.${updated} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as updated_at
+            from ${quotedTable(location.table)} as shop
+           where (shop.${updated}, shop.${id}::text) > ($1::timestamptz, $2::text)
+             and shop.${updated} <= $3::timestamptz
+           order by shop.${updated}, shop.${id}::text
            limit $4`;
 }
 

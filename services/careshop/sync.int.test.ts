@@ -22,7 +22,7 @@ import { ProjectionRunner, migrateProjections } from '../../projections/runner.t
 import { dumpReadModels } from '../../test/support/dump.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.ts';
 import { stepUntilFinished } from '../../test/support/steps.ts';
-import { demoTableDdl, type ShopLocation } from './shop.ts';
+import { demoTableDdl, pageSql, type ShopLocation } from './shop.ts';
 import { startCareshopSync } from './sync.ts';
 
 interface World {
@@ -238,5 +238,40 @@ test('careshop sync › interrupted mid-table, it resumes after the last stored 
     await drop(w);
   }
 });
+
+test('careshop sync › a page reads about a page of the shop table, even when every record shares one updated_at (a table syncs in its length, not its square)', async () => {
+  const w = await world(500);
+  try {
+    // As `careos careshop seed` writes them: one transaction, one updated_at for every record.
+    await w.shop.pool.query(
+      `insert into customer (customer_id, firstname, lastname, mobile_phone, updated_at)
+       select 'CS-' || lpad(i::text, 6, '0'), 'First' || i, 'Last' || i, '081' || lpad(i::text, 7, '0'), '2026-11-01T00:00:00Z'
+         from generate_series(1, 20000) i`,
+    );
+    await w.shop.pool.query('analyze customer');
+    const { rows } = await w.shop.pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+      `explain (analyze, format json) ${pageSql(w.location)}`, ['2026-11-01T00:00:00Z', 'CS-010000', '2026-11-30T00:00:00Z', 500],
+    );
+    const read = rowsRead(rows[0]!['QUERY PLAN'][0].Plan);
+    assert.ok(read <= 500, `the page read ${read} records of the table to return 500`);
+    const page = await w.shop.pool.query<{ customer_id: string }>(pageSql(w.location), ['2026-11-01T00:00:00Z', 'CS-010000', '2026-11-30T00:00:00Z', 3]);
+    assert.equal(page.rows.map((r) => r.customer_id), ['CS-010001', 'CS-010002', 'CS-010003'], 'right after the last record read, in id order');
+  } finally {
+    await drop(w);
+  }
+});
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  Plans?: PlanNode[];
+}
+
+/** Rows the plan's scans of the shop table produced. */
+function rowsRead(node: PlanNode): number {
+  if (/Scan/.test(node['Node Type']) && node['Relation Name'] === 'customer') return node['Actual Rows'];
+  return (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
+}
 
 test.run();
