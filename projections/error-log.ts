@@ -148,11 +148,17 @@ export async function pageErrors(
   db: pg.Pool, importId: string, options: { limit: number; offset: number; status?: ErrorStatusFilter },
 ): Promise<{ items: ErrorView[]; total: number }> {
   const where = `import_id = $1${statusClause(options.status ?? 'all')}`;
-  const [page, count] = await Promise.all([
+  const [page, total] = await Promise.all([
     db.query<ErrorRow>(`select ${ERROR_COLUMNS} from error_log where ${where} order by row_number limit $2 offset $3`, [importId, options.limit, options.offset]),
-    db.query<{ n: number }>(`select count(*)::int as n from error_log where ${where}`, [importId]),
+    countErrors(db, importId, options.status),
   ]);
-  return { items: page.rows.map(toErrorView), total: count.rows[0]!.n };
+  return { items: page.rows.map(toErrorView), total };
+}
+
+/** How many rejected rows an import has (or open ones, or resolved ones). */
+export async function countErrors(db: pg.Pool, importId: string, status: ErrorStatusFilter = 'all'): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from error_log where import_id = $1${statusClause(status)}`, [importId]);
+  return rows[0]!.n;
 }
 
 /**

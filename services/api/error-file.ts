@@ -51,3 +51,20 @@ export function timelineFileName(filter: { careosId?: string; source?: string; o
   const about = filter.careosId ?? `${filter.source}-${filter.originalId}`;
   return `timeline-${about.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100)}.csv`;
 }
+
+/**
+ * A JSON array written a page at a time: the same text as JSON.stringify of all the items, never
+ * all of them (nor that text) in memory at once (a million rejected rows is a string longer than
+ * JavaScript allows).
+ */
+export async function* jsonArray<T>(pages: AsyncIterable<readonly T[]>): AsyncGenerator<string> {
+  let first = true;
+  yield '[';
+  for await (const page of pages) {
+    if (!page.length) continue;
+    const text = page.map((item) => JSON.stringify(item)).join(',');
+    yield first ? text : `,${text}`;
+    first = false;
+  }
+  yield ']';
+}

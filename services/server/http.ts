@@ -16,7 +16,7 @@ import { SESSION_COOKIE, readCookie } from '../auth/cookie.ts';
 import { isDatabaseUnavailable } from '../db/pool.ts';
 import { ROLES, type Permission, type Principal, type Role } from '../../schemas/api.ts';
 import { prepareIncomingDir, receiveUpload } from './upload.ts';
-import { timelineCsv, timelineFileName } from '../api/error-file.ts';
+import { jsonArray, timelineCsv, timelineFileName } from '../api/error-file.ts';
 
 export interface TokenPrincipal {
   name: string;
@@ -274,9 +274,14 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
         const status = checkErrorStatus(queryValue(req, 'status'));
         // Without limit/offset: every rejected row (the original shape); with them, one window.
         if (req.query.limit === undefined && req.query.offset === undefined) {
-          const all = await careos.allErrors(req.principal!, importId, status);
-          res.setHeader('X-Total-Count', String(all.length));
-          res.json(all);
+          // Written a page at a time: an import's rejected rows may not fit in memory as one answer.
+          const { total, pages } = await careos.errorStream(req.principal!, importId, status);
+          res.setHeader('X-Total-Count', String(total));
+          res.setHeader('Content-Type', 'application/json; charset=utf-8');
+          for await (const chunk of jsonArray(pages)) {
+            if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+          }
+          res.end();
           return;
         }
         const limit = queryInt(req, 'limit', 1000, 1, 10_000);
