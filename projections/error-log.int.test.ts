@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTestDatabase, type TestDatabase } from '../test/support/db.ts';
+import { rowsScanned } from '../test/support/plan.ts';
 import { errorPages } from './error-log.ts';
 import { migrateProjections } from './runner.ts';
 
@@ -78,10 +79,9 @@ test('error file › the pages together read about as many rows as they return, 
     let read = 0;
     let most = 0;
     for (const { text, values } of queries) {
-      const { rows } = await db.pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`explain (analyze, format json) ${text}`, values);
-      const rows_ = rowsRead(rows[0]!['QUERY PLAN'][0].Plan);
-      read += rows_;
-      most = Math.max(most, rows_);
+      const rows = await rowsScanned(db.pool, 'error_log', text, values);
+      read += rows;
+      most = Math.max(most, rows);
     }
     // Reading the rest of the log for each page (the old query, under these statistics) read ~900,000.
     assert.ok(read <= 3 * ROWS.length, `the pages read ${read} rows of the error log to return ${ROWS.length}`);
@@ -91,17 +91,6 @@ test('error file › the pages together read about as many rows as they return, 
   }
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Actual Rows': number;
-  Plans?: PlanNode[];
-}
 
-/** Rows the plan's scans of error_log produced. */
-function rowsRead(node: PlanNode): number {
-  if (/Scan/.test(node['Node Type']) && node['Relation Name'] === 'error_log') return node['Actual Rows'];
-  return (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
-}
 
 test.run();

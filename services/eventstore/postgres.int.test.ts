@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTestDatabase } from '../../test/support/db.ts';
+import { rowsScanned } from '../../test/support/plan.ts';
 import { eventStoreContract } from './contract.ts';
 import { PostgresEventStore, READ_STREAM_SQL } from './postgres.ts';
 import { START, type NewEvent, type Position, type RecordedEvent } from './types.ts';
@@ -29,22 +30,13 @@ test('postgres store › a page of a stream reads that page\'s rows alone, whate
     }
     const page = await store.readStream('outcome-long', { fromRevision: 1000n, maxCount: 500 });
     assert.equal([page.length, page[0]!.revision, page.at(-1)!.revision], [500, 1000n, 1499n]);
-    const { rows } = await db.pool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`explain (analyze, format json) ${READ_STREAM_SQL}`, ['outcome-long', '1000', 500]);
-    const scanned = (node: PlanNode): number =>
-      /Scan/.test(node['Node Type']) && node['Relation Name'] === 'es_events' ? node['Actual Rows'] : (node.Plans ?? []).reduce((sum, child) => sum + scanned(child), 0);
-    const rowsRead = scanned(rows[0]!['QUERY PLAN'][0].Plan);
+    const rowsRead = await rowsScanned(db.pool, 'es_events', READ_STREAM_SQL, ['outcome-long', '1000', 500]);
     assert.ok(rowsRead <= 500, `the page read ${rowsRead} rows of the stream to return 500`);
   } finally {
     await db.drop();
   }
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Actual Rows': number;
-  Plans?: PlanNode[];
-}
 
 test('postgres store › a subscriber never skips events that a concurrent writer commits late', async () => {
   const db = await createTestDatabase();
