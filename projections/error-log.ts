@@ -161,6 +161,9 @@ export async function countErrors(db: pg.Pool, importId: string, status: ErrorSt
   return rows[0]!.n;
 }
 
+/** A query of errorPages covers at most this many pages' worth of row numbers. */
+const MAX_SPAN_PAGES = 32;
+
 /**
  * Every rejected row of an import, in row order, a page at a time: for streaming an error file of
  * any size. Each query is bounded by a range of row numbers as well as a count, so it reads about a
@@ -168,9 +171,6 @@ export async function countErrors(db: pg.Pool, importId: string, status: ErrorSt
  * than a big import, it chose to read and sort every rejected row after n for every page (an error
  * file cost the square of its length). The range follows the rejections' density.
  */
-/** A query of errorPages covers at most this many pages' worth of row numbers. */
-const MAX_SPAN_PAGES = 32;
-
 export async function* errorPages(
   db: Pick<pg.Pool, 'query'>, importId: string, status: ErrorStatusFilter = 'all', pageSize = 2000,
 ): AsyncGenerator<ErrorView[]> {

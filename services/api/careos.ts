@@ -7,7 +7,7 @@ import { importFile, readFile, type App, type Engine } from '../app.ts';
 import type { SourceName } from '../events/types.ts';
 import { checkPhones } from '../processor/fields.ts';
 import { getImport, pageImports, type ImportView as ImportRecord } from '../../projections/import-log.ts';
-import { countErrors, errorPages, errorsAt, errorsOf, openErrorCounts, pageErrors, type ErrorStatusFilter } from '../../projections/error-log.ts';
+import { countErrors, errorPages, errorsAt, openErrorCounts, pageErrors, type ErrorStatusFilter } from '../../projections/error-log.ts';
 import { findProfiles, findProfilesByName, profileRecord } from '../../projections/profile.ts';
 import { relationConfirmations, relationHistory, type RelationView as RelationRecord } from '../../projections/relation.ts';
 import {
@@ -290,18 +290,12 @@ export class Careos {
 
   /**
    * Every rejected row of an import (or the open / resolved ones), page by page in row order, with
-   * how many there are: an answer of any size without holding it in memory (errorJson writes it).
+   * how many there are: an answer of any size without holding it in memory (jsonArray writes it).
    */
   async errorStream(actor: Principal, importId: string, status: ErrorStatusFilter = 'all'): Promise<{ total: number; pages: AsyncIterable<ErrorView[]> }> {
     this.require(actor, 'errors.read');
     const view = await this.getImport(actor, importId);
     return { total: await countErrors(this.pool, view.importId, status), pages: errorPages(this.pool, view.importId, status) };
-  }
-
-  async allErrors(actor: Principal, importId: string, status: ErrorStatusFilter = 'all'): Promise<ErrorView[]> {
-    this.require(actor, 'errors.read');
-    const view = await this.getImport(actor, importId);
-    return errorsOf(this.pool, view.importId, status);
   }
 
   /** One rejected row of an import. */

@@ -20,6 +20,7 @@ import { verifyReadModels } from '../../projections/verify.ts';
 import { readCheckpoint } from '../processor/processor-store.ts';
 import type { RevertPlanView } from '../../schemas/api.ts';
 import { jsonArray } from '../api/error-file.ts';
+import { writeChunks } from '../api/stream.ts';
 
 const USAGE = `usage:
   careos import FILE --source nana|careos|careshop [--by NAME] [--json]
@@ -168,19 +169,14 @@ async function cmdErrors(args: string[]): Promise<number> {
   return withApp(async (app) => {
     const careos = new Careos(app);
     const actor = localOperator();
-    const write = async (chunks: AsyncIterable<string>) => {
-      for await (const chunk of chunks) {
-        if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once('drain', resolve));
-      }
-    };
     if (values.format === 'json') {
       // A page at a time, as the API writes it: an import's rejected rows may not fit in memory at once.
-      await write(jsonArray((await careos.errorStream(actor, importId, status)).pages));
+      await writeChunks(process.stdout, jsonArray((await careos.errorStream(actor, importId, status)).pages));
       out('');
       return 0;
     }
     // The console's download, byte for byte: the upload's columns, _replay_of and the reasons, ready to fix and upload again.
-    await write((await careos.errorFile(actor, importId, status)).chunks());
+    await writeChunks(process.stdout, (await careos.errorFile(actor, importId, status)).chunks());
     return 0;
   });
 }

@@ -130,7 +130,7 @@ test('undo › an import whose every effect a later import built on is refused a
     ',n5,F,Anong,One,,,0811000001,,',
   ]), 'nana');
   assert.equal({ imported: c.importedRows, rejected: c.rejectedRows }, { imported: 1, rejected: 1 });
-  const [rejection] = await careos.allErrors(admin, c.importId);
+  const [rejection] = (await careos.errorWindow(admin, c.importId, { limit: 1000, offset: 0 })).items;
   assert.match(JSON.stringify(rejection), /unknown-profile/);
   assert.is(await linkOf('n5'), newCareosId(c.importId, 2));
 
@@ -148,7 +148,7 @@ test('undo › an import whose every effect a later import built on is refused a
   fs.writeFileSync(replayFile, `${HEADER},_replay_of,errors\n${pa2},n6,F,Dao,Four,,,0811000006,,,${c.importId}:1,careos_cus_id is unknown\n`);
   const replay = await t.run(replayFile, 'nana');
   assert.equal([replay.importedRows, replay.rejectedRows], [0, 1]);
-  assert.match(JSON.stringify((await careos.allErrors(admin, replay.importId))[0]?.reasons), /the import of that row was reverted/);
+  assert.match(JSON.stringify((await careos.errorWindow(admin, replay.importId, { limit: 1000, offset: 0 })).items[0]?.reasons), /the import of that row was reverted/);
 
   const verified = await verifyReadModels(t.app.store, t.app.pool, t.db.url);
   assert.ok(verified.same, JSON.stringify(verified.tables.filter((x) => !x.same)));

@@ -17,6 +17,7 @@ import { isDatabaseUnavailable } from '../db/pool.ts';
 import { ROLES, type Permission, type Principal, type Role } from '../../schemas/api.ts';
 import { prepareIncomingDir, receiveUpload } from './upload.ts';
 import { jsonArray, timelineCsv, timelineFileName } from '../api/error-file.ts';
+import { writeChunks } from '../api/stream.ts';
 
 export interface TokenPrincipal {
   name: string;
@@ -278,9 +279,7 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
           const { total, pages } = await careos.errorStream(req.principal!, importId, status);
           res.setHeader('X-Total-Count', String(total));
           res.setHeader('Content-Type', 'application/json; charset=utf-8');
-          for await (const chunk of jsonArray(pages)) {
-            if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
-          }
+          await writeChunks(res, jsonArray(pages));
           res.end();
           return;
         }
@@ -297,9 +296,7 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
         const file = await careos.errorFile(req.principal!, checkId(req.params.id, 'import id'), checkErrorStatus(queryValue(req, 'status')));
         res.setHeader('Content-Type', 'text/csv; charset=utf-8');
         res.setHeader('Content-Disposition', contentDisposition(file.fileName));
-        for await (const chunk of file.chunks()) {
-          if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
-        }
+        await writeChunks(res, file.chunks());
         res.end();
       },
     },
