@@ -1,0 +1,38 @@
+// The embedded default's cluster: created the same way on every machine, whatever its locale.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ensureEmbedded, stopEmbedded } from './embedded.ts';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-embedded-'));
+
+test.after(async () => {
+  await stopEmbedded(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('embedded › a new cluster compares text as code points (builtin C.UTF-8), whatever LANG says', async () => {
+  const server = await ensureEmbedded(dir);
+  const client = new pg.Client({ connectionString: server.connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ provider: string; locale: string; upper_before_lower: boolean; upper_text: string }>(
+      `select datlocprovider as provider, datlocale as locale, 'B' < 'a' as upper_before_lower, upper('ก é') as upper_text
+         from pg_database where datname = current_database()`,
+    );
+    const row = rows[0]!;
+    assert.is(row.provider, 'b');
+    assert.is(row.locale, 'C.UTF-8');
+    // Code point order (a linguistic collation such as en_US puts 'a' before 'B').
+    assert.is(row.upper_before_lower, true);
+    // Case mapping stays Unicode-aware.
+    assert.is(row.upper_text, 'ก É');
+  } finally {
+    await client.end();
+  }
+});
+
+test.run();
