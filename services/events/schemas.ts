@@ -14,7 +14,9 @@ import { ACTION_EVENT_TYPES, CURRENT_VERSION, EVENT_TYPES, type ActionEvent, typ
 export const SCHEMA_DIR = packageFile('schemas');
 const CACHE_DIR = path.join(PACKAGE_ROOT, 'node_modules', '.cache', 'careos-validators');
 /** Bump when the way validators are generated changes (the cache key holds it). */
-const GENERATOR = 'ajv-standalone-1';
+const GENERATOR = 'ajv-standalone-2';
+/** The formats the validators use (formats.cjs: ajv-formats', date-time remembering its last answer). */
+const FORMATS = packageFile('services/events/formats.cjs');
 const require = createRequire(import.meta.url);
 
 /** Validators by schema: `${type}.v${n}` for every schemas/<Type>.v<n>.json, and the metadata schemas. */
@@ -29,6 +31,7 @@ export function validatorsKey(dir = SCHEMA_DIR): string {
   const files = schemaFiles(dir);
   const hash = crypto.createHash('sha256').update(GENERATOR);
   for (const dependency of ['ajv', 'ajv-formats']) hash.update((require(`${dependency}/package.json`) as { version: string }).version);
+  hash.update(fs.readFileSync(FORMATS));
   for (const file of files) hash.update(`\0${file}\0`).update(fs.readFileSync(path.join(dir, file)));
   return hash.digest('hex').slice(0, 16);
 }
@@ -42,8 +45,12 @@ function compileValidators(files: readonly string[], target: string): Validators
   const { Ajv, _ } = require('ajv') as typeof import('ajv');
   const addFormats = require('ajv-formats') as (ajv: InstanceType<typeof Ajv>) => unknown;
   const standaloneCode = (require('ajv/dist/standalone') as { default: (ajv: InstanceType<typeof Ajv>, refs: Record<string, string>) => string }).default;
-  const ajv = new Ajv({ allErrors: true, strict: true, code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } });
+  // The generated module requires the formats by their path from the cache directory.
+  const formatsPath = path.relative(CACHE_DIR, FORMATS).split(path.sep).join('/');
+  const ajv = new Ajv({ allErrors: true, strict: true, code: { source: true, formats: _`require(${formatsPath}).fullFormats` } });
   addFormats(ajv);
+  const { fullFormats } = require(FORMATS) as { fullFormats: Record<string, import('ajv').Format> };
+  ajv.addFormat('date-time', fullFormats['date-time']!);
   const refs: Record<string, string> = {};
   for (const file of files) {
     const key = file.replace(/\.json$/, '');

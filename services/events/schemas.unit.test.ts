@@ -130,4 +130,16 @@ test('events › the compiled validators accept a valid event and name what is w
   );
 });
 
+test('events › a date-time remembered from the event before is still checked: an invalid one after a valid one is refused', () => {
+  const data = { importId: 'i1', source: 'nana', row: 1, record: {} };
+  const metadata = { by: 'tester', at: '2026-11-30T00:00:00.000Z', importId: 'i1', row: 1, v: 1 };
+  checkEvent('RowReceived', data, metadata);
+  checkEvent('RowReceived', data, metadata);
+  for (const at of ['2026-02-30T00:00:00.000Z', '2026-11-30T24:00:00.000Z', '2026-11-30T00:00:00.000', '2026-11-30']) {
+    assert.throws(() => checkEvent('RowReceived', data, { ...metadata, at }), (error: unknown) => error instanceof InvalidEvent && /\/at must match format "date-time"/.test(error.message), at);
+  }
+  checkEvent('RowReceived', data, { ...metadata, at: '2026-11-30T07:00:00+07:00' });
+  checkEvent('RowReceived', data, metadata);
+});
+
 test.run();
