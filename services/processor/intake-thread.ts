@@ -9,7 +9,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Position } from '../eventstore/types.ts';
 import { openThreadStore } from '../threads/store.ts';
 import { precompileSchemas } from '../events/schemas.ts';
-import { INPUT_TYPES, LocalIntake, type IntakeThreadInput } from './intake.ts';
+import { INPUT_TYPES, LocalIntake, encodeBatch, type IntakeThreadInput } from './intake.ts';
 
 const { input, port } = workerData as { input: IntakeThreadInput; port: MessagePort };
 const opening = openThreadStore(input, 2);
@@ -39,7 +39,7 @@ port.on('message', (message: { from: Position } | 'stop') => {
     if (stopped) return;
     try {
       intake ??= new LocalIntake((await opening).store, input.batchSize);
-      port.postMessage({ batch: await intake.next(message.from) });
+      port.postMessage({ batch: encodeBatch(await intake.next(message.from)) });
     } catch (error) {
       port.postMessage({ error: (error as Error).message });
     }

@@ -22,6 +22,36 @@ export interface PreparedBatch {
   checked: Checked<unknown>[];
 }
 
+/**
+ * A prepared batch as the intake thread sends it: one JSON text. Structured clone of the batch's
+ * object graph (every record and check, ~2,500 rows) cost the intake ~1 s and the processor ~1.6 s
+ * of a 100k-row import; JSON.stringify and JSON.parse of the same batch cost about half, and a
+ * string crosses threads as one copy. Positions (bigints) travel as "commit:prepare".
+ */
+export function encodeBatch(batch: PreparedBatch): string {
+  return JSON.stringify({
+    position: positionText(batch.position),
+    events: batch.events.map(({ event, position }) => ({ event, position: positionText(position) })),
+    checked: batch.checked,
+  });
+}
+
+export function decodeBatch(text: string): PreparedBatch {
+  const wire = JSON.parse(text) as { position: string; events: { event: ImporterEvent; position: string }[]; checked: Checked<unknown>[] };
+  const events = wire.events as unknown as { event: ImporterEvent; position: Position }[];
+  for (const entry of events) entry.position = positionOf(entry.position as unknown as string);
+  return { position: positionOf(wire.position), events, checked: wire.checked };
+}
+
+function positionText(position: Position): string {
+  return `${position.commit}:${position.prepare}`;
+}
+
+function positionOf(text: string): Position {
+  const colon = text.indexOf(':');
+  return { commit: BigInt(text.slice(0, colon)), prepare: BigInt(text.slice(colon + 1)) };
+}
+
 export interface Intake {
   /** The batch after `from` (empty, with `position` = `from`, when there is nothing new). */
   next(from: Position): Promise<PreparedBatch>;
@@ -92,11 +122,11 @@ export class RemoteIntake implements Intake {
   private failure: Error | null = null;
 
   constructor(private readonly port: MessagePort) {
-    port.on('message', (message: { batch?: PreparedBatch; error?: string }) => {
+    port.on('message', (message: { batch?: string; error?: string }) => {
       const pending = this.pending;
       this.pending = null;
       if (!pending) return;
-      if (message.batch) pending.resolve(message.batch);
+      if (message.batch !== undefined) pending.resolve(decodeBatch(message.batch));
       else pending.reject(new Error(message.error ?? 'the intake thread failed'));
     });
     port.on('close', () => {
