@@ -112,6 +112,28 @@ test('undo › the link import cannot be reverted while the remap stands: the pa
   await snap(admin.page, 'revert-refused');
 });
 
+test('undo › the revert page comes at once and says it is working out the preview; the preview and the button follow when it is ready', async () => {
+  // The preview reads every change the import made (about a minute for a million rows). While a
+  // lock holds it back, the page must already be there.
+  const lock = await server.db.pool.connect();
+  const working = admin.page.getByRole('heading', { name: 'Working out what the revert would undo…' });
+  try {
+    await lock.query('begin');
+    await lock.query('lock table processor_import in access exclusive mode');
+    await admin.page.goto(`/imports/${remapId}/revert`, { waitUntil: 'commit' });
+    await working.waitFor({ timeout: 10_000 });
+    assert.match(await admin.page.locator('main').innerText(), /This reads every change the import made \(1 row\); a million-row import takes about a minute\./);
+    assert.equal(await admin.page.getByRole('button', { name: 'Revert import' }).count(), 0, 'nothing to confirm before the preview');
+    await snap(admin.page, 'revert-working');
+  } finally {
+    await lock.query('rollback');
+    lock.release();
+  }
+  await admin.page.getByRole('button', { name: 'Revert import' }).waitFor({ timeout: 10_000 });
+  assert.equal(await working.count(), 0);
+  assert.match(await admin.page.locator('main').innerText(), /Ends 1 link this import made\./);
+});
+
 test('undo › the admin reverts the remap with a reason: the import is Reverted, by whom and why; n7001 is back on C0100001', async () => {
   await visit(admin.page, `/imports/${remapId}/revert`);
   assert.match(await admin.page.locator('main').innerText(), /Ends 1 link this import made\.\s+Makes 1 link active again that its remaps had ended\.\s+Marks the import Reverted/);

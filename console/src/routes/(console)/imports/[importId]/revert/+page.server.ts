@@ -1,14 +1,26 @@
 import { fail, redirect } from '@sveltejs/kit';
-import { can } from '$schemas/api.ts';
+import { can, type RevertPlanView } from '$schemas/api.ts';
 import { routes } from '$lib/routes.ts';
 import { asServiceError, sentence, service, signedIn } from '$lib/server/service.ts';
 import type { Actions, PageServerLoad } from './$types';
 
+/** The preview, or why it could not be worked out. */
+export type PlanResult = { plan: RevertPlanView; failed?: undefined } | { plan?: undefined; failed: string };
+
 export const load: PageServerLoad = async ({ locals, params }) => {
   const user = signedIn(locals);
   const item = await service(() => locals.careos.getImport(user, params.importId));
-  const plan = await service(() => locals.careos.revertPlan(user, item.importId));
-  if (plan.refusal) plan.refusal = sentence(plan.refusal);
+  // The preview reads every change the import made (~1 minute for a million rows): the page is
+  // sent at once and the preview follows in the same response when it is ready (a promise
+  // returned without awaiting it is streamed).
+  const plan: Promise<PlanResult> = locals.careos.revertPlan(user, item.importId).then(
+    (plan) => ({ plan: { ...plan, refusal: plan.refusal ? sentence(plan.refusal) : null } }),
+    (thrown: unknown) => {
+      const known = asServiceError(thrown);
+      if (!known) throw thrown;
+      return { failed: sentence(known.message) };
+    },
+  );
   return { item, plan, canReadProfiles: can(user.role, 'profiles.read') };
 };
 
