@@ -7,7 +7,7 @@
 // (stream revision, processor counters, import log, pg_stat_activity samples, /proc for the
 // importer's peak RSS and CPU and PostgreSQL's CPU), so the benchmark needs no hooks in the code
 // it measures; with --profile the importer runs under node --cpu-prof (every thread). Two anchors
-// put the number in context: raw COPY of the same file (the physical floor) and a naive
+// put the number in context: raw COPY of the same file (the physical floor; the median of three) and a naive
 // row-by-row importer. Results: a markdown table on stdout, bench/results/latest.{json,md}.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -104,7 +104,7 @@ export interface ScenarioResult {
     /** Relations this import unlinked (an id linked elsewhere before). */
     unlinkedRelations: number;
   };
-  copy: { rows: number; seconds: number; rowsPerSecond: number };
+  copy: CopyAnchor;
   /** COPY rows/s of its own file ÷ its end-to-end rows/s. */
   ratioToCopy: number;
   memory: { peakRssMB: number };
@@ -119,7 +119,7 @@ export interface CareshopResult {
   import: { importId: string; status: string; totalRows: number; importedRows: number; rejectedRows: number; skippedRows: number };
   seeded: { sameProfile: number; samePhone: number; invalidPhone: number };
   /** COPY of the same records (exported from the shop table as CSV) into an unindexed table. */
-  copy: { rows: number; seconds: number; rowsPerSecond: number };
+  copy: CopyAnchor;
   ratioToCopy: number;
   memory: { peakRssMB: number };
   cpu: { nodeSeconds: number; postgresSeconds: number | null };
@@ -158,7 +158,7 @@ export interface BenchmarkResult {
   memory: { peakRssMB: number; baselinePeakRssMB: number };
   database: { sizeMB: number; sizeAfterAnchorsMB: number; largestTables: { table: string; MB: number }[] };
   anchors: {
-    copy: { rows: number; seconds: number; rowsPerSecond: number };
+    copy: CopyAnchor;
     naive: { rows: number; seconds: number; rowsPerSecond: number };
     /** copy rows/s ÷ end-to-end rows/s: how far from the physical floor. */
     ratioToCopy: number;
@@ -482,25 +482,43 @@ async function runImport(
 
 const NANA_COLUMNS = nana.columns.map((c) => c.name);
 
-/** The physical floor: COPY of the same file into an unindexed table of text columns. */
+/** Raw COPY of a file: the median of COPY_RUNS runs (and each run's seconds, in order). */
+export interface CopyAnchor {
+  rows: number;
+  seconds: number;
+  rowsPerSecond: number;
+  runs: number[];
+}
+
+/**
+ * COPY of the same million rows measured 2.17–2.75 s from one run to the next on the same
+ * machine, and every ratio divides by it: the anchor is the median of three.
+ */
+const COPY_RUNS = 3;
+
+/** The physical floor: COPY of the same file into an unindexed table of text columns (the last run's rows stay). */
 async function copyAnchor(
   client: pg.PoolClient, file: string, table = 'nana_copy', columns: readonly string[] = NANA_COLUMNS,
-): Promise<{ rows: number; seconds: number; rowsPerSecond: number }> {
-  await client.query(`create table bench_anchor.${table} (${columns.map((c) => `${c} text`).join(', ')})`);
-  const started = performance.now();
-  await pipeline(
-    fs.createReadStream(file, { highWaterMark: 1 << 20 }),
-    client.query(copyFrom(`copy bench_anchor.${table} (${columns.join(', ')}) from stdin (format csv, header)`)),
-  );
-  const seconds = (performance.now() - started) / 1000;
+): Promise<CopyAnchor> {
+  const runs: number[] = [];
+  for (let run = 0; run < COPY_RUNS; run++) {
+    await client.query(`drop table if exists bench_anchor.${table}; create table bench_anchor.${table} (${columns.map((c) => `${c} text`).join(', ')})`);
+    const started = performance.now();
+    await pipeline(
+      fs.createReadStream(file, { highWaterMark: 1 << 20 }),
+      client.query(copyFrom(`copy bench_anchor.${table} (${columns.join(', ')}) from stdin (format csv, header)`)),
+    );
+    runs.push(round((performance.now() - started) / 1000, 3));
+  }
+  const seconds = [...runs].sort((a, b) => a - b)[Math.floor(COPY_RUNS / 2)]!;
   const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from bench_anchor.${table}`);
-  return { rows: rows[0]!.n, seconds: round(seconds, 3), rowsPerSecond: Math.round(rows[0]!.n / seconds) };
+  return { rows: rows[0]!.n, seconds, rowsPerSecond: Math.round(rows[0]!.n / seconds), runs };
 }
 
 /** A later scenario's raw COPY anchor: its own table beside the first scenario's, on a connection of its own. */
 async function copyAnchorAside(
   pool: pg.Pool, file: string, table: string, columns: readonly string[] = NANA_COLUMNS,
-): Promise<Awaited<ReturnType<typeof copyAnchor>>> {
+): Promise<CopyAnchor> {
   const client = await pool.connect();
   try {
     await client.query(`create schema if not exists bench_anchor; drop table if exists bench_anchor.${table}`);
@@ -867,7 +885,7 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
 
     log?.('anchors: raw COPY of the same file, naive row-by-row importer');
     const client = await app.pool.connect();
-    let copy: Awaited<ReturnType<typeof copyAnchor>>;
+    let copy: CopyAnchor;
     let naive: Awaited<ReturnType<typeof naiveAnchor>>;
     try {
       await client.query('drop schema if exists bench_anchor cascade; create schema bench_anchor');
@@ -1093,6 +1111,11 @@ function n(value: number): string {
   return value.toLocaleString('en-US');
 }
 
+/** ' (median of 3 runs: a, b, c s)' after a COPY anchor; nothing for results written before anchors kept their runs. */
+function copyRuns(copy: CopyAnchor): string {
+  return copy.runs?.length ? ` (median of ${copy.runs.length} runs: ${copy.runs.map(s).join(', ')} s)` : '';
+}
+
 function s(seconds: number): string {
   return seconds < 10 ? seconds.toFixed(2) : seconds.toFixed(1);
 }
@@ -1111,7 +1134,7 @@ export function renderMarkdown(r: BenchmarkResult): string {
   row('**End to end** (`careos import`, start to exit)', `**${s(r.endToEnd.seconds)} s, ${n(r.endToEnd.rowsPerSecond)} rows/s**`);
   row('Import summary', `${r.import.status}: ${n(r.import.totalRows)} total, ${n(r.import.importedRows)} imported, ${n(r.import.rejectedRows)} rejected${r.import.matchesExpected ? ' (as generated)' : ` (generator expected ${n(r.import.expected.imported)} / ${n(r.import.expected.rejected)})`}`);
   row('Rejections by reason', Object.entries(r.import.rejectionsByCode).map(([code, count]) => `${code} ${n(count)}`).join(', ') || '(none)');
-  row('Raw COPY of the same file (floor)', `${s(r.anchors.copy.seconds)} s, ${n(r.anchors.copy.rowsPerSecond)} rows/s → COPY is **${r.anchors.ratioToCopy}×** faster`);
+  row('Raw COPY of the same file (floor)', `${s(r.anchors.copy.seconds)} s, ${n(r.anchors.copy.rowsPerSecond)} rows/s → COPY is **${r.anchors.ratioToCopy}×** faster${copyRuns(r.anchors.copy)}`);
   row(`Naive importer (${n(r.anchors.naive.rows)}-row slice, INSERT per row)`, `${n(r.anchors.naive.rowsPerSecond)} rows/s → end to end is **${r.anchors.ratioToNaive}×** naive`);
   row('Peak RSS of the `careos import` process, every thread (VmHWM)', `${n(r.memory.peakRssMB)} MB (baseline import: ${n(r.memory.baselinePeakRssMB)} MB)`);
   row('CPU during the import (wall ' + s(r.cpu.wallSeconds) + ' s)', `careos import, every thread: ${s(r.cpu.nodeSeconds)} s; PostgreSQL: ${r.cpu.postgresSeconds === null ? 'n/a' : `${s(r.cpu.postgresSeconds)} s`}`);
@@ -1143,7 +1166,7 @@ export function renderMarkdown(r: BenchmarkResult): string {
     row('Measure', 'Value');
     row('---', '---');
     row('**End to end** (`careos sync careshop`, start to exit)', `**${s(c.endToEnd.seconds)} s, ${n(c.endToEnd.rowsPerSecond)} rows/s**`);
-    row('Raw COPY of the same records (exported as CSV)', `${s(c.copy.seconds)} s, ${n(c.copy.rowsPerSecond)} rows/s → COPY is **${c.ratioToCopy}×** faster`);
+    row('Raw COPY of the same records (exported as CSV)', `${s(c.copy.seconds)} s, ${n(c.copy.rowsPerSecond)} rows/s → COPY is **${c.ratioToCopy}×** faster${copyRuns(c.copy)}`);
     row('Sync summary', `${c.import.status}: ${n(c.import.totalRows)} total, ${n(c.import.importedRows)} imported, ${n(c.import.rejectedRows)} rejected, ${n(c.import.skippedRows)} skipped`);
     row('Seeded', `${n(c.seeded.sameProfile)} with a profile's phone and names, ${n(c.seeded.samePhone)} with a profile's phone only, ${n(c.seeded.invalidPhone)} invalid numbers (seed took ${s(c.seedSeconds)} s)`);
     row('Peak RSS / CPU importer, PostgreSQL', `${n(c.memory.peakRssMB)} MB / ${s(c.cpu.nodeSeconds)} s, ${c.cpu.postgresSeconds === null ? '–' : `${s(c.cpu.postgresSeconds)} s`}`);
