@@ -133,7 +133,7 @@ export interface BenchmarkResult {
   /** The code measured: HEAD and whether tracked files differ from it. */
   git: { commit: string; dirty: boolean } | null;
   machine: { cores: number; cpu: string; totalMemoryMB: number; node: string; postgres: string; platform: string };
-  config: { eventStore: string; readBatchRows: number; processBatchRows: number };
+  config: { eventStore: string; readBatchRows: number; processBatchRows: number; sharedBuffers?: string };
   files: { nanaBytes: number; bytesPerRow: number; baselineRows: number; generateSeconds: number };
   baseline: { seconds: number; rowsPerSecond: number; status: string; totalRows: number; importedRows: number; rejectedRows: number };
   endToEnd: { seconds: number; rowsPerSecond: number };
@@ -859,6 +859,7 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
   await monitor.connect();
   try {
     const { rows: versionRows } = await app.pool.query<{ server_version: string }>('show server_version');
+    const { rows: bufferRows } = await app.pool.query<{ shared_buffers: string }>('show shared_buffers');
 
     log?.(`importing the CareOS baseline (${files.baselineRows.toLocaleString('en-US')} rows) with careos import`);
     const baseline = await runImport(monitor, dataDir, { path: files.baselineFile, rows: files.baselineRows, source: 'careos' });
@@ -929,7 +930,7 @@ async function benchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
         postgres: versionRows[0]!.server_version,
         platform: `${os.platform()} ${os.release()}`,
       },
-      config: { eventStore: app.store.kind, readBatchRows: config.readBatchRows, processBatchRows: config.processBatchRows },
+      config: { eventStore: app.store.kind, readBatchRows: config.readBatchRows, processBatchRows: config.processBatchRows, sharedBuffers: bufferRows[0]!.shared_buffers },
       files: { nanaBytes: files.nanaBytes, bytesPerRow: Math.round(files.nanaBytes / rows), baselineRows: files.baselineRows, generateSeconds: round(generateSeconds) },
       baseline: {
         seconds: round(baseline.seconds), rowsPerSecond: Math.round((baseline.view.totalRows ?? 0) / baseline.seconds), status: baseline.view.status,
@@ -1125,7 +1126,7 @@ export function renderMarkdown(r: BenchmarkResult): string {
   const row = (...cells: (string | number)[]) => lines.push(`| ${cells.join(' | ')} |`);
   lines.push(`## Import benchmark: ${n(r.rows)} Nana rows`, '');
   lines.push(
-    `${r.date.slice(0, 19).replace('T', ' ')} UTC · ${r.git ? `commit ${r.git.commit}${r.git.dirty ? ' + uncommitted changes' : ''} · ` : ''}${r.machine.cores} cores (${r.machine.cpu}) · ${n(r.machine.totalMemoryMB)} MB · Node ${r.machine.node} · PostgreSQL ${r.machine.postgres} (embedded) · event store ${r.config.eventStore} · read batch ${n(r.config.readBatchRows)}, process batch ${n(r.config.processBatchRows)}`,
+    `${r.date.slice(0, 19).replace('T', ' ')} UTC · ${r.git ? `commit ${r.git.commit}${r.git.dirty ? ' + uncommitted changes' : ''} · ` : ''}${r.machine.cores} cores (${r.machine.cpu}) · ${n(r.machine.totalMemoryMB)} MB · Node ${r.machine.node} · PostgreSQL ${r.machine.postgres} (embedded) · event store ${r.config.eventStore} · read batch ${n(r.config.readBatchRows)}, process batch ${n(r.config.processBatchRows)}${r.config.sharedBuffers ? ` · shared_buffers ${r.config.sharedBuffers}` : ''}`,
     '',
   );
   row('Measure', 'Value');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { defaultSharedBuffersMb } from '../config.ts';
 import { ensureEmbedded, stopEmbedded } from './embedded.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-embedded-'));
@@ -30,6 +31,29 @@ test('embedded › a new cluster compares text as code points (builtin C.UTF-8),
     assert.is(row.upper_before_lower, true);
     // Case mapping stays Unicode-aware.
     assert.is(row.upper_text, 'ก É');
+  } finally {
+    await client.end();
+  }
+});
+
+test('embedded › shared_buffers is a quarter of the machine\'s memory, between 128 MB and 2 GB', () => {
+  const GB = 1024 ** 3;
+  assert.is(defaultSharedBuffersMb(24 * GB), 2048);
+  assert.is(defaultSharedBuffersMb(4 * GB), 1024);
+  assert.is(defaultSharedBuffersMb(2 * GB), 512);
+  assert.is(defaultSharedBuffersMb(0.25 * GB), 128);
+});
+
+test('embedded › the server gets its shared_buffers at each start, whatever its data directory was created with', async () => {
+  await stopEmbedded(dir);
+  // Data directories created before this setting carry shared_buffers = 512MB in postgresql.conf.
+  fs.appendFileSync(path.join(dir, 'pg', 'postgresql.conf'), '\nshared_buffers = 512MB\n');
+  const server = await ensureEmbedded(dir, { sharedBuffersMb: 256 });
+  const client = new pg.Client({ connectionString: server.connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ shared_buffers: string }>('show shared_buffers');
+    assert.is(rows[0]!.shared_buffers, '256MB');
   } finally {
     await client.end();
   }

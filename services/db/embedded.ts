@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { defaultSharedBuffersMb } from '../config.ts';
 
 const USER = 'careos';
 const DATABASE = 'careos';
@@ -202,7 +203,6 @@ async function initialiseIfNeeded(dataDir: string, pgDir: string): Promise<Crede
       '# careos importer defaults',
       "listen_addresses = '127.0.0.1'",
       "unix_socket_directories = ''",
-      'shared_buffers = 512MB',
       'work_mem = 32MB',
       'maintenance_work_mem = 256MB',
       'max_wal_size = 8GB',
@@ -238,7 +238,12 @@ async function createDatabaseIfMissing(credentials: Credentials, port: number): 
  * Finds the running embedded server for dataDir or starts one. Safe to call from several
  * processes at once.
  */
-export async function ensureEmbedded(dataDir: string): Promise<EmbeddedServer> {
+export interface EmbeddedSettings {
+  /** shared_buffers, applied when the server is started here (a running server keeps its own). */
+  sharedBuffersMb: number;
+}
+
+export async function ensureEmbedded(dataDir: string, settings: EmbeddedSettings = { sharedBuffersMb: defaultSharedBuffersMb() }): Promise<EmbeddedServer> {
   fs.mkdirSync(dataDir, { recursive: true });
   if (isRoot()) makeReachableForPostgres(dataDir);
   const pgDir = path.join(dataDir, 'pg');
@@ -261,10 +266,10 @@ export async function ensureEmbedded(dataDir: string): Promise<EmbeddedServer> {
     // whose PostgreSQL was stopped by `careos db stop`) reconnect when it is started again.
     const previous = lastPort(dataDir);
     if (previous !== null && (await portIsFree(previous))) {
-      const started = await startPostgres(dataDir, pgDir, credentials, previous);
+      const started = await startPostgres(dataDir, pgDir, credentials, previous, settings);
       if (started) return started;
     }
-    const started = await startPostgres(dataDir, pgDir, credentials, await freePort());
+    const started = await startPostgres(dataDir, pgDir, credentials, await freePort(), settings);
     if (started) return started;
     const tail = fs.readFileSync(path.join(dataDir, 'postgres.log'), 'utf8').split('\n').slice(-15).join('\n');
     throw new Error(`embedded PostgreSQL did not start (data directory ${pgDir}):\n${tail}`);
@@ -294,13 +299,14 @@ async function portIsFree(port: number): Promise<boolean> {
 }
 
 /** Starts PostgreSQL on `port`; null when it exited without accepting connections (the port taken meanwhile). */
-async function startPostgres(dataDir: string, pgDir: string, credentials: Credentials, port: number): Promise<EmbeddedServer | null> {
+async function startPostgres(dataDir: string, pgDir: string, credentials: Credentials, port: number, settings: EmbeddedSettings): Promise<EmbeddedServer | null> {
   const { postgres } = await binaries();
   const ids = postgresUserIds();
   const logFile = path.join(dataDir, 'postgres.log');
   const log = fs.openSync(logFile, 'a');
   if ('uid' in ids) fs.chownSync(logFile, ids.uid, ids.gid);
-  const child = spawn(postgres, ['-D', pgDir, '-p', String(port)], {
+  // Given at each start, so a data directory created with another value (512 MB before) gets it too.
+  const child = spawn(postgres, ['-D', pgDir, '-p', String(port), '-c', `shared_buffers=${settings.sharedBuffersMb}MB`], {
     ...ids,
     detached: true,
     stdio: ['ignore', log, log],

@@ -8,7 +8,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 
 export async function resolveDatabaseUrl(config: Config): Promise<string> {
   if (config.databaseUrl) return config.databaseUrl;
-  const server = await ensureEmbedded(config.dataDir);
+  const server = await ensureEmbedded(config.dataDir, { sharedBuffersMb: config.pgSharedBuffersMb });
   return server.connectionString;
 }
 

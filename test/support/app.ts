@@ -20,7 +20,7 @@ export async function openTestApp(options: Partial<Config> = {}): Promise<TestAp
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-app-'));
   const config: Config = {
     databaseUrl: db.url, eventstoreUrl: undefined, dataDir, maxFileBytes: 512 * 1024 * 1024,
-    readBatchRows: 5000, processBatchRows: 5000, threadHeapMb: 192, port: 0, publicUrl: undefined, sessionIdleMinutes: 30,
+    readBatchRows: 5000, processBatchRows: 5000, threadHeapMb: 192, pgSharedBuffersMb: 128, port: 0, publicUrl: undefined, sessionIdleMinutes: 30,
     careshop: loadConfig({}).careshop, ...options,
   };
   const app = await openApp(config);
