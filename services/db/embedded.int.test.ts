@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultSharedBuffersMb } from '../config.ts';
+import { availableMemoryBytes, defaultSharedBuffersMb } from '../config.ts';
 import { ensureEmbedded, stopEmbedded } from './embedded.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-embedded-'));
@@ -42,6 +42,11 @@ test('embedded › shared_buffers is a quarter of the machine\'s memory, between
   assert.is(defaultSharedBuffersMb(4 * GB), 1024);
   assert.is(defaultSharedBuffersMb(2 * GB), 512);
   assert.is(defaultSharedBuffersMb(0.25 * GB), 128);
+  // Inside a container limited to 1 GB on a 64 GB host, a quarter of the limit, not of the host.
+  assert.is(defaultSharedBuffersMb(availableMemoryBytes(64 * GB, 1 * GB)), 256);
+  // No limit: Node reports a huge number (or 0).
+  assert.is(availableMemoryBytes(24 * GB, 2 ** 64), 24 * GB);
+  assert.is(availableMemoryBytes(24 * GB, 0), 24 * GB);
 });
 
 test('embedded › the server gets its shared_buffers at each start, whatever its data directory was created with', async () => {
