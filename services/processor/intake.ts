@@ -39,9 +39,11 @@ export function encodeBatch(batch: PreparedBatch): string {
 
 export function decodeBatch(text: string): PreparedBatch {
   const wire = JSON.parse(text) as { position: string; events: { event: ImporterEvent; position: string }[]; checked: Checked<unknown>[] };
-  const events = wire.events as unknown as { event: ImporterEvent; position: Position }[];
-  for (const entry of events) entry.position = positionOf(entry.position as unknown as string);
-  return { position: positionOf(wire.position), events, checked: wire.checked };
+  return {
+    position: positionOf(wire.position),
+    events: wire.events.map(({ event, position }) => ({ event, position: positionOf(position) })),
+    checked: wire.checked,
+  };
 }
 
 function positionText(position: Position): string {
