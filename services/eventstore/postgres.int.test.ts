@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import { createTestDatabase } from '../../test/support/db.ts';
 import { rowsScanned } from '../../test/support/plan.ts';
 import { eventStoreContract } from './contract.ts';
-import { PostgresEventStore, READ_STREAM_SQL } from './postgres.ts';
+import { INDEXED_TYPES, PostgresEventStore, READ_STREAM_SQL } from './postgres.ts';
+import { INPUT_TYPES } from '../processor/intake.ts';
 import { START, type NewEvent, type Position, type RecordedEvent } from './types.ts';
 
 eventStoreContract('postgres', async () => {
@@ -37,6 +38,60 @@ test('postgres store › a page of a stream reads that page\'s rows alone, whate
   }
 });
 
+test('postgres store › a page of input events far behind the head reads that page\'s rows alone, not the outcome events between them, whatever the statistics say', async () => {
+  const db = await createTestDatabase();
+  try {
+    const store = await PostgresEventStore.create(db.pool);
+    await db.pool.query('alter table es_events set (autovacuum_enabled = false)');
+    // As while an import runs: input and outcome transactions interleave, outcome ones larger.
+    for (let i = 0; i < 6; i++) {
+      await store.append({ streamId: `import-${i}`, events: events(1000).map((e) => ({ ...e, type: 'RowReceived' })), expectedRevision: 'no_stream' });
+      await store.append({ streamId: `outcome-${i}`, events: events(1500).map((e) => ({ ...e, type: 'ProfileCreated' })), expectedRevision: 'no_stream' });
+    }
+    const types = ['ImportStarted', 'RowReceived', 'ImportFileRead'];
+    let after = START;
+    const read: RecordedEvent[] = [];
+    for (;;) {
+      const page = await store.readAll(after, { maxCount: 700, types });
+      if (page.events.length === 0) {
+        assert.is(page.position, after, 'caught up: the position stays');
+        break;
+      }
+      read.push(...page.events);
+      after = page.position;
+    }
+    assert.is(read.length, 6000);
+    assert.ok(read.every((e) => e.type === 'RowReceived'));
+    assert.equal([...new Set(read.map((e) => e.streamId))], ['import-0', 'import-1', 'import-2', 'import-3', 'import-4', 'import-5'], 'in global order');
+    assert.ok(read.every((e, i) => i === 0 || e.revision === (e.streamId === read[i - 1]!.streamId ? read[i - 1]!.revision + 1n : 0n)));
+
+    // What the read touches: the heap rows fetched in its transaction (tuples read by any scan).
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      const touched = async () => {
+        const { rows } = await client.query<{ n: string }>(
+          "select (pg_stat_get_xact_tuples_fetched('es_events'::regclass) + pg_stat_get_xact_tuples_returned('es_events'::regclass))::text as n",
+        );
+        return Number(rows[0]!.n);
+      };
+      const before = await touched();
+      const { rows } = await client.query('select type from es_read_input($1::xid8, $2::bigint, $3, $4::text[])', ['0', '0', 500, types]);
+      const fetched = (await touched()) - before;
+      await client.query('commit');
+      assert.is(rows.length, 500);
+      assert.ok(fetched <= 1000, `a page of 500 touched ${fetched} rows of 15,000`);
+    } finally {
+      client.release();
+    }
+  } finally {
+    await db.drop();
+  }
+});
+
+test('postgres store › the processor\'s input types are the indexed ones', () => {
+  assert.equal([...INDEXED_TYPES].sort(), [...INPUT_TYPES].sort());
+});
 
 test('postgres store › a subscriber never skips events that a concurrent writer commits late', async () => {
   const db = await createTestDatabase();

@@ -11,6 +11,7 @@ import type { ThreadStoreInput } from '../threads/store.ts';
 import { checkRow } from './decide.ts';
 import type { Checked } from './rules.ts';
 
+/** The processor's input: the PostgreSQL store keeps an index of exactly these (INDEXED_TYPES in eventstore/postgres.ts). */
 export const INPUT_TYPES = ['ImportStarted', 'RowReceived', 'ImportFileRead', 'RevertRequested'] as const;
 
 export interface PreparedBatch {
