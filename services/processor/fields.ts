@@ -3,7 +3,8 @@
 // Pure and allocation-light: no IO, no clock (today's date comes in), patterns compiled once,
 // because the importer runs them on every field of up to a million rows.
 
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { Metadata, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/core';
+import metadata from 'libphonenumber-js/max/metadata';
 import type { RowReason } from '../events/types.ts';
 
 export type { RowReason };
@@ -212,11 +213,99 @@ function lettersReason(field: string, item: string): RowReason {
   );
 }
 
-/** The E.164 form of one number, or null when it does not fit its numbering plan. */
-function toE164(dialled: string): string | null {
-  const parsed = parsePhoneNumberFromString(dialled, HOME_COUNTRY);
+/** The home country's numbering plan, as libphonenumber's isValid applies it (getNumberType). */
+interface HomePlan {
+  callingCode: string;
+  nationalPrefix: string;
+  /** The prefix for dialling abroad (a number starting with it is not a home number). */
+  idd: RegExp;
+  /** The plan's national number pattern, anchored. */
+  national: RegExp;
+  /** Each number type's pattern, anchored, with the lengths it allows. */
+  types: { pattern: RegExp; lengths: readonly number[] | undefined }[];
+}
+
+// Every type libphonenumber's getNumberType tries.
+const NUMBER_TYPES = ['FIXED_LINE', 'MOBILE', 'PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'VOIP', 'PERSONAL_NUMBER', 'PAGER', 'UAN', 'VOICEMAIL'];
+
+interface PatternSource {
+  pattern(): string;
+  possibleLengths(): number[] | undefined;
+}
+
+/**
+ * The plan read from the same metadata libphonenumber parses with. Its numbering-plan accessors
+ * (nationalNumberPattern, type) are not in its published types, so a version without them turns
+ * the fast path off (homePlanRead says so, and a test fails) instead of breaking the check.
+ */
+function readHomePlan(country: CountryCode): HomePlan | null {
+  const plans = new Metadata(metadata) as Metadata & { getCountryCodesForCallingCode?(code: string): string[] | undefined };
+  plans.selectNumberingPlan(country);
+  const plan = plans.numberingPlan as unknown as {
+    callingCode?(): string; nationalPrefix?(): string | undefined; nationalPrefixForParsing?(): string | undefined;
+    nationalPrefixTransformRule?(): string | undefined; IDDPrefix?(): string; nationalNumberPattern?(): string; type?(type: string): PatternSource | undefined;
+  } | undefined;
+  if (!plan?.callingCode || !plan.nationalPrefix || !plan.nationalPrefixForParsing || !plan.nationalPrefixTransformRule || !plan.IDDPrefix) return null;
+  if (!plan.nationalNumberPattern || !plan.type || !plans.getCountryCodesForCallingCode) return null;
+  const nationalPrefix = plan.nationalPrefix();
+  // Only a plan read the plain way: one country behind its calling code, and a national prefix
+  // that is stripped as written (no parsing pattern, no transform).
+  if (!nationalPrefix || plan.nationalPrefixForParsing() !== nationalPrefix || plan.nationalPrefixTransformRule()) return null;
+  if (plans.getCountryCodesForCallingCode(plan.callingCode())?.length !== 1) return null;
+  const types: HomePlan['types'] = [];
+  for (const name of NUMBER_TYPES) {
+    const type = plan.type(name);
+    const pattern = type?.pattern();
+    if (type && pattern) types.push({ pattern: new RegExp(`^(?:${pattern})$`), lengths: type.possibleLengths() });
+  }
+  return {
+    callingCode: plan.callingCode(), nationalPrefix, idd: new RegExp(`^(?:${plan.IDDPrefix()})`),
+    national: new RegExp(`^(?:${plan.nationalNumberPattern()})$`), types,
+  };
+}
+
+const HOME_PLAN = readHomePlan(HOME_COUNTRY);
+
+/** Whether the fast path for home numbers is on (libphonenumber exposed the plan it needs). */
+export const homePlanRead = HOME_PLAN !== null;
+
+/**
+ * A home number in its two everyday shapes, national prefix + national number (0812345678) or
+ * +calling code + national number (+66812345678), accepted when the national number fits the plan
+ * and one of its types: what libphonenumber's isValid decides, in a fraction of its ~8 µs. Every
+ * other shape, and every number this does not accept, is left to libphonenumber (undefined), so
+ * a refusal's wording and anything unusual (00 prefixes, 66 without +, a 0 after +66) stay its.
+ * fields.unit.test.ts compares the two over every prefix of the plan.
+ */
+export function homeE164(dialled: string): string | undefined {
+  if (!HOME_PLAN || HOME_PLAN.idd.test(dialled)) return undefined;
+  let national: string;
+  if (dialled.charCodeAt(0) === 43 /* + */) {
+    if (!dialled.startsWith(HOME_PLAN.callingCode, 1)) return undefined;
+    national = dialled.slice(1 + HOME_PLAN.callingCode.length);
+  } else if (dialled.startsWith(HOME_PLAN.nationalPrefix)) {
+    national = dialled.slice(HOME_PLAN.nationalPrefix.length);
+  } else {
+    return undefined;
+  }
+  // Digits only, not starting with the national prefix again, and fitting the plan.
+  if (!/^[1-9][0-9]*$/.test(national) || !HOME_PLAN.national.test(national)) return undefined;
+  for (const type of HOME_PLAN.types) {
+    if ((type.lengths === undefined || type.lengths.includes(national.length)) && type.pattern.test(national)) return `+${HOME_PLAN.callingCode}${national}`;
+  }
+  return undefined;
+}
+
+/** What libphonenumber makes of one number: its E.164 form, or null when it does not fit its numbering plan. */
+export function libraryE164(dialled: string): string | null {
+  const parsed = parsePhoneNumberFromString(dialled, HOME_COUNTRY, metadata);
   // isValid (with the full metadata) checks the number against the plan's ranges, not just its length.
   return parsed !== undefined && parsed.isValid() ? parsed.number : null;
+}
+
+/** The E.164 form of one number (separators removed), or null when it does not fit its numbering plan. */
+export function toE164(dialled: string): string | null {
+  return homeE164(dialled) ?? libraryE164(dialled);
 }
 
 /**

@@ -10,6 +10,9 @@ import {
   checkIdList,
   checkPhones,
   checkRequiredText,
+  homeE164,
+  homePlanRead,
+  libraryE164,
   parseCompanyList,
   splitList,
   type Checked,
@@ -193,6 +196,47 @@ test('phone › numbers with + are checked against their own country', () => {
   assert.equal(phones('+14155552671'), { value: ['+14155552671'], reasons: [] });
   assert.equal(phones('+44 20 7946 0958').value, ['+442079460958']);
   assert.equal(codes(phones('+1 415 555')), ['invalid-phone']);
+});
+
+test('phone › the fast path for Thai numbers decides exactly as libphonenumber, over every 4-digit prefix, length and form', () => {
+  assert.ok(homePlanRead, 'libphonenumber no longer exposes the Thai plan: the fast path is off');
+  // A fixed-seed generator (xorshift32), so a failure names a number that fails again.
+  let seed = 0x2545f491;
+  const digit = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return String((seed >>> 0) % 10);
+  };
+  const suffix = (length: number) => Array.from({ length }, digit).join('');
+  let fast = 0;
+  let cases = 0;
+  // Whatever the fast path leaves (undefined) goes to libphonenumber as before; whatever it takes
+  // must be libphonenumber's answer too.
+  const compare = (dialled: string) => {
+    cases++;
+    const quick = homeE164(dialled);
+    if (quick !== undefined) {
+      fast++;
+      assert.is(quick, libraryE164(dialled), `fast path on ${dialled}`);
+    }
+  };
+  for (let prefix = 0; prefix < 10_000; prefix++) {
+    const head = String(prefix).padStart(4, '0');
+    for (let length = 6; length <= 11; length++) {
+      const national = head + suffix(length - 4);
+      for (const form of ['0', '+66', '66', '00', '+660', '+1']) compare(form + national);
+    }
+  }
+  // Every number the fast path takes, libphonenumber takes the same way; it takes the common ones.
+  assert.ok(fast > 10_000, `the fast path took ${fast} of ${cases} numbers`);
+  // Everyday shapes, the edges of the 67x mobile ranges, toll-free numbers written after 0, 00 and
+  // +66, and a 0 kept after +66 (libphonenumber drops it).
+  const edges = ['0812345678', '+66812345678', '021234567', '+6621234567', '0671012345', '0671912345', '018001234567', '0019001234',
+    '00018001234567', '+660018001234567', '+660812345678', '00812345678', '66812345678'];
+  for (const dialled of edges) {
+    assert.is(homeE164(dialled) ?? libraryE164(dialled), libraryE164(dialled), dialled);
+  }
 });
 
 test('phone › accepts space, dash, dot and parentheses as separators', () => {
