@@ -1188,7 +1188,7 @@ export function renderMarkdown(r: BenchmarkResult): string {
   const perRow = (label: string, us: number) => row(label, us.toFixed(2), s((us * r.rows) / 1e6));
   perRow('csv-parse only (reader settings, file read included)', r.inProcess.csvParseMicrosPerRow);
   perRow('validation only (nana.check)', r.inProcess.checkMicrosPerRow);
-  perRow('… of which checkPhones (libphonenumber, max metadata)', r.inProcess.checkPhonesMicrosPerRow);
+  perRow('… of which checkPhones (Thai 0…/+66… against the plan, the rest libphonenumber, max metadata)', r.inProcess.checkPhonesMicrosPerRow);
   perRow('JSON stringify + parse of one RowReceived event', r.inProcess.jsonRoundTripMicrosPerRow);
   perRow('UUIDv5 event id (eventId, SHA-1)', r.inProcess.eventIdMicrosPerRow);
   perRow('ajv schema check of one RowReceived event (checkEvent, as on every read)', r.inProcess.schemaCheckMicrosPerRow);
