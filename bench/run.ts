@@ -23,7 +23,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { openApp } from '../services/app.ts';
 import { getImport, type ImportView } from '../projections/import-log.ts';
 import { loadConfig, type Config } from '../services/config.ts';
-import { stopEmbedded } from '../services/db/embedded.ts';
+import { alive, stopEmbedded } from '../services/db/embedded.ts';
 import { LOCKS } from '../services/db/locks.ts';
 import { resolveDatabaseUrl } from '../services/db/pool.ts';
 import { eventId } from '../services/events/ids.ts';
@@ -750,14 +750,6 @@ function gitState(): BenchmarkResult['git'] {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * One benchmark per data directory at a time: a second run would stop the first one's PostgreSQL

@@ -80,7 +80,8 @@ function readPostmasterPid(pgDir: string): { pid: number; port: number } | null 
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0; EPERM: it exists, owned by another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
