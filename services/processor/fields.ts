@@ -266,6 +266,8 @@ function readHomePlan(country: CountryCode): HomePlan | null {
 
 const HOME_PLAN = readHomePlan(HOME_COUNTRY);
 
+const NATIONAL_DIGITS = /^[1-9][0-9]*$/;
+
 /** Whether the fast path for home numbers is on (libphonenumber exposed the plan it needs). */
 export const homePlanRead = HOME_PLAN !== null;
 
@@ -288,8 +290,8 @@ export function homeE164(dialled: string): string | undefined {
   } else {
     return undefined;
   }
-  // Digits only, not starting with the national prefix again, and fitting the plan.
-  if (!/^[1-9][0-9]*$/.test(national) || !HOME_PLAN.national.test(national)) return undefined;
+  // Digits only, not starting with a 0 (a prefix written twice, or after +66), and fitting the plan.
+  if (!NATIONAL_DIGITS.test(national) || !HOME_PLAN.national.test(national)) return undefined;
   for (const type of HOME_PLAN.types) {
     if ((type.lengths === undefined || type.lengths.includes(national.length)) && type.pattern.test(national)) return `+${HOME_PLAN.callingCode}${national}`;
   }
