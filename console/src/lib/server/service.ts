@@ -2,7 +2,7 @@
 // error hierarchy (services/errors.ts: status + title); here those become SvelteKit errors with the
 // same status, so a 404 is a 404 page and a 403 a 403 page. The console may not import the
 // services' values, so the errors are recognised by shape.
-import { error } from '@sveltejs/kit';
+import { error, fail } from '@sveltejs/kit';
 import type { Principal } from '../../../../schemas/api.ts';
 
 export interface ServiceError {
@@ -24,6 +24,32 @@ export function asServiceError(thrown: unknown): ServiceError | null {
     message: candidate.message,
     retryAfterSeconds: typeof candidate.retryAfterSeconds === 'number' ? candidate.retryAfterSeconds : undefined,
   };
+}
+
+/** The service's error behind a refusal; anything else (a bug, a lost database) is thrown on. */
+export function serviceErrorOf(thrown: unknown): ServiceError {
+  const known = asServiceError(thrown);
+  if (!known) throw thrown;
+  return known;
+}
+
+/**
+ * A form action the service refused: its status, and its reason as a sentence beside what the
+ * form needs to show it again (`extra`). Anything else is thrown on.
+ */
+export function refusal<T extends Record<string, unknown> = Record<never, never>>(thrown: unknown, extra?: T) {
+  const known = serviceErrorOf(thrown);
+  return fail(known.status, { ...(extra as T), message: sentence(known.message) });
+}
+
+/**
+ * A search the service could not read (400: not a phone number, a bad date): its reason, to say on
+ * the page. Other service errors become error pages as in service(); anything else is thrown on.
+ */
+export function unreadableSearch(thrown: unknown): string {
+  const known = serviceErrorOf(thrown);
+  if (known.status !== 400) error(known.status, sentence(known.message));
+  return sentence(known.message);
 }
 
 /** Runs a service call; its known errors become an error page with their status and message. */

@@ -2,7 +2,7 @@ import { fail, redirect } from '@sveltejs/kit';
 import { routes } from '$lib/routes.ts';
 import { safeNext } from '$lib/server/next.ts';
 import { readSessionCookie, setSessionCookie } from '$lib/server/session-cookie.ts';
-import { asServiceError, sentence } from '$lib/server/service.ts';
+import { sentence, serviceErrorOf } from '$lib/server/service.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = ({ locals, url }) => {
@@ -28,8 +28,7 @@ export const actions: Actions = {
         email, password, address: getClientAddress(), previousToken: readSessionCookie(cookies) ?? undefined,
       });
     } catch (thrown) {
-      const known = asServiceError(thrown);
-      if (!known) throw thrown;
+      const known = serviceErrorOf(thrown);
       const rateLimited = known.name === 'TooManyRequests';
       return fail(known.status, { email, fieldErrors, message: sentence(known.message), rateLimited });
     }

@@ -1,4 +1,4 @@
-import { asServiceError, sentence, service, signedIn } from '$lib/server/service.ts';
+import { signedIn, unreadableSearch } from '$lib/server/service.ts';
 import type { PageServerLoad } from './$types';
 
 /**
@@ -21,8 +21,6 @@ export const load: PageServerLoad = async ({ locals, url }) => {
     ]);
     return { filter: { careosId, source, originalId }, asOf, timeline, relations, problem: null };
   } catch (thrown) {
-    const known = asServiceError(thrown);
-    if (known?.status === 400) return { filter: { careosId, source, originalId }, asOf, timeline: null, relations: null, problem: sentence(known.message) };
-    return service(() => Promise.reject(thrown));
+    return { filter: { careosId, source, originalId }, asOf, timeline: null, relations: null, problem: unreadableSearch(thrown) };
   }
 };

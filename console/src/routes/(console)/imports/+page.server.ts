@@ -1,7 +1,7 @@
 import { fail } from '@sveltejs/kit';
 import { can } from '$schemas/api.ts';
 import { pageCount, readPaging } from '$lib/paging.ts';
-import { asServiceError, sentence, service, signedIn } from '$lib/server/service.ts';
+import { refusal, service, signedIn } from '$lib/server/service.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async ({ locals, url, depends }) => {
@@ -25,13 +25,6 @@ export const load: PageServerLoad = async ({ locals, url, depends }) => {
   };
 };
 
-/** A refused action: its reason, shown where the action was asked for. */
-function refused(thrown: unknown, action: 'sync' | 'onboarding') {
-  const known = asServiceError(thrown);
-  if (!known) throw thrown;
-  return fail(known.status, { action, message: sentence(known.message) });
-}
-
 export const actions: Actions = {
   /** "Sync now": one Care Shop sync (admins); its row appears in the log and follows it live. */
   sync: async ({ locals }) => {
@@ -40,7 +33,8 @@ export const actions: Actions = {
       const { importId } = await locals.careos.syncCareshop(user);
       return { action: 'sync' as const, importId };
     } catch (thrown) {
-      return refused(thrown, 'sync');
+      // Its reason is shown where the action was asked for.
+      return refusal(thrown, { action: 'sync' as const });
     }
   },
   /** Marks Nana onboarding complete, or reopens it with a reason (admins). */
@@ -55,7 +49,7 @@ export const actions: Actions = {
       await locals.careos.markOnboarding(user, { complete: complete === 'true', reason: reason || null });
       return { action: 'onboarding' as const, marked: complete === 'true' };
     } catch (thrown) {
-      return refused(thrown, 'onboarding');
+      return refusal(thrown, { action: 'onboarding' as const });
     }
   },
 };

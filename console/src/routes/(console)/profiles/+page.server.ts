@@ -1,4 +1,4 @@
-import { asServiceError, sentence, service, signedIn } from '$lib/server/service.ts';
+import { signedIn, unreadableSearch } from '$lib/server/service.ts';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async ({ locals, url }) => {
@@ -9,8 +9,6 @@ export const load: PageServerLoad = async ({ locals, url }) => {
     return { q, search: await locals.careos.searchProfiles(user, q), problem: null };
   } catch (thrown) {
     // A query the service cannot read (not one phone number, too long) is said on the page.
-    const known = asServiceError(thrown);
-    if (known?.status === 400) return { q, search: null, problem: sentence(known.message) };
-    return service(() => Promise.reject(thrown));
+    return { q, search: null, problem: unreadableSearch(thrown) };
   }
 };

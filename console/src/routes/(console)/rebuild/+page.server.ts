@@ -1,5 +1,4 @@
-import { fail } from '@sveltejs/kit';
-import { asServiceError, sentence, service, signedIn } from '$lib/server/service.ts';
+import { refusal, service, signedIn } from '$lib/server/service.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 /** Rebuild the read models (admins): the last rebuild's state, polled while it runs, and the rebuilds logged. */
@@ -18,9 +17,7 @@ export const actions: Actions = {
     try {
       return { started: locals.careos.startRebuild(signedIn(locals)) };
     } catch (thrown) {
-      const known = asServiceError(thrown);
-      if (!known) throw thrown;
-      return fail(known.status, { message: sentence(known.message) });
+      return refusal(thrown);
     }
   },
 };

@@ -1,5 +1,5 @@
 import { fail, redirect } from '@sveltejs/kit';
-import { asServiceError, sentence, signedIn } from '$lib/server/service.ts';
+import { sentence, serviceErrorOf, signedIn } from '$lib/server/service.ts';
 import { routes } from '$lib/routes.ts';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -25,8 +25,7 @@ export const actions: Actions = {
     try {
       await locals.careos.changePassword(user, { token: locals.sessionToken!, current, next });
     } catch (thrown) {
-      const known = asServiceError(thrown);
-      if (!known) throw thrown;
+      const known = serviceErrorOf(thrown);
       const message = sentence(known.message);
       // Which field the service's reason is about.
       const field: Field = /current password/i.test(known.message) ? 'current' : 'next';

@@ -1,7 +1,7 @@
-import { fail, redirect } from '@sveltejs/kit';
+import { redirect } from '@sveltejs/kit';
 import { can, type RevertPlanView } from '$schemas/api.ts';
 import { routes } from '$lib/routes.ts';
-import { asServiceError, sentence, service, signedIn } from '$lib/server/service.ts';
+import { refusal, sentence, service, serviceErrorOf, signedIn } from '$lib/server/service.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 /** The preview, or why it could not be worked out. */
@@ -15,11 +15,7 @@ export const load: PageServerLoad = async ({ locals, params }) => {
   // returned without awaiting it is streamed).
   const plan: Promise<PlanResult> = locals.careos.revertPlan(user, item.importId).then(
     (plan) => ({ plan: { ...plan, refusal: plan.refusal ? sentence(plan.refusal) : null } }),
-    (thrown: unknown) => {
-      const known = asServiceError(thrown);
-      if (!known) throw thrown;
-      return { failed: sentence(known.message) };
-    },
+    (thrown: unknown) => ({ failed: sentence(serviceErrorOf(thrown).message) }),
   );
   return { item, plan, canReadProfiles: can(user.role, 'profiles.read') };
 };
@@ -32,9 +28,7 @@ export const actions: Actions = {
     try {
       await locals.careos.revertImport(signedIn(locals), params.importId, { reason }, 10_000);
     } catch (thrown) {
-      const known = asServiceError(thrown);
-      if (!known) throw thrown;
-      return fail(known.status, { message: sentence(known.message), reason });
+      return refusal(thrown, { reason });
     }
     redirect(303, routes.import(params.importId));
   },

@@ -1,6 +1,6 @@
-import { error, fail } from '@sveltejs/kit';
+import { error } from '@sveltejs/kit';
 import { can } from '$schemas/api.ts';
-import { asServiceError, sentence, service, signedIn } from '$lib/server/service.ts';
+import { refusal, service, signedIn } from '$lib/server/service.ts';
 import type { Actions, PageServerLoad } from './$types';
 
 function rowNumber(raw: string): number {
@@ -22,11 +22,10 @@ async function replayed(locals: App.Locals, start: () => Promise<{ importId: str
   return { replayId: importId, status: view?.status ?? 'In progress', imported: (view?.importedRows ?? 0) + (view?.skippedRows ?? 0) > 0 };
 }
 
+/** A refused replay: its reason, the row's reasons when it still fails its checks, and the values typed. */
 function refused(thrown: unknown, values?: Record<string, string>) {
-  const known = asServiceError(thrown);
-  if (!known) throw thrown;
-  const reasons = (thrown as { reasons?: { field: string; code: string; message: string }[] }).reasons;
-  return fail(known.status, { message: sentence(known.message), reasons: reasons ?? null, values: values ?? null });
+  const reasons = (thrown as { reasons?: { field: string; code: string; message: string }[] } | null)?.reasons;
+  return refusal(thrown, { reasons: reasons ?? null, values: values ?? null });
 }
 
 export const actions: Actions = {
