@@ -15,11 +15,19 @@ const HEX = '0123456789abcdef';
 const scratch = Buffer.allocUnsafe(1024);
 NAMESPACE.copy(scratch, 0);
 
+// One view of the scratch buffer per input length, made once: a subarray per id was an allocation each.
+const views: Buffer[] = [];
+
 /** RFC 9562 UUIDv5 (SHA-1) of name in the importer's namespace. */
 export function uuidV5(name: string): string {
-  const input = Buffer.byteLength(name) <= scratch.length - NAMESPACE.length
-    ? scratch.subarray(0, NAMESPACE.length + scratch.write(name, NAMESPACE.length, 'utf8'))
-    : Buffer.concat([NAMESPACE, Buffer.from(name, 'utf8')]);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8, so this bound needs no scan of the name.
+  let input: Buffer;
+  if (name.length * 3 <= scratch.length - NAMESPACE.length) {
+    const length = NAMESPACE.length + scratch.write(name, NAMESPACE.length, 'utf8');
+    input = views[length] ??= scratch.subarray(0, length);
+  } else {
+    input = Buffer.concat([NAMESPACE, Buffer.from(name, 'utf8')]);
+  }
   const hex = crypto.hash('sha1', input, 'hex');
   // Version 5 in the high nibble of byte 6, variant 10xx in the high bits of byte 8.
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${HEX[(parseInt(hex[16]!, 16) & 0x3) | 0x8]}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;

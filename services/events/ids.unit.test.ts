@@ -24,7 +24,9 @@ test('ids › event and profile ids never change for the same import, row and ki
 });
 
 test('ids › uuidV5 is RFC 9562 version 5 for short, long and non-ASCII names', () => {
-  const names = ['', 'a', `${IMPORT}/999999/link`, 'ไทย'.repeat(10), 'x'.repeat(1000), 'ก'.repeat(400)];
+  // Names of the same length one after another (the scratch buffer's view is reused), and names
+  // near and past the scratch buffer's size.
+  const names = ['', 'a', 'b', `${IMPORT}/999999/link`, `${IMPORT}/999998/link`, 'ไทย'.repeat(10), 'x'.repeat(336), 'y'.repeat(337), 'x'.repeat(1000), 'ก'.repeat(400)];
   for (const name of names) {
     const id = uuidV5(name);
     assert.is(id, referenceUuidV5(name), `name of ${name.length} characters`);
