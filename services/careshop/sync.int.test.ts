@@ -13,7 +13,7 @@ import { markOnboarding } from '../importer/onboarding.ts';
 import { readImport, startImport, type ReaderOptions } from '../importer/reader.ts';
 import { writeNanaFile } from '../../test/support/files.ts';
 import { streams } from '../events/types.ts';
-import { toImporterEvent } from '../events/schemas.ts';
+import { importStreamEvents } from '../events/import-stream.ts';
 import { Processor } from '../processor/run.ts';
 import { migrateProcessor } from '../processor/processor-store.ts';
 import { getImport } from '../../projections/import-log.ts';
@@ -90,7 +90,7 @@ async function sync(w: World, by = 'admin') {
 
 async function receivedIds(w: World, importId: string): Promise<string[]> {
   const events = await w.store.readStream(streams.import(importId));
-  return events.map(toImporterEvent).flatMap((e) => (e.type === 'RowReceived' ? [e.data.record.customer_id!] : []));
+  return importStreamEvents(events).flatMap((e) => (e.type === 'RowReceived' ? [e.data.record.customer_id!] : []));
 }
 
 /** Counts the page queries a sync sends to the shop, and the most rows one returned. */

@@ -9,7 +9,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AnySchema, ValidateFunction } from 'ajv';
 import { PACKAGE_ROOT, packageFile } from '../paths.ts';
-import { ACTION_EVENT_TYPES, CURRENT_VERSION, EVENT_TYPES, type ActionEvent, type EventMetadata, type EventType, type ImportStartedData, type ImportStartedV1Data, type ImporterEvent } from './types.ts';
+import { ACTION_EVENT_TYPES, CURRENT_VERSION, EVENT_TYPES, type ActionEvent, type EventMetadata, type EventType, type ImportStartedData, type ImportStartedV1Data, type ImporterEvent, type RowReceivedV2Data } from './types.ts';
+import { readRowReceived } from './row-received.ts';
 
 export const SCHEMA_DIR = packageFile('schemas');
 const CACHE_DIR = path.join(PACKAGE_ROOT, 'node_modules', '.cache', 'careos-validators');
@@ -169,9 +170,22 @@ export function upcast(type: EventType, data: unknown, metadata: EventMetadata):
   return { data, metadata };
 }
 
-/** Narrows a stored event to the importer's union after checking it (in its stored version) and upcasting it. */
-export function toImporterEvent(stored: { type: string; data: unknown; metadata: unknown }): ImporterEvent {
+/**
+ * Narrows a stored event to the importer's union after checking it (in its stored version) and
+ * upcasting it. A RowReceived v2 stored as values needs its import's record keys (row-received.ts:
+ * recordKeys of ImportStarted's columns); without them it throws.
+ */
+export function toImporterEvent(stored: { type: string; data: unknown; metadata: unknown }, recordKeys?: readonly string[]): ImporterEvent {
   checkEvent(stored.type, stored.data, stored.metadata);
-  const current = upcast(stored.type, stored.data, stored.metadata as EventMetadata);
+  const metadata = stored.metadata as EventMetadata;
+  if (stored.type === 'RowReceived' && metadata.v === 2) {
+    return { type: 'RowReceived', data: readRowReceived(stored.data as RowReceivedV2Data, recordKeys), metadata };
+  }
+  const current = upcast(stored.type, stored.data, metadata);
   return { type: stored.type, data: current.data, metadata: current.metadata } as ImporterEvent;
+}
+
+/** Whether a stored event is a RowReceived that only its import's columns can read (v2 values). */
+export function needsColumns(stored: { type: string; data: unknown; metadata: unknown }): boolean {
+  return stored.type === 'RowReceived' && (stored.metadata as { v?: unknown } | null)?.v === 2 && (stored.data as { values?: unknown } | null)?.values !== undefined;
 }

@@ -10,7 +10,7 @@ import { InvalidEvent, SCHEMA_DIR, checkEvent, validatorsKey } from './schemas.t
 import {
   ACTION_EVENT_TYPES, CURRENT_VERSION, EVENT_TYPES, type ActionMetadata, type EventMetadata, type OnboardingMarkedData, type EventType, type ImportCompletedData, type ImportFileReadData,
   type ImportOrigin, type ImportProgressedData, type ImportStartedData, type OriginKind, type ProfileCreatedData,
-  type ErrorResolvedData, type RecordSyncedData, type RelationLinkedData, type RelationConfirmedData, type RelationUnlinkedData, type RowReceivedData, type RowRejectedData, type RowSkippedData,
+  type ErrorResolvedData, type RecordSyncedData, type RelationLinkedData, type RelationConfirmedData, type RelationUnlinkedData, type RowReceivedData, type RowReceivedV2Data, type RowRejectedData, type RowSkippedData,
   type RevertRequestedData, type RelationRevertedData, type RelationRestoredData, type ProfileRetiredData, type ImportRevertedData, type RevertRefusedData,
 } from './types.ts';
 
@@ -23,7 +23,7 @@ function keys<T>() {
 /** Every event type, as written today: the fields of its data. */
 const DATA_KEYS: Record<EventType, readonly string[]> = {
   ImportStarted: keys<ImportStartedData>()(['importId', 'source', 'columns', 'origin']),
-  RowReceived: keys<RowReceivedData>()(['importId', 'source', 'row', 'record']),
+  RowReceived: keys<RowReceivedV2Data>()(['importId', 'source', 'row', 'values', 'record']),
   ImportFileRead: keys<ImportFileReadData>()(['importId', 'totalRows']),
   ProfileCreated: keys<ProfileCreatedData>()([
     'careosId', 'source', 'importId', 'row', 'firstname', 'lastname', 'gender', 'dateOfBirth', 'emails', 'phones', 'companies',
@@ -82,12 +82,21 @@ test('events › every event type has a schema for the version it is written in,
   }
 });
 
-test('events › each type\'s data in TypeScript and in its current schema name the same fields, every one required', () => {
+/** Types whose current version stores exactly one of these fields (the rest are all required). */
+const ONE_OF: Partial<Record<EventType, readonly string[]>> = { RowReceived: ['values', 'record'] };
+
+test('events › each type\'s data in TypeScript and in its current schema name the same fields, every one required (or exactly one of a pair)', () => {
   for (const type of EVENT_TYPES) {
     const current = schema(`${type}.v${CURRENT_VERSION[type] ?? 1}.json`);
+    const oneOf = ONE_OF[type] ?? [];
     assert.equal(sorted(Object.keys(current.properties)), sorted(DATA_KEYS[type]), `${type}: properties`);
-    assert.equal(sorted(current.required ?? []), sorted(DATA_KEYS[type]), `${type}: required`);
+    assert.equal(sorted(current.required ?? []), sorted(DATA_KEYS[type].filter((key) => !oneOf.includes(key))), `${type}: required`);
+    assert.equal((current.oneOf ?? []).map((branch) => branch.required), oneOf.map((key) => [key]), `${type}: exactly one of`);
   }
+});
+
+test('events › RowReceived as read (v1, and v2 rebuilt from its import\'s columns) has the fields of RowReceived v1', () => {
+  assert.equal(sorted(Object.keys(schema('RowReceived.v1.json').properties)), sorted(keys<RowReceivedData>()(['importId', 'source', 'row', 'record'])));
 });
 
 test('events › the metadata and every kind of import origin agree with their types', () => {

@@ -86,8 +86,9 @@ export interface ImportStartedV1Data {
 }
 
 /** The version each event type is written in today (metadata.v). */
-export const CURRENT_VERSION: Partial<Record<EventType, 2>> = { ImportStarted: 2, ImportProgressed: 2, ImportCompleted: 2, RowRejected: 2 };
+export const CURRENT_VERSION: Partial<Record<EventType, 2>> = { ImportStarted: 2, RowReceived: 2, ImportProgressed: 2, ImportCompleted: 2, RowRejected: 2 };
 
+/** RowReceived as read (v1 as stored; v2 with its record rebuilt from the import's columns, see row-received.ts). */
 export interface RowReceivedData {
   importId: string;
   source: SourceName;
@@ -95,6 +96,15 @@ export interface RowReceivedData {
   /** The raw record: canonical (lower-case) column name → value exactly as in the file. */
   record: Record<string, string>;
 }
+
+/**
+ * RowReceived v2 as stored (schemas/RowReceived.v2.json): the header is not repeated in every row.
+ * A record whose keys are the import's columns in order is its values alone; any other, whole.
+ */
+export type RowReceivedV2Data = { importId: string; source: SourceName; row: number } & (
+  | { values: string[]; record?: undefined }
+  | { record: Record<string, string>; values?: undefined }
+);
 
 export interface ImportFileReadData {
   importId: string;

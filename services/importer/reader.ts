@@ -7,7 +7,9 @@
 // One reader per import at a time (an advisory lock), so resuming never races a live reader.
 import path from 'node:path';
 import type pg from 'pg';
-import { checkEvent, toImporterEvent } from '../events/schemas.ts';
+import { checkEvent, needsColumns, toImporterEvent } from '../events/schemas.ts';
+import { recordKeys, storedRowReceived } from '../events/row-received.ts';
+import { importRecordKeys } from '../events/import-stream.ts';
 import { eventId, uuidV7 } from '../events/ids.ts';
 import type { EventMetadata, ImportOrigin, ImportStartedData, RowReceivedData, SourceName } from '../events/types.ts';
 import { streams } from '../events/types.ts';
@@ -61,7 +63,8 @@ export async function receivedRecord(store: EventStore, importId: string, row: n
   if (row < 1) return null;
   const [stored] = await store.readStream(streams.import(importId), { fromRevision: BigInt(row), maxCount: 1 });
   if (!stored || stored.type !== 'RowReceived') return null;
-  return (toImporterEvent(stored) as { data: RowReceivedData }).data.record;
+  const keys = needsColumns(stored) ? (await importRecordKeys(store, importId)) ?? undefined : undefined;
+  return (toImporterEvent(stored, keys) as { data: RowReceivedData }).data.record;
 }
 
 /**
@@ -84,10 +87,11 @@ export async function startReplayImport(
   const startedMetadata: EventMetadata = { by: request.by, at, importId, v: 2 };
   checkEvent('ImportStarted', started, startedMetadata);
   const events: NewEvent[] = [{ id: eventId(importId, 0, 'started'), type: 'ImportStarted', data: started, metadata: startedMetadata }];
+  const keys = recordKeys(request.columns);
   request.rows.forEach(({ record }, i) => {
     const row = i + 1;
-    const data: RowReceivedData = { importId, source: request.source, row, record };
-    const metadata: EventMetadata = { by: request.by, at, importId, row, v: 1 };
+    const data = storedRowReceived(importId, request.source, row, record, keys);
+    const metadata: EventMetadata = { by: request.by, at, importId, row, v: 2 };
     checkEvent('RowReceived', data, metadata);
     events.push({ id: eventId(importId, row, 'received'), type: 'RowReceived', data, metadata });
   });
@@ -180,17 +184,18 @@ export async function readImport(store: EventStore, pool: pg.Pool, importId: str
     };
     let batchAt = now().toISOString();
     let row = alreadyRead;
+    const keys = recordKeys(columns);
     const push = (record: Record<string, string>) => {
       row++;
       if (batch.length === 0) batchAt = now().toISOString();
-      const data: RowReceivedData = { importId, source, row, record };
-      const metadata: EventMetadata = { by, at: batchAt, importId, row, v: 1 };
+      const data = storedRowReceived(importId, source, row, record, keys);
+      const metadata: EventMetadata = { by, at: batchAt, importId, row, v: 2 };
       checkEvent('RowReceived', data, metadata);
       batch.push({ id: eventId(importId, row, 'received'), type: 'RowReceived', data, metadata });
       return batch.length >= options.batchRows;
     };
 
-    const lastRecord = last?.type === 'RowReceived' ? (toImporterEvent(last) as { data: RowReceivedData }).data.record : null;
+    const lastRecord = last?.type === 'RowReceived' ? (toImporterEvent(last, keys) as { data: RowReceivedData }).data.record : null;
     const rows = rowSource(origin, columns, { dataDir: options.dataDir, careshop: options.careshop, startedAt: startedMetadata.at });
     for await (const record of rows.rows(alreadyRead, lastRecord)) {
       if (push(record)) await flush();

@@ -3,7 +3,9 @@
 // deciding, so it can run on a thread of its own (intake-thread.ts, reached through RemoteIntake)
 // and read and check batch N+1 while the processor decides batch N. Each batch is read one ahead.
 import type { MessagePort } from 'node:worker_threads';
-import { toImporterEvent } from '../events/schemas.ts';
+import { needsColumns, toImporterEvent } from '../events/schemas.ts';
+import { importRecordKeys } from '../events/import-stream.ts';
+import { recordKeys } from '../events/row-received.ts';
 import type { ImporterEvent } from '../events/types.ts';
 import type { EventStore, Position } from '../eventstore/types.ts';
 import { comparePositions } from '../eventstore/types.ts';
@@ -75,6 +77,8 @@ export const FIRST_BATCH = 500;
 export class LocalIntake implements Intake {
   private ahead: { from: Position; batch: Promise<PreparedBatch> } | null = null;
   private size: number;
+  /** Each import's record keys (ImportStarted's columns), to read its RowReceived v2 values. */
+  private readonly keys = new Map<string, string[]>();
 
   constructor(private readonly store: EventStore, private readonly batchSize: number) {
     this.size = Math.min(batchSize, FIRST_BATCH);
@@ -97,7 +101,15 @@ export class LocalIntake implements Intake {
 
   private async prepare(from: Position): Promise<PreparedBatch> {
     const page = await this.store.readAll(from, { maxCount: this.size, types: INPUT_TYPES });
-    let events = page.events.map((stored) => ({ event: toImporterEvent(stored), position: stored.position }));
+    let events: PreparedBatch['events'] = [];
+    for (const stored of page.events) {
+      const importId = (stored.data as { importId?: unknown } | null)?.importId;
+      // (A malformed event reads without keys: its schema check says what is wrong with it.)
+      const keys = needsColumns(stored) && typeof importId === 'string' ? this.keys.get(importId) ?? (await this.recordKeys(importId)) : undefined;
+      const event = toImporterEvent(stored, keys);
+      if (event.type === 'ImportStarted') this.remember(event.data.importId, recordKeys(event.data.columns));
+      events.push({ event, position: stored.position });
+    }
     let position = page.position;
     // A revert is decided alone, against read models that show everything before it (run.ts): the
     // batch ends before it, or is it.
@@ -113,6 +125,22 @@ export class LocalIntake implements Intake {
 
   async close(): Promise<void> {
     this.ahead = null;
+  }
+
+  /** The record keys of an import whose rows are stored as values (its ImportStarted, read once). */
+  private async recordKeys(importId: string): Promise<string[]> {
+    const known = this.keys.get(importId);
+    if (known) return known;
+    const keys = await importRecordKeys(this.store, importId);
+    if (!keys) throw new Error(`import ${importId} has rows but no ImportStarted`);
+    this.remember(importId, keys);
+    return keys;
+  }
+
+  private remember(importId: string, keys: string[]): void {
+    // The imports read lately; a long-lived engine forgets the oldest (read again if needed).
+    if (this.keys.size >= 256 && !this.keys.has(importId)) this.keys.delete(this.keys.keys().next().value!);
+    this.keys.set(importId, keys);
   }
 }
 
