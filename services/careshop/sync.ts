@@ -3,8 +3,7 @@
 // behind the Nana gate; it reads after the last record the previous sync read.
 import type pg from 'pg';
 import { Conflict } from '../errors.ts';
-import { needsColumns, toImporterEvent } from '../events/schemas.ts';
-import { importRecordKeys } from '../events/import-stream.ts';
+import { readImportEvents } from '../events/import-stream.ts';
 import { streams, type ImportStartedData, type RowReceivedData } from '../events/types.ts';
 import type { EventStore } from '../eventstore/types.ts';
 import { tryLock, unlock } from '../db/locks.ts';
@@ -38,8 +37,7 @@ export async function nextCursor(store: EventStore, db: pg.Pool): Promise<string
   const revision = await store.streamRevision(streamId);
   if (revision === null) throw new Error(`import ${latest} is in the import log but has no events`);
   const tail = await store.readStream(streamId, { fromRevision: revision > 0n ? revision - 1n : 0n, maxCount: 2 });
-  const keys = tail.some(needsColumns) ? (await importRecordKeys(store, latest)) ?? undefined : undefined;
-  const [before, last] = tail.map((event) => toImporterEvent(event, keys));
+  const [before, last] = await readImportEvents(store, latest, tail);
   if (last?.type !== 'ImportFileRead') throw new Conflict(`the Care Shop sync ${latest} has not finished reading; careos resume finishes it`);
   if (before?.type === 'RowReceived') return encodeCursor(keysetOf((before.data as RowReceivedData).record));
   if (before?.type === 'ImportStarted') {

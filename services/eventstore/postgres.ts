@@ -23,6 +23,9 @@ import { withLock } from '../db/locks.ts';
  */
 export const INDEXED_TYPES: readonly string[] = ['ImportStarted', 'RowReceived', 'ImportFileRead', 'RevertRequested'];
 
+/** INDEXED_TYPES as an SQL list, for the index's predicate and the query that must match it. */
+const INDEXED_TYPE_LIST = INDEXED_TYPES.map((type) => `'${type}'`).join(', ');
+
 /** A filtered readAll looks at up to this many times maxCount events. */
 const SCAN_FACTOR = 4;
 
@@ -45,7 +48,7 @@ create unique index if not exists es_events_stream_revision on es_events (stream
 -- The processor reads only its input types, which a running import interleaves with ~1.5 times as
 -- many outcome events: walked through this index, a page of input touches only input rows.
 create index if not exists es_events_input on es_events (transaction_id, position)
-  where type in (${INDEXED_TYPES.map((type) => `'${type}'`).join(', ')});
+  where type in (${INDEXED_TYPE_LIST});
 -- A page of input events in global order, below the horizon (see readAll). The plan is pinned to
 -- walking es_events_input in order and stopping at the limit: with statistics that lag a growing
 -- table, the planner would otherwise fetch and sort every row after a checkpoint far behind.
@@ -56,7 +59,7 @@ as $$
   select * from es_events
    where (transaction_id, position) > (after_commit, after_position)
      and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-     and type in (${INDEXED_TYPES.map((type) => `'${type}'`).join(', ')})
+     and type in (${INDEXED_TYPE_LIST})
      and type = any(wanted)
    order by transaction_id, position
    limit max_count

@@ -7,9 +7,9 @@
 // One reader per import at a time (an advisory lock), so resuming never races a live reader.
 import path from 'node:path';
 import type pg from 'pg';
-import { checkEvent, needsColumns, toImporterEvent } from '../events/schemas.ts';
+import { checkEvent, toImporterEvent } from '../events/schemas.ts';
 import { recordKeys, storedRowReceived } from '../events/row-received.ts';
-import { importRecordKeys } from '../events/import-stream.ts';
+import { readImportEvents } from '../events/import-stream.ts';
 import { eventId, uuidV7 } from '../events/ids.ts';
 import type { EventMetadata, ImportOrigin, ImportStartedData, RowReceivedData, SourceName } from '../events/types.ts';
 import { streams } from '../events/types.ts';
@@ -63,8 +63,8 @@ export async function receivedRecord(store: EventStore, importId: string, row: n
   if (row < 1) return null;
   const [stored] = await store.readStream(streams.import(importId), { fromRevision: BigInt(row), maxCount: 1 });
   if (!stored || stored.type !== 'RowReceived') return null;
-  const keys = needsColumns(stored) ? (await importRecordKeys(store, importId)) ?? undefined : undefined;
-  return (toImporterEvent(stored, keys) as { data: RowReceivedData }).data.record;
+  const [event] = await readImportEvents(store, importId, [stored]);
+  return (event as { data: RowReceivedData }).data.record;
 }
 
 /**

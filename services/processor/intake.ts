@@ -105,7 +105,7 @@ export class LocalIntake implements Intake {
     for (const stored of page.events) {
       const importId = (stored.data as { importId?: unknown } | null)?.importId;
       // (A malformed event reads without keys: its schema check says what is wrong with it.)
-      const keys = needsColumns(stored) && typeof importId === 'string' ? this.keys.get(importId) ?? (await this.recordKeys(importId)) : undefined;
+      const keys = needsColumns(stored) && typeof importId === 'string' ? this.keys.get(importId) ?? (await this.loadKeys(importId)) : undefined;
       const event = toImporterEvent(stored, keys);
       if (event.type === 'ImportStarted') this.remember(event.data.importId, recordKeys(event.data.columns));
       events.push({ event, position: stored.position });
@@ -127,10 +127,8 @@ export class LocalIntake implements Intake {
     this.ahead = null;
   }
 
-  /** The record keys of an import whose rows are stored as values (its ImportStarted, read once). */
-  private async recordKeys(importId: string): Promise<string[]> {
-    const known = this.keys.get(importId);
-    if (known) return known;
+  /** Reads the record keys of an import this intake has not seen start (from its ImportStarted). */
+  private async loadKeys(importId: string): Promise<string[]> {
     const keys = await importRecordKeys(this.store, importId);
     if (!keys) throw new Error(`import ${importId} has rows but no ImportStarted`);
     this.remember(importId, keys);
