@@ -17,7 +17,7 @@ import {
 import { addUser, disableUser, displayNames, listUsers } from '../auth/users.ts';
 import { DEFAULT_SESSION_POLICY, changePassword, sessionPrincipal, signIn, signOut, type SessionPolicy, type SignedIn } from '../auth/sessions.ts';
 import { errorFileHeader, errorFileLine, errorFileName, uploadColumns } from './error-file.ts';
-import { receivedRecord, startReplayImport } from '../importer/reader.ts';
+import { receivedRecords, startReplayImport } from '../importer/reader.ts';
 import { checkRow } from '../processor/decide.ts';
 import { assertCareshopAllowed, markOnboarding, onboardingState, type OnboardingState } from '../importer/onboarding.ts';
 import { runningSync, startCareshopSync } from '../careshop/sync.ts';
@@ -551,11 +551,7 @@ export class Careos {
     const imports = new Map<string, ImportRecord | null>();
     for (const id of new Set(entries.flatMap((e) => (e.revertOf ? [e.importId, e.revertOf] : [e.importId])))) imports.set(id, await getImport(this.pool, id));
     const names = await displayNames(this.pool, entries.map((e) => e.by));
-    const records = new Map<string, Record<string, string> | null>();
-    for (const e of entries) {
-      const key = `${e.importId}#${e.row}`;
-      if (!records.has(key)) records.set(key, await receivedRecord(this.app.store, e.importId, e.row));
-    }
+    const records = await receivedRecords(this.app.store, entries);
     return entries.map((e) => ({
       ...e, byName: names.get(e.by) ?? e.by, fileName: imports.get(e.importId)?.fileName ?? null, record: records.get(`${e.importId}#${e.row}`) ?? null,
       revertReason: e.revertOf ? (imports.get(e.revertOf)?.revert?.reason ?? null) : null,

@@ -13,7 +13,7 @@ import { readImportEvents } from '../events/import-stream.ts';
 import { eventId, uuidV7 } from '../events/ids.ts';
 import type { EventMetadata, ImportOrigin, ImportStartedData, RowReceivedData, SourceName } from '../events/types.ts';
 import { streams } from '../events/types.ts';
-import type { EventStore, NewEvent, StreamAppend } from '../eventstore/types.ts';
+import type { EventStore, NewEvent, RecordedEvent, StreamAppend } from '../eventstore/types.ts';
 import { importLogProjection } from '../../projections/import-log.ts';
 import type { PositionedEvent } from '../../projections/types.ts';
 import { checkFile, storeUpload } from './files.ts';
@@ -60,11 +60,32 @@ export async function startTableImport(
 
 /** The raw record of row `row` of an import, as received (revision `row` of its stream); null when there is none. */
 export async function receivedRecord(store: EventStore, importId: string, row: number): Promise<Record<string, string> | null> {
-  if (row < 1) return null;
-  const [stored] = await store.readStream(streams.import(importId), { fromRevision: BigInt(row), maxCount: 1 });
-  if (!stored || stored.type !== 'RowReceived') return null;
-  const [event] = await readImportEvents(store, importId, [stored]);
-  return (event as { data: RowReceivedData }).data.record;
+  return (await receivedRecords(store, [{ importId, row }])).get(`${importId}#${row}`) ?? null;
+}
+
+/**
+ * The raw records of several rows (keyed "importId#row"; null where there is none), each import's
+ * columns read once for all its rows stored as values.
+ */
+export async function receivedRecords(store: EventStore, rows: readonly { importId: string; row: number }[]): Promise<Map<string, Record<string, string> | null>> {
+  const records = new Map<string, Record<string, string> | null>();
+  const byImport = new Map<string, { row: number; stored: RecordedEvent }[]>();
+  for (const { importId, row } of rows) {
+    const key = `${importId}#${row}`;
+    if (records.has(key)) continue;
+    records.set(key, null);
+    if (row < 1) continue;
+    const [stored] = await store.readStream(streams.import(importId), { fromRevision: BigInt(row), maxCount: 1 });
+    if (!stored || stored.type !== 'RowReceived') continue;
+    let list = byImport.get(importId);
+    if (!list) byImport.set(importId, (list = []));
+    list.push({ row, stored });
+  }
+  for (const [importId, list] of byImport) {
+    const events = await readImportEvents(store, importId, list.map((r) => r.stored));
+    list.forEach(({ row }, i) => records.set(`${importId}#${row}`, (events[i] as { data: RowReceivedData }).data.record));
+  }
+  return records;
 }
 
 /**
