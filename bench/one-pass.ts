@@ -12,7 +12,7 @@
 // `outcome`: full (default), lean (ProfileCreated stored without the profile's fields; the read
 // models still get them) or none (no outcome event stored): what storing less per row would buy.
 // Prints wall time, this process's CPU and PostgreSQL's (embedded server only), and the counts.
-import fs from 'node:fs';
+// The decision state is loaded as the processor loads it (loadDecisionState).
 import path from 'node:path';
 import { loadConfig } from '../services/config.ts';
 import { openApp } from '../services/app.ts';
@@ -24,11 +24,10 @@ import { eventId } from '../services/events/ids.ts';
 import { streams, type EventMetadata, type ImportStartedData, type ImporterEvent } from '../services/events/types.ts';
 import { checkRow } from '../services/processor/decide.ts';
 import { decideBatch, lookupKeysOf, type ImportProgress } from '../services/processor/batch.ts';
-import { InMemoryState } from '../services/processor/state.ts';
+import { checkedOutcome, loadDecisionState } from '../services/processor/run.ts';
 import { moveCheckpoint, readCheckpoint, writeProgress } from '../services/processor/processor-store.ts';
-import { existingProfiles, phoneOwners } from '../projections/profile.ts';
-import { activeLinks } from '../projections/relation.ts';
 import { PROJECTIONS } from '../projections/runner.ts';
+import { postgresCpuSeconds } from './run.ts';
 import type { PositionedEvent } from '../projections/types.ts';
 import type { NewEvent, StreamAppend } from '../services/eventstore/types.ts';
 
@@ -40,25 +39,9 @@ if (!file || !['full', 'lean', 'none'].includes(outcomeMode)) {
 const config = loadConfig();
 const app = await openApp(config);
 
-/** CPU ticks of the embedded PostgreSQL's processes (0 with an external server). */
-function postgresTicks(): number {
-  const pidFile = path.join(config.dataDir, 'pg', 'postmaster.pid');
-  if (config.databaseUrl || !fs.existsSync(pidFile)) return 0;
-  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
-  const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  let ticks = 0;
-  for (const p of [pid, ...children]) {
-    try {
-      const fields = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-    } catch {
-      // a backend that ended meanwhile
-    }
-  }
-  return ticks;
-}
-
-const started = { wall: performance.now(), cpu: process.cpuUsage(), postgres: postgresTicks() };
+// PostgreSQL's CPU is measured for the embedded server only (null with DATABASE_URL).
+const postgresCpu = () => (config.databaseUrl ? null : postgresCpuSeconds(config.dataDir));
+const started = { wall: performance.now(), cpu: process.cpuUsage(), postgres: postgresCpu() };
 const importId = await startImport(app.store, { filePath: file, fileName: path.basename(file), source: 'nana', by: 'one-pass' }, app.readerOptions);
 const [first] = await app.store.readStream(streams.import(importId), { maxCount: 1 });
 const { data: startData, metadata: startMetadata } = toImporterEvent(first!) as { data: ImportStartedData; metadata: EventMetadata };
@@ -83,20 +66,10 @@ async function commitBatch(): Promise<void> {
   if (!stored.length) return;
   const checked = received.filter((e) => e.type === 'RowReceived').map((e) => checkRow(e as Extract<ImporterEvent, { type: 'RowReceived' }>));
   const input = { events: received, checked };
-  const lookups = lookupKeysOf(input);
-  const [owners, existing, active] = await Promise.all([
-    phoneOwners(app.pool, lookups.phones), existingProfiles(app.pool, lookups.careosIds), activeLinks(app.pool, lookups.links),
-  ]);
-  const state = new InMemoryState();
-  for (const r of owners) state.addPhone(r.phone, r.careosId);
-  for (const careosId of existing) state.addProfile(careosId);
-  for (const r of active) state.setLink(r.source, r.originalId, r.careosId);
+  const state = await loadDecisionState(app.pool, lookupKeysOf(input));
   const decision = decideBatch(input, progress, state);
   for (const p of decision.progress) progress.set(p.importId, p);
-  const outcome = (decision.outcomes.get(importId) ?? []).map(({ id, event }): NewEvent => {
-    checkEvent(event.type, event.data, event.metadata);
-    return { id, type: event.type, data: event.data, metadata: event.metadata };
-  });
+  const outcome = checkedOutcome(decision.outcomes.get(importId) ?? []);
   const written = outcomeMode === 'none' ? [] : outcome.map(storedForm);
   const appends: StreamAppend[] = [{ streamId: streams.import(importId), expectedRevision: revision, events: stored, withPositions: true }];
   if (written.length) appends.push({ streamId: streams.outcome(importId), expectedRevision: outcomeRevision, events: written, withPositions: true });
@@ -146,6 +119,6 @@ await commitBatch();
 const cpu = process.cpuUsage(started.cpu);
 console.log(JSON.stringify({
   outcome: outcomeMode, rows: row, wallSeconds: (performance.now() - started.wall) / 1000, nodeCpuSeconds: (cpu.user + cpu.system) / 1e6,
-  postgresCpuSeconds: (postgresTicks() - started.postgres) / 100, progress: progress.get(importId),
+  postgresCpuSeconds: started.postgres === null ? null : postgresCpu()! - started.postgres, progress: progress.get(importId),
 }));
 await app.close();

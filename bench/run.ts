@@ -245,7 +245,7 @@ function ticksPerSecond(): number {
  * WAL writer, checkpointer…) and, through the postmaster's cutime, children that have exited.
  * Linux only (/proc); null elsewhere.
  */
-function postgresCpuSeconds(dataDir: string): number | null {
+export function postgresCpuSeconds(dataDir: string): number | null {
   if (process.platform !== 'linux') return null;
   let postmaster: number;
   try {

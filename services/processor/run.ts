@@ -87,29 +87,11 @@ export class Processor {
   }
 
   /**
-   * The decision state for a batch: one lookup per kind over the read models, keyed by what the
-   * batch's rules name, with the net effect of the batch still committing laid over it (the read
-   * models may or may not show it yet).
+   * The decision state for a batch (loadDecisionState), with the net effect of the batch still
+   * committing laid over it (the read models may or may not show it yet).
    */
   private async loadState(keys: BatchLookups): Promise<InMemoryState> {
-    const [owners, existing, active, named, synced, rejections] = await Promise.all([
-      phoneOwners(this.pool, keys.phones), existingProfiles(this.pool, keys.careosIds), activeLinks(this.pool, keys.links),
-      phoneOwnersWithNames(this.pool, keys.namedPhones), syncedRecords(this.pool, keys.synced), rejectedRows(this.pool, keys.replays),
-    ]);
-    const state = new InMemoryState();
-    for (const r of owners) state.addPhone(r.phone, r.careosId);
-    for (const careosId of existing) state.addProfile(careosId);
-    for (const r of active) state.setLink(r.source, r.originalId, r.careosId);
-    for (const r of named) {
-      state.addPhone(r.phone, r.careosId);
-      state.addNames(r.careosId, { firstname: r.firstname, lastname: r.lastname });
-    }
-    for (const r of synced) state.addSynced(r.source, r.originalId, { importId: r.importId, row: r.row, careosId: r.careosId });
-    for (const r of rejections) {
-      state.addRejection(r.importId, r.row, { source: r.source, root: r.root, resolvedBy: null, reverted: r.reverted });
-      // The chain's resolution is kept on its first rejection.
-      state.addRejection(r.root.importId, r.root.row, { source: r.source, root: r.root, resolvedBy: r.resolvedBy, reverted: r.reverted });
-    }
+    const state = await loadDecisionState(this.pool, keys);
     if (this.inflight) state.overlay(this.inflight.effects);
     return state;
   }
@@ -168,7 +150,7 @@ export class Processor {
     const decided: ImporterEvent[] = [];
     const outcomes: { importId: string; events: NewEvent[] }[] = [];
     for (const [importId, list] of decision.outcomes) {
-      outcomes.push({ importId, events: checked(list) });
+      outcomes.push({ importId, events: checkedOutcome(list) });
       for (const { event } of list) decided.push(event);
     }
 
@@ -202,12 +184,12 @@ export class Processor {
       // What the import decided ends here: what follows is this revert's own (from an attempt cut short).
       for await (const page of revertPages(this.store, this.pool, importId, this.outcomeRevisions.get(importId) ?? null, this.revertPage)) {
         const events = decideRevertPage(request.event, page, tally);
-        if (events.length) await this.commit({ checkpoint, next: checkpoint, stored: [], outcomes: [{ importId, events: checked(events) }], progress: written });
+        if (events.length) await this.commit({ checkpoint, next: checkpoint, stored: [], outcomes: [{ importId, events: checkedOutcome(events) }], progress: written });
       }
     }
     const key = `${request.position.commit}.${request.position.prepare}`;
     const outcome = decideRevertOutcome(request.event, tally, key, refusal);
-    await this.commit({ checkpoint, next, stored: [request], outcomes: [{ importId, events: checked([outcome]) }], progress: written });
+    await this.commit({ checkpoint, next, stored: [request], outcomes: [{ importId, events: checkedOutcome([outcome]) }], progress: written });
     this.checkpoint = next;
     this.cursor = next;
     return true;
@@ -242,8 +224,34 @@ export class Processor {
   }
 }
 
+/**
+ * The decision state for a batch as the read models show it: one lookup per kind, keyed by what
+ * the batch's rules name (lookupKeysOf).
+ */
+export async function loadDecisionState(db: pg.Pool, keys: BatchLookups): Promise<InMemoryState> {
+  const [owners, existing, active, named, synced, rejections] = await Promise.all([
+    phoneOwners(db, keys.phones), existingProfiles(db, keys.careosIds), activeLinks(db, keys.links),
+    phoneOwnersWithNames(db, keys.namedPhones), syncedRecords(db, keys.synced), rejectedRows(db, keys.replays),
+  ]);
+  const state = new InMemoryState();
+  for (const r of owners) state.addPhone(r.phone, r.careosId);
+  for (const careosId of existing) state.addProfile(careosId);
+  for (const r of active) state.setLink(r.source, r.originalId, r.careosId);
+  for (const r of named) {
+    state.addPhone(r.phone, r.careosId);
+    state.addNames(r.careosId, { firstname: r.firstname, lastname: r.lastname });
+  }
+  for (const r of synced) state.addSynced(r.source, r.originalId, { importId: r.importId, row: r.row, careosId: r.careosId });
+  for (const r of rejections) {
+    state.addRejection(r.importId, r.row, { source: r.source, root: r.root, resolvedBy: null, reverted: r.reverted });
+    // The chain's resolution is kept on its first rejection.
+    state.addRejection(r.root.importId, r.root.row, { source: r.source, root: r.root, resolvedBy: r.resolvedBy, reverted: r.reverted });
+  }
+  return state;
+}
+
 /** Outcome events checked against their schemas, as the store takes them. */
-function checked(events: readonly { id: string; event: ImporterEvent }[]): NewEvent[] {
+export function checkedOutcome(events: readonly { id: string; event: ImporterEvent }[]): NewEvent[] {
   return events.map(({ id, event }) => {
     checkEvent(event.type, event.data, event.metadata);
     return { id, type: event.type, data: event.data, metadata: event.metadata };
