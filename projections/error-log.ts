@@ -220,3 +220,15 @@ export async function openErrorCounts(db: pg.Pool, importIds: readonly string[])
   );
   return new Map(rows.map((r) => [r.import_id, r.n]));
 }
+
+/** Rejected rows' reasons counted by code, per import (a row with two reasons counts under each). */
+export async function reasonCounts(db: pg.Pool, importIds: readonly string[]): Promise<{ importId: string; source: string; code: string; n: number }[]> {
+  if (importIds.length === 0) return [];
+  const { rows } = await db.query<{ import_id: string; source: string; code: string; n: number }>(
+    `select import_id, source, reason->>'code' as code, count(*)::bigint as n
+       from error_log, jsonb_array_elements(reasons) as reason
+      where import_id = any($1) group by import_id, source, reason->>'code'`,
+    [importIds],
+  );
+  return rows.map((r) => ({ importId: r.import_id, source: r.source, code: r.code ?? 'unknown', n: r.n }));
+}

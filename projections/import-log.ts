@@ -184,3 +184,32 @@ export async function pageImports(db: pg.Pool, options: { limit: number; offset:
   ]);
   return { items: page, total: count.rows[0]!.n };
 }
+
+/** Rows of every import by source, for /metrics: received (read so far) and decided, by outcome. */
+export async function rowTotalsBySource(db: pg.Pool): Promise<{ source: string; received: number; imported: number; rejected: number; skipped: number }[]> {
+  const { rows } = await db.query<{ source: string; received: number; imported: number; rejected: number; skipped: number }>(
+    `select source, coalesce(sum(coalesce(total_rows, processed_rows)), 0)::bigint as received,
+            coalesce(sum(imported_rows), 0)::bigint as imported, coalesce(sum(rejected_rows), 0)::bigint as rejected,
+            coalesce(sum(skipped_rows), 0)::bigint as skipped
+       from import_log group by source`,
+  );
+  return rows;
+}
+
+/** Imports in progress with the rows decided so far (the processor's lag is what is read but not decided). */
+export async function progressInFlight(db: pg.Pool): Promise<{ importId: string; processedRows: number; totalRows: number | null }[]> {
+  const { rows } = await db.query<{ import_id: string; processed_rows: number; total_rows: number | null }>(
+    "select import_id, processed_rows, total_rows from import_log where status = 'In progress'",
+  );
+  return rows.map((r) => ({ importId: r.import_id, processedRows: r.processed_rows, totalRows: r.total_rows }));
+}
+
+/** Imports that ended after `since` (by their last update), with how long they took, oldest first. */
+export async function importsEndedSince(db: pg.Pool, since: Date): Promise<{ importId: string; source: string; status: string; seconds: number; endedAt: Date }[]> {
+  const { rows } = await db.query<{ import_id: string; source: string; status: string; seconds: number; last_update: Date }>(
+    `select import_id, source, status, extract(epoch from last_update - import_date)::float8 as seconds, last_update
+       from import_log where status <> 'In progress' and last_update > $1 order by last_update limit 1000`,
+    [since],
+  );
+  return rows.map((r) => ({ importId: r.import_id, source: r.source, status: r.status, seconds: r.seconds, endedAt: r.last_update }));
+}

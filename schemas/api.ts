@@ -36,6 +36,8 @@ export const PERMISSIONS = {
   'imports.revert': ['admin'],
   /** Rebuild every read model from the event store (the importer pauses meanwhile). */
   'readmodels.rebuild': ['admin'],
+  /** The server's metrics (GET /metrics; a scraper may use CAREOS_METRICS_TOKEN instead). */
+  'metrics.read': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 

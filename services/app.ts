@@ -71,7 +71,10 @@ function sleep(ms: number): Promise<void> {
 }
 
 export interface EngineEvents {
+  /** An error of the engine's work (repeats are not thinned out here: the receiver decides). */
   onError?: (where: string, error: unknown) => void;
+  /** A change worth telling the operator (leadership lost or taken again). Default: stderr. */
+  onNotice?: (message: string) => void;
 }
 
 /**
@@ -98,6 +101,15 @@ export class Engine {
 
   get isLeader(): boolean {
     return this.leaderClient !== null;
+  }
+
+  /**
+   * What the engine does now: leading (this process runs the processor), following (another
+   * process leads; this one takes over when it goes), or stopped.
+   */
+  get role(): 'leading' | 'following' | 'stopped' {
+    if (!this.running) return 'stopped';
+    return this.leading ? 'leading' : 'following';
   }
 
   start(): void {
@@ -151,13 +163,18 @@ export class Engine {
     return { ...state };
   }
 
+  private notice(message: string): void {
+    if (this.events.onNotice) this.events.onNotice(message);
+    else console.error(`careos: ${message}`);
+  }
+
   /** Reports an error; the same message from the same place is repeated at most once a minute (PostgreSQL down). */
   private report(where: string, error: unknown): void {
-    if (this.events.onError) return this.events.onError(where, error);
     const message = (error as Error).message;
     const last = this.reported.get(where);
     if (last && last.message === message && Date.now() - last.at < 60_000) return;
     this.reported.set(where, { message, at: Date.now() });
+    if (this.events.onError) return this.events.onError(where, error);
     console.error(`careos: ${where}: ${message}`);
   }
 
@@ -170,12 +187,12 @@ export class Engine {
         const locked = await tryLock(client, 'leader');
         this.reported.delete('leader election');
         if (locked) {
-          if (lostOnce) console.error('careos: engine: leading again (PostgreSQL is back); the processor resumes');
+          if (lostOnce) this.notice('engine: leading again (PostgreSQL is back); the processor resumes');
           const lost = await this.lead(client);
           client = null;
           if (lost) {
             lostOnce = true;
-            console.error(`careos: engine: lost its PostgreSQL connection (${lost.message}); the processor is paused until PostgreSQL is back`);
+            this.notice(`engine: lost its PostgreSQL connection (${lost.message}); the processor is paused until PostgreSQL is back`);
           }
         } else {
           client.release();

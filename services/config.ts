@@ -24,6 +24,19 @@ export interface Config {
   /** Minutes a console session may sit unused before it ends. */
   sessionIdleMinutes: number;
   careshop: CareshopConfig;
+  http: HttpLimits;
+}
+
+/** How long the server waits for a client, and a request for PostgreSQL (README "Operations"). */
+export interface HttpLimits {
+  /** A request's headers must have arrived this long after its first byte (slow clients are cut off). */
+  headersTimeoutMs: number;
+  /** A connection on which nothing moves for this long (headers, body, or an idle keep-alive) is closed. */
+  idleTimeoutMs: number;
+  /** A whole request, body included (a 512 MB upload on a slow line), must be done within this. */
+  requestTimeoutMs: number;
+  /** A request's statement runs at most this long in PostgreSQL; a frozen PostgreSQL answers 503 after it. */
+  statementTimeoutMs: number;
 }
 
 /** Where Care Shop customers are synced from (README "Care Shop"). */
@@ -134,5 +147,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: publicUrl(env.CAREOS_PUBLIC_URL),
     sessionIdleMinutes: positiveInt('CAREOS_SESSION_IDLE_MINUTES', 30),
     careshop: careshopConfig(env),
+    http: {
+      headersTimeoutMs: positiveInt('CAREOS_HTTP_HEADERS_TIMEOUT_SECONDS', 10) * 1000,
+      idleTimeoutMs: positiveInt('CAREOS_HTTP_IDLE_TIMEOUT_SECONDS', 30) * 1000,
+      requestTimeoutMs: positiveInt('CAREOS_HTTP_REQUEST_TIMEOUT_SECONDS', 3600) * 1000,
+      statementTimeoutMs: positiveInt('CAREOS_DB_STATEMENT_TIMEOUT_SECONDS', 15) * 1000,
+    },
   };
 }

@@ -17,6 +17,8 @@ declare global {
        * throws it as a 403, so the error page renders inside the console's frame.
        */
       forbidden: string | null;
+      /** What every page should say about the server's state (database restarting, disk full), or null. */
+      banner: string | null;
     }
     interface Error {
       message: string;

@@ -20,14 +20,34 @@ function refuse(event: RequestEvent, status: number, message: string): Response 
   return new Response(`${message}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
 }
 
+/** A page saying the service cannot answer now (PostgreSQL unreachable), as the API says 503. */
+function unavailable(event: RequestEvent, message: string): Response {
+  if (isEnhancedAction(event)) return json({ type: 'error', error: { message, status: 503 } }, { status: 503, headers: { 'retry-after': '5' } });
+  const text = message.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return new Response(
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="5"><title>Unavailable · CareOS</title></head>` +
+    `<body style="font-family:system-ui,sans-serif;display:grid;place-items:center;min-height:100vh;margin:0;background:#f6f7f9;color:#1f2937"><main style="max-width:32rem;padding:2rem;text-align:center"><h1 style="font-size:1.25rem">CareOS cannot answer right now</h1><p>${text}</p><p style="color:#4b5563">This page tries again by itself every few seconds.</p></main></body></html>`,
+    { status: 503, headers: { 'content-type': 'text/html; charset=utf-8', 'retry-after': '5', 'cache-control': 'no-store' } },
+  );
+}
+
 export const handle: Handle = async ({ event, resolve }) => {
-  const { careos, secureCookies } = consoleContext();
+  const { careos, secureCookies, noteUser, banner } = consoleContext();
   event.locals.careos = careos;
   event.locals.secureCookies = secureCookies;
   event.locals.forbidden = null;
+  event.locals.banner = banner?.() ?? null;
 
   const token = readSessionCookie(event.cookies);
-  const user = token ? await careos.principalOfSession(token) : null;
+  let user: Awaited<ReturnType<typeof careos.principalOfSession>> = null;
+  try {
+    user = token ? await careos.principalOfSession(token) : null;
+  } catch (thrown) {
+    const known = asServiceError(thrown);
+    if (known?.status === 503) return unavailable(event, known.message);
+    throw thrown;
+  }
+  if (user) noteUser?.(user.id);
   // An expired or ended session's cookie is of no use any more.
   if (token && !user) clearSessionCookie(event.cookies, event.locals);
   event.locals.user = user;

@@ -24,11 +24,32 @@ export function createPool(connectionString: string, max = 6): pg.Pool {
   return pool;
 }
 
+/**
+ * The pool the server's requests use: each statement runs at most `statementTimeoutMs` in
+ * PostgreSQL, and the client gives up a little later by itself (a frozen PostgreSQL enforces no
+ * timeout of its own), as it does on a connection not made within 5 s. A request then answers 503
+ * in seconds instead of hanging. The engine's own pool has no such limit: a rebuild's statements
+ * run as long as they need.
+ */
+export function createRequestPool(connectionString: string, statementTimeoutMs: number, max = 8): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString, max, application_name: 'careos-importer',
+    statement_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs + 2000,
+    idle_in_transaction_session_timeout: statementTimeoutMs * 2,
+    connectionTimeoutMillis: 5000,
+  });
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
+
 const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 // SQLSTATEs of a server that is going away or not there yet: admin_shutdown, crash_shutdown,
-// cannot_connect_now (starting up or shutting down), too_many_connections.
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
-const CONNECTION_MESSAGES = /^(Connection terminated|Client has encountered a connection error|Connection ended unexpectedly|timeout expired)/;
+// cannot_connect_now (starting up or shutting down), too_many_connections, query_canceled (a
+// request's statement_timeout: PostgreSQL is too slow to answer now).
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014']);
+const CONNECTION_MESSAGES = /^(Connection terminated|Client has encountered a connection error|Connection ended unexpectedly|timeout expired|Query read timeout|timeout exceeded when trying to connect)/;
 
 /**
  * True when an error says PostgreSQL cannot be reached (down, restarting, refusing connections)
@@ -46,17 +67,23 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 
 export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let result: T;
   try {
     await client.query('begin');
-    const result = await work(client);
+    result = await work(client);
     await client.query('commit');
-    return result;
   } catch (error) {
+    // A connection that timed out or broke may still be busy on the wire: it is discarded, not reused.
+    if (isDatabaseUnavailable(error)) {
+      client.release(error as Error);
+      throw error;
+    }
     await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
     client.release();
+    throw error;
   }
+  client.release();
+  return result;
 }
 
 /**

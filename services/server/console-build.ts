@@ -2,7 +2,7 @@
 // when it is missing or stale — older than the console's sources, the shared schemas or the
 // lock file — so a fresh clone needs nothing but `npm install` and `npm start`. A stamp file holds
 // a hash of those inputs; `npm run build` builds unconditionally.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -60,6 +60,32 @@ export function ensureConsoleBuild(log: (line: string) => void = console.log): v
   if (buildIsFresh()) return;
   log('careos: building the console (its build is missing or older than its sources)…');
   buildConsole(log);
+}
+
+/**
+ * The same build, without blocking the process: the server answers "starting" meanwhile (a
+ * build takes ~10 s, and a request must never wait that long for its first byte).
+ */
+export async function ensureConsoleBuildAsync(log: (line: string) => void = console.log): Promise<void> {
+  if (buildIsFresh()) return;
+  log('careos: building the console (its build is missing or older than its sources)…');
+  const vite = path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+  if (!fs.existsSync(vite)) {
+    throw new Error('the console is not built and Vite is not installed: run `npm install` (with dev dependencies), then `npm run build`');
+  }
+  const started = Date.now();
+  const hash = sourceHash();
+  const output = await new Promise<{ code: number | null; text: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: CONSOLE_DIR, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (text += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, text }));
+  });
+  if (output.code !== 0) throw new Error(`building the console failed:\n${output.text}`);
+  fs.writeFileSync(STAMP, `${hash}\n`);
+  log(`careos: console built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

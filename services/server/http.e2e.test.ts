@@ -156,7 +156,7 @@ function headerOf(rawResponse: string, name: string): string | undefined {
 const incomingDir = () => path.join(server.dataDir, 'incoming');
 
 test.before(async () => {
-  server = await startTestServer({ CAREOS_MAX_FILE_BYTES: String(LIMIT) });
+  server = await startTestServer({ CAREOS_MAX_FILE_BYTES: String(LIMIT), CAREOS_METRICS_TOKEN: 'scrape-token-0123456789' });
   for (const role of ROLES) {
     const { token } = await signIn(server.db.pool, { email: server.users[role].email, password: server.users[role].password, address: '127.0.0.1' });
     cookies[role] = `careos_session=${token}`;
@@ -716,10 +716,30 @@ test('roles › every route answers anonymous 401 and each role as PERMISSIONS s
   await matrix(true);
 });
 
-test('roles › /api/health answers anyone, signed in or not', async () => {
+test('roles › /api/health (liveness) and /api/ready (readiness) answer anyone, signed in or not', async () => {
   const response = await fetch(`${server.url}/api/health`);
   assert.is(response.status, 200);
-  assert.equal(await response.json(), { ok: true, events: 'postgres' });
+  assert.equal(await response.json(), { ok: true, status: 'ready', events: 'postgres' });
+  const ready = await fetch(`${server.url}/api/ready`);
+  assert.is(ready.status, 200);
+  const report = (await ready.json()) as { ready: boolean; checks: Record<string, { ok: boolean }> };
+  assert.is(report.ready, true);
+  for (const name of ['database', 'engine', 'console']) assert.ok(report.checks[name]?.ok, name);
+});
+
+test('metrics › /metrics answers admins and the scrape token in Prometheus format; anonymous 401, other roles 403', async () => {
+  assert.is((await fetch(`${server.url}/metrics`)).status, 401);
+  assert.is((await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.tokens.bi}` } })).status, 403);
+  assert.is((await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.tokens.auditor}` } })).status, 403);
+  for (const token of [server.tokens.admin, 'scrape-token-0123456789']) {
+    const response = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    const text = await response.text();
+    assert.is(response.status, 200, text);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
+    for (const name of ['careos_http_request_duration_seconds_bucket', 'careos_rows_decided_total', 'careos_processor_lag_rows', 'careos_pg_pool_connections', 'careos_engine_leader 1', 'careos_import_duration_seconds_bucket']) {
+      assert.ok(text.includes(name), `${name} missing from /metrics`);
+    }
+  }
 });
 
 test('csrf › a cookie-authenticated POST /api/imports from a foreign Origin is 403; from the server\'s own Origin it is accepted', async () => {
@@ -804,7 +824,8 @@ test('docs › docs/api.md has a row for every route, with the roles PERMISSIONS
   const doc = fs.readFileSync(path.join(ROOT, 'docs/api.md'), 'utf8');
   const rows = doc.split('\n').filter((line) => line.startsWith('| `'));
   const documented = [...MATRIX.map((r) => ({ method: r.method, path: r.path().replace(importId, ':id').replace(careosId, ':careosId').replace('/errors/2/', '/errors/:row/').replace(/\?.*/, ''), permission: r.permission })),
-    { method: 'GET', path: '/api/health', permission: 'public' as const }];
+    { method: 'GET', path: '/api/health', permission: 'public' as const }, { method: 'GET', path: '/api/ready', permission: 'public' as const },
+    { method: 'GET', path: '/metrics', permission: 'metrics.read' as const }];
   for (const route of documented) {
     const row = rows.find((line) => line.startsWith(`| \`${route.method}\` | \`${route.path}\` |`));
     assert.ok(row, `docs/api.md has no row for ${route.method} ${route.path}`);
@@ -816,7 +837,7 @@ test('docs › docs/api.md has a row for every route, with the roles PERMISSIONS
 });
 
 test('log › no request of this file was answered 500 or logged as a server fault', () => {
-  assert.not.match(server.output(), /careos server:|Internal Server Error/);
+  assert.not.match(server.output(), /request failed|Internal Server Error|"status":500/);
 });
 
 test.run();

@@ -18,6 +18,9 @@ import { ROLES, type Permission, type Principal, type Role } from '../../schemas
 import { prepareIncomingDir, receiveUpload } from './upload.ts';
 import { jsonArray, timelineCsv, timelineFileName } from '../api/error-file.ts';
 import { writeChunks } from '../api/stream.ts';
+import { log, requestContext } from '../log.ts';
+import { metricsText } from './metrics.ts';
+import type { Readiness } from './readiness.ts';
 
 export interface TokenPrincipal {
   name: string;
@@ -81,6 +84,8 @@ function authenticate(careos: Careos, tokens: Map<string, TokenPrincipal>) {
         for (const [candidate, principal] of tokens) {
           if (sameToken(candidate, match[1]!)) {
             req.principal = { id: principal.name, name: principal.name, role: principal.role, via: 'token', mustChangePassword: false };
+            const context = requestContext();
+            if (context) context.userId = `token:${principal.name}`;
             return next();
           }
         }
@@ -93,6 +98,8 @@ function authenticate(careos: Careos, tokens: Map<string, TokenPrincipal>) {
         throw new Forbidden('cross-site request refused: it must come from the console itself');
       }
       req.principal = principal;
+      const context = requestContext();
+      if (context) context.userId = principal.id;
       next();
     } catch (error) {
       next(error);
@@ -218,7 +225,14 @@ interface Route {
   handle(req: Request, res: Response): Promise<void>;
 }
 
-export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal>): express.Express {
+export interface HttpOptions {
+  /** Readiness (GET /api/ready); without it, ready when PostgreSQL answers. */
+  readiness?: Readiness;
+  /** A bearer token that may read /metrics without being a user (CAREOS_METRICS_TOKEN). */
+  scrapeToken?: string;
+}
+
+export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal>, options: HttpOptions = {}): express.Express {
   const http = express();
   http.disable('x-powered-by');
   http.set('query parser', parseQuery);
@@ -229,9 +243,21 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
 
   const routes: Route[] = [
     {
+      // Liveness: the process answers. Whether it can work now is readiness (/api/ready).
       method: 'GET', path: '/api/health', access: 'public',
       async handle(_req, res) {
-        res.json(await careos.health());
+        res.json({ ok: true, status: 'ready', events: careos.app.store.kind });
+      },
+    },
+    {
+      method: 'GET', path: '/api/ready', access: 'public',
+      async handle(_req, res) {
+        const report = options.readiness ? await options.readiness.report() : await careos.health().then(
+          () => ({ ready: true, waitingFor: '', checks: { database: { ok: true, detail: 'reachable' } } }),
+          (error: Error) => ({ ready: false, waitingFor: error.message, checks: { database: { ok: false, detail: error.message } } }),
+        );
+        if (!report.ready) res.setHeader('Retry-After', '5');
+        res.status(report.ready ? 200 : 503).json(report);
       },
     },
     {
@@ -433,7 +459,13 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
   for (const route of routes) {
     const guards = route.access === 'public' ? [] : [signedIn, authorize(careos, route.access)];
     const method = route.method === 'GET' ? 'get' : 'post';
-    http[method](route.path, ...guards, checkQuery(route.query ?? []), (req: Request, res: Response, next: NextFunction) => {
+    const label = (req: Request, res: Response, next: NextFunction) => {
+      res.locals.route = route.path;
+      const context = requestContext();
+      if (context && typeof req.params.id === 'string') context.importId = req.params.id.slice(0, 100);
+      next();
+    };
+    http[method](route.path, label, ...guards, checkQuery(route.query ?? []), (req: Request, res: Response, next: NextFunction) => {
       route.handle(req, res).catch(next);
     });
   }
@@ -445,6 +477,24 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
   }
   http.use('/api', signedIn, (_req, _res, next) => next(new NotFound('no such route')));
   http.use('/api', problem);
+  // Prometheus' scrape: admins, or the scrape token (a scraper is no user).
+  http.get('/metrics', (req: Request, res: Response, next: NextFunction) => {
+    res.locals.route = '/metrics';
+    res.setHeader('Cache-Control', 'no-store');
+    const bearer = /^bearer[ \t]+([^\s]+)[ \t]*$/i.exec(req.get('authorization') ?? '')?.[1];
+    if (options.scrapeToken && bearer && sameToken(bearer, options.scrapeToken)) return next();
+    signedIn(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      try {
+        careos.require(req.principal!, 'metrics.read');
+        next();
+      } catch (refused) {
+        next(refused);
+      }
+    });
+  }, (_req: Request, res: Response, next: NextFunction) => {
+    metricsText().then(({ contentType, body }) => res.type(contentType).send(body), next);
+  }, problem);
   return http;
 }
 
@@ -502,7 +552,7 @@ function closeAfterResponse(req: Request, res: Response): void {
 function problem(error: unknown, req: Request, res: Response, _next: NextFunction): void {
   const mapped = known(error);
   const status = mapped ? mapped.status : 500;
-  if (!mapped) console.error('careos server:', error);
+  if (!mapped) log.error({ err: error }, 'request failed');
   if (res.headersSent) {
     res.destroy();
     return;
@@ -529,12 +579,13 @@ function problem(error: unknown, req: Request, res: Response, _next: NextFunctio
  */
 export function lastErrorHandler(error: unknown, _req: Request, res: Response, _next: NextFunction): void {
   const mapped = known(error);
-  if (!mapped) console.error('careos server:', error);
+  if (!mapped) log.error({ err: error }, 'request failed');
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const status = mapped ? mapped.status : 500;
+  if (status === 503) res.setHeader('Retry-After', '5');
   res.status(status).type('text/plain').send(`${status} ${STATUS_CODES[status] ?? 'Error'}`);
 }
 

@@ -10,14 +10,19 @@ import http from 'node:http';
 import pg from 'pg';
 import express from 'express';
 import { loadConfig } from '../config.ts';
+import { log, logFormat, requestContext } from '../log.ts';
+import { createRequestPool } from '../db/pool.ts';
+import { frontDoor, keepRunningOnStrayErrors, type FrontState } from './front.ts';
+import { Readiness, bannerOf } from './readiness.ts';
+import { registerServerMetrics } from './server-metrics.ts';
 import { stopEmbedded } from '../db/embedded.ts';
 import { Engine, openApp } from '../app.ts';
 import { Careos } from '../api/careos.ts';
-import { provideConsoleContext } from '../api/context.ts';
+import { consoleService, provideConsoleContext } from '../api/context.ts';
 import { ensureFirstAdmin } from '../auth/users.ts';
 import { DEFAULT_SESSION_POLICY } from '../auth/sessions.ts';
 import { answerClientError, createHttpApp, lastErrorHandler, loadTokens } from './http.ts';
-import { CONSOLE_DIR, BUILD_DIR, ensureConsoleBuild } from './console-build.ts';
+import { CONSOLE_DIR, BUILD_DIR, ensureConsoleBuildAsync } from './console-build.ts';
 import { checkSchedule, scheduleCareshopSync } from '../careshop/scheduler.ts';
 import { ensureDemo } from '../careshop/shop.ts';
 
@@ -27,10 +32,14 @@ const dev = process.argv.includes('--dev');
 // the orphaned server running on (seen under load in the lifecycle test).
 const startedBy = process.ppid;
 
+/** A start that cannot go on: one plain line on stderr for the person who started it, exit 1. */
 function fail(message: string): never {
   console.error(`careos: ${message}`);
   process.exit(1);
 }
+
+// One request's failure, or a stray rejection, is logged and the server runs on (front.ts).
+keepRunningOnStrayErrors();
 
 // Signals are ours from the first moment. Without a handler a SIGTERM kills the process outright
 // (a test that stopped the server right after it said it was up saw that 1 time in 6); one that
@@ -47,6 +56,7 @@ process.on('SIGINT', () => onSignal('SIGINT'));
 let config: ReturnType<typeof loadConfig>;
 let tokens: Awaited<ReturnType<typeof loadTokens>>;
 try {
+  logFormat();
   config = loadConfig();
   tokens = loadTokens(process.env);
   if (config.careshop.syncCron) checkSchedule(config.careshop.syncCron);
@@ -54,15 +64,19 @@ try {
   fail((error as Error).message);
 }
 
-if (!dev) {
-  try {
-    ensureConsoleBuild();
-  } catch (error) {
-    fail((error as Error).message);
-  }
-}
-
-const server = http.createServer();
+// The port is open, with its listener, before anything slow happens: a request that comes while
+// the console builds or PostgreSQL starts is answered at once ("starting", 503, Retry-After).
+const state: FrontState = { phase: 'starting', step: dev ? 'starting PostgreSQL' : 'checking the console build' };
+let ready: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
+const server = http.createServer({
+  // Slow clients are cut off: headers within headersTimeout (checked every second), the whole
+  // request within requestTimeout, and a connection on which nothing moves for idleTimeout.
+  headersTimeout: config.http.headersTimeoutMs,
+  requestTimeout: Math.max(config.http.requestTimeoutMs, config.http.headersTimeoutMs),
+  connectionsCheckingInterval: 1000,
+}, frontDoor(state, () => ready));
+server.setTimeout(config.http.idleTimeoutMs);
+server.on('clientError', answerClientError);
 await new Promise<void>((resolve) => {
   server.once('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EADDRINUSE') fail(`port ${config.port} is already in use (another careos server?); set PORT to another port`);
@@ -71,30 +85,70 @@ await new Promise<void>((resolve) => {
   });
   server.listen(config.port, resolve);
 });
+log.info(`listening on port ${config.port}; starting`);
 
+if (!dev) {
+  try {
+    await ensureConsoleBuildAsync((line) => {
+      state.step = 'building the console';
+      log.info(line.replace(/^careos: /, ''));
+    });
+  } catch (error) {
+    fail((error as Error).message);
+  }
+}
+
+state.step = config.databaseUrl ? 'connecting to PostgreSQL' : 'starting the embedded PostgreSQL';
 let app: Awaited<ReturnType<typeof openApp>>;
 try {
   app = await openApp(config);
 } catch (error) {
   fail(`cannot open the database: ${(error as Error).message.split('\n')[0]}`);
 }
-const careos = new Careos(app, { ...DEFAULT_SESSION_POLICY, idleMinutes: config.sessionIdleMinutes });
+state.step = 'preparing the service';
+// Requests use a pool of their own, with statement and connection timeouts (db/pool.ts): a frozen
+// PostgreSQL gives a 503 in seconds. The engine keeps the app's pool (a rebuild's statements are long).
+const requestPool = createRequestPool(app.databaseUrl, config.http.statementTimeoutMs);
+const careos = new Careos({ ...app, pool: requestPool }, { ...DEFAULT_SESSION_POLICY, idleMinutes: config.sessionIdleMinutes });
 const firstAdmin = await ensureFirstAdmin(app.pool);
-if (firstAdmin) console.log(`careos: ${firstAdmin}`);
-provideConsoleContext({ careos, secureCookies: config.publicUrl?.startsWith('https:') ?? false });
+if (firstAdmin) log.warn(firstAdmin);
+let banner: string | null = null;
+provideConsoleContext({
+  careos: consoleService(careos),
+  secureCookies: config.publicUrl?.startsWith('https:') ?? false,
+  noteUser: (userId) => {
+    const context = requestContext();
+    if (context) context.userId = userId;
+  },
+  banner: () => banner,
+});
 
 // The embedded default's demo Care Shop database is there from the first start (careos careshop seed fills it).
 if (app.readerOptions.careshop?.demo) {
-  await ensureDemo(app.readerOptions.careshop, app.databaseUrl).catch((error) => console.error(`careos: the demo Care Shop database: ${(error as Error).message}`));
+  await ensureDemo(app.readerOptions.careshop, app.databaseUrl).catch((error) => log.error(`the demo Care Shop database: ${(error as Error).message}`));
 }
 
-const engine = new Engine(app);
+const engine = new Engine(app, {
+  onError: (where, error) => log.error({ where, err: error }, `${where}: ${(error as Error)?.message ?? error}`),
+  onNotice: (message) => log.warn(message),
+});
 engine.start();
 careos.attachEngine(engine);
-const schedule = config.careshop.syncCron ? scheduleCareshopSync(careos, config.careshop.syncCron) : null;
-if (schedule) console.log(`careos: Care Shop sync scheduled: ${config.careshop.syncCron} (Bangkok time)`);
+const schedule = config.careshop.syncCron ? scheduleCareshopSync(careos, config.careshop.syncCron, (line) => log.info(line.replace(/^careos: /, ''))) : null;
+if (schedule) log.info(`Care Shop sync scheduled: ${config.careshop.syncCron} (Bangkok time)`);
 
-const api = createHttpApp(careos, tokens);
+const readiness = new Readiness({ pool: requestPool, engine, consoleBuilt: true });
+// Every page's banner follows readiness, kept fresh here so that a page load costs no query for it.
+const watch = setInterval(() => {
+  readiness.report().then((report) => {
+    const was = banner;
+    banner = bannerOf(report);
+    if (banner !== was) (banner ? log.warn({ readiness: report }, `not ready: ${report.waitingFor}`) : log.info('ready again'));
+  }, () => undefined);
+}, 2000);
+watch.unref();
+registerServerMetrics({ app, requestPool, engine });
+const api = createHttpApp(careos, tokens, { readiness, scrapeToken: process.env.CAREOS_METRICS_TOKEN });
 let consoleHandler: express.RequestHandler;
 let closeDev: (() => Promise<void>) | undefined;
 if (dev) {
@@ -111,17 +165,20 @@ if (dev) {
   // the Origin header) from a protocol header, else assumes https. Express knows the request's
   // protocol, so it sets that header itself, overwriting whatever the client sent.
   process.env.PROTOCOL_HEADER = 'x-careos-protocol';
-  const { handler } = (await import(`${BUILD_DIR}/handler.js`)) as { handler: express.RequestHandler };
+  const { handler } = (await import(`${BUILD_DIR}/handler.js`)) as { handler: (...args: Parameters<express.RequestHandler>) => unknown };
   consoleHandler = (req, res, next) => {
     req.headers['x-careos-protocol'] = req.protocol;
-    handler(req, res, next);
+    // The handler's promise: a rejection (an error SvelteKit did not turn into a page) is this
+    // request's error, answered by the last error handler, never an unhandled rejection.
+    Promise.resolve(handler(req, res, next)).catch(next);
   };
 }
 api.use(consoleHandler);
 api.use(lastErrorHandler);
-server.on('request', api);
-server.on('clientError', answerClientError);
-console.log(`careos: console and API on http://localhost:${config.port}${dev ? ' (dev, hot reload)' : ''}; events in ${app.store.kind}`);
+ready = api as unknown as typeof ready;
+state.phase = 'ready';
+state.step = 'ready';
+log.info(`console and API on http://localhost:${config.port}${dev ? ' (dev, hot reload)' : ''}; events in ${app.store.kind}`);
 
 /** Other careos processes still connected to our PostgreSQL (after ours closed its connections). */
 async function othersConnected(): Promise<number> {
@@ -139,17 +196,20 @@ let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log(`careos: ${signal}: stopping (requests, engine threads${config.databaseUrl ? '' : ', then the embedded PostgreSQL unless another careos process uses it'})`);
+  state.phase = 'stopping';
+  clearInterval(watch);
+  log.info(`${signal}: stopping (requests, engine threads${config.databaseUrl ? '' : ', then the embedded PostgreSQL unless another careos process uses it'})`);
   server.close();
   server.closeAllConnections();
   await schedule?.stop();
   await closeDev?.();
   await engine.stop();
   await app.close();
+  await requestPool.end().catch(() => undefined);
   if (!config.databaseUrl) {
     const others = await othersConnected().catch(() => 0);
-    if (others) console.log(`careos: left the embedded PostgreSQL running: ${others} connection(s) of another careos process use it (careos db stop stops it)`);
-    else if (await stopEmbedded(config.dataDir)) console.log('careos: embedded PostgreSQL stopped');
+    if (others) log.info(`left the embedded PostgreSQL running: ${others} connection(s) of another careos process use it (careos db stop stops it)`);
+    else if (await stopEmbedded(config.dataDir)) log.info('embedded PostgreSQL stopped');
   }
   process.exit(0);
 }

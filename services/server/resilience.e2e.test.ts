@@ -1,6 +1,6 @@
 // PostgreSQL stopped and started again under a running `npm start` server, as `careos db stop`
-// does it: the server stays up, answers 503 problem+json meanwhile (health and every other
-// route, never a 500), and carries on when PostgreSQL is back (the engine leads again and an
+// does it: the server stays up, answers 503 meanwhile (problem+json from every API route, a page
+// saying so from the console, readiness 503; liveness stays 200: the process answers), and carries on when PostgreSQL is back (the engine leads again and an
 // import started after the restart completes). The server runs against a dedicated embedded
 // PostgreSQL in a temporary data directory, so stopping it disturbs no other test.
 import fs from 'node:fs';
@@ -108,31 +108,51 @@ test('postgres up › the engine holds the leader lock and an import completes',
   assert.is(view.importedRows, 2);
 });
 
-test('postgres stopped › the server stays up; /api/health and every other route answer 503 problem+json, never a 500', async () => {
+async function expectNotReady(what: string): Promise<void> {
+  const response = await fetch(`${server.url}/api/ready`);
+  const report = (await response.json()) as { ready: boolean; checks: Record<string, { ok: boolean; detail: string }> };
+  assert.is(response.status, 503, `${what}: ${JSON.stringify(report)}`);
+  assert.ok(response.headers.get('retry-after'), what);
+  assert.is(report.ready, false, what);
+  assert.is(report.checks.database?.ok, false, what);
+  assert.match(report.checks.database!.detail, /PostgreSQL/, what);
+}
+
+test('postgres stopped › the server stays up; readiness and every API route answer 503, console pages a 503 page, liveness 200, never a 500', async () => {
   assert.ok(await stopEmbedded(pgDir), 'the embedded PostgreSQL was not running');
   // Long enough for every connection of the server (idle ones, the engine's leader lock, the
   // processor thread's) to learn that PostgreSQL is gone.
   await new Promise((resolve) => setTimeout(resolve, 1500));
   assert.ok(alive(), `the server died:\n${server.output()}`);
-  await expect503(await fetch(`${server.url}/api/health`), 'health');
+  assert.is((await fetch(`${server.url}/api/health`)).status, 200, 'liveness: the process answers');
+  await expectNotReady('readiness');
   await expect503(await fetch(`${server.url}/api/imports`, { headers: bearer() }), 'import log');
   await expect503(await fetch(`${server.url}/api/profiles?careosId=C071001`, { headers: bearer() }), 'profiles');
   await expect503(await postImport('while-down.csv'), 'upload');
   // The session cookie is looked up in PostgreSQL: unreachable is a 503, not a 401 or a 500.
   await expect503(await fetch(`${server.url}/api/imports`, { headers: { cookie: `careos_session=${'A'.repeat(43)}` } }), 'cookie');
+  // A console page with a session cookie: the session cannot be looked up, so a page saying so (503), not a 500.
+  for (const pagePath of ['/imports', '/profiles', '/login']) {
+    const page = await fetch(`${server.url}${pagePath}`, { headers: { cookie: `careos_session=${'A'.repeat(43)}` }, redirect: 'manual' });
+    const text = await page.text();
+    assert.is(page.status, 503, `${pagePath}: ${page.status} ${text.slice(0, 300)}`);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/, pagePath);
+    assert.ok(page.headers.get('retry-after'), pagePath);
+    assert.match(text, /PostgreSQL is not reachable/, pagePath);
+  }
   await new Promise((resolve) => setTimeout(resolve, 1500));
   assert.ok(alive(), `the server died:\n${server.output()}`);
-  await expect503(await fetch(`${server.url}/api/health`), 'health, later');
+  await expectNotReady('readiness, later');
 });
 
-test('postgres back › health is 200 again, the engine leads again, and an import started after the restart completes', async () => {
+test('postgres back › ready again, the engine leads again, and an import started after the restart completes', async () => {
   const embedded = await ensureEmbedded(pgDir);
   assert.is(embedded.port, pgPort, 'the embedded PostgreSQL came back on another port');
   const deadline = Date.now() + 15_000;
-  let health = await fetch(`${server.url}/api/health`);
+  let health = await fetch(`${server.url}/api/ready`);
   while (health.status !== 200 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    health = await fetch(`${server.url}/api/health`);
+    health = await fetch(`${server.url}/api/ready`);
   }
   assert.is(health.status, 200, await health.text());
   assert.is(await waitForLeaderLock(), 1, 'the engine did not take the leader lock again');
@@ -145,7 +165,7 @@ test('postgres back › health is 200 again, the engine leads again, and an impo
 });
 
 test('log › nothing was answered 500 or logged as a server fault', () => {
-  assert.not.match(server.output(), /careos server:|Internal Server Error|Unhandled|uncaught/i);
+  assert.not.match(server.output(), /request failed|Internal Server Error|Unhandled|uncaught|"status":500/i);
 });
 
 test.run();

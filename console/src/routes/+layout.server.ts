@@ -5,5 +5,7 @@ export const load: LayoutServerLoad = ({ locals }) => {
   const user = locals.user;
   return {
     user: user ? { id: user.id, name: user.name, role: user.role, mustChangePassword: user.mustChangePassword } : null,
+    /** The server's state when it is not well (database restarting, disk full), for every page's banner. */
+    banner: locals.banner,
   };
 };
