@@ -2,6 +2,8 @@
 // a node-cron schedule, in Bangkok time, as "scheduler". A sync that cannot start (the Nana gate,
 // another sync in progress in any process, the shop unreachable) is logged and skipped; the next
 // tick tries again. noOverlap: a tick never starts while the previous one is still reading.
+// With two servers on one database, every server keeps the schedule but only the one whose engine
+// leads runs a tick (`leads`): the sync runs once, and goes on with the server that takes over.
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Careos } from '../api/careos.ts';
 import { operator } from '../api/careos.ts';
@@ -15,9 +17,12 @@ export function checkSchedule(expression: string): void {
   }
 }
 
-export function scheduleCareshopSync(careos: Careos, expression: string, log: (line: string) => void = console.log): ScheduledTask {
+export function scheduleCareshopSync(
+  careos: Careos, expression: string, log: (line: string) => void = console.log, leads: () => boolean = () => true,
+): ScheduledTask {
   checkSchedule(expression);
   return cron.schedule(expression, async () => {
+    if (!leads()) return; // another server leads: its tick runs the sync
     try {
       const { importId, read } = await careos.syncCareshop(operator(SCHEDULER));
       log(`careos: scheduled Care Shop sync ${importId} started`);

@@ -134,7 +134,7 @@ const engine = new Engine(app, {
 });
 engine.start();
 careos.attachEngine(engine);
-const schedule = config.careshop.syncCron ? scheduleCareshopSync(careos, config.careshop.syncCron, (line) => log.info(line.replace(/^careos: /, ''))) : null;
+const schedule = config.careshop.syncCron ? scheduleCareshopSync(careos, config.careshop.syncCron, (line) => log.info(line.replace(/^careos: /, '')), () => engine.role === 'leading') : null;
 if (schedule) log.info(`Care Shop sync scheduled: ${config.careshop.syncCron} (Bangkok time)`);
 
 const readiness = new Readiness({ pool: requestPool, engine, consoleBuilt: true });
