@@ -42,7 +42,7 @@ const app = await openApp(config);
 // PostgreSQL's CPU is measured for the embedded server only (null with DATABASE_URL).
 const postgresCpu = () => (config.databaseUrl ? null : postgresCpuSeconds(config.dataDir));
 const started = { wall: performance.now(), cpu: process.cpuUsage(), postgres: postgresCpu() };
-const importId = await startImport(app.store, { filePath: file, fileName: path.basename(file), source: 'nana', by: 'one-pass' }, app.readerOptions);
+const importId = await startImport(app.store, { filePath: file, fileName: path.basename(file), source: 'nana', by: 'one-pass' }, app.readerOptions, app.pool);
 const [first] = await app.store.readStream(streams.import(importId), { maxCount: 1 });
 const { data: startData, metadata: startMetadata } = toImporterEvent(first!) as { data: ImportStartedData; metadata: EventMetadata };
 const keys = recordKeys(startData.columns);
@@ -98,7 +98,7 @@ async function commitBatch(): Promise<void> {
   received = [];
 }
 
-const rows = rowSource(startData.origin, startData.columns, { dataDir: config.dataDir, careshop: null, startedAt: startMetadata.at });
+const rows = rowSource(startData.origin, startData.columns, { dataDir: config.dataDir, careshop: null, startedAt: startMetadata.at, pool: app.pool });
 let at = new Date().toISOString();
 for await (const record of rows.rows(0, null)) {
   row++;

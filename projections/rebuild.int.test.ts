@@ -30,7 +30,7 @@ async function imported(before?: (db: TestDatabase) => Promise<void>): Promise<{
   const store = await PostgresEventStore.create(db.pool);
   await migrateProcessor(db.pool);
   await migrateProjections(db.pool);
-  const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
+  const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options, db.pool);
   await readImport(store, db.pool, importId, options);
   await before?.(db);
   const processor = new Processor(store, db.pool, { batchSize: 50 });
@@ -45,7 +45,7 @@ test('import log › lists an import as In progress from the moment it starts, b
     const store = await PostgresEventStore.create(db.pool);
     await migrateProcessor(db.pool);
     await migrateProjections(db.pool);
-    const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
+    const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options, db.pool);
     const view = await getImport(db.pool, importId);
     assert.equal([view?.status, view?.fileName, view?.importedBy, view?.totalRows], ['In progress', 'nana.csv', 'tester', null]);
     await readImport(store, db.pool, importId, options);

@@ -27,7 +27,7 @@ async function imported(db: TestDatabase, work: string, rows: number, beforeDeci
   await migrateProcessor(db.pool);
   await migrateProjections(db.pool);
   const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 50, careshop: null };
-  const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
+  const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options, db.pool);
   await readImport(store, db.pool, importId, options);
   await beforeDeciding?.();
   const processor = new Processor(store, db.pool, { batchSize: 30 });

@@ -18,6 +18,7 @@ import type { IntakeThreadInput } from './processor/intake.ts';
 import { migrateProcessor } from './processor/processor-store.ts';
 import { ProjectionRunner, migrateProjections } from '../projections/runner.ts';
 import { migrateAuth } from './auth/sessions.ts';
+import { migrateUploads } from './importer/upload-store.ts';
 import { getImport, unreadImports, type ImportView } from '../projections/import-log.ts';
 import { tryLock, unlock } from './db/locks.ts';
 import { Conflict } from './errors.ts';
@@ -52,6 +53,7 @@ export async function openApp(config: Config): Promise<App> {
   await migrateProcessor(pool);
   await migrateProjections(pool);
   await migrateAuth(pool);
+  await migrateUploads(pool);
   const projections = new ProjectionRunner(store, pool);
   return {
     config, databaseUrl, pool, store, projections,
@@ -312,7 +314,7 @@ export interface ImportRequest {
 
 /** Starts an import and reads its file in this process (unless another reader already is). */
 export async function importFile(app: App, request: ImportRequest): Promise<string> {
-  const importId = await startImport(app.store, request, app.readerOptions);
+  const importId = await startImport(app.store, request, app.readerOptions, app.pool);
   return importId;
 }
 

@@ -131,7 +131,7 @@ test('careshop sync › refused while a Nana import is in progress, naming it; t
     writeNanaFile(file, 20);
     await open(w);
     // A late Nana file arrives after the gate was marked: Care Shop waits while it runs.
-    const nanaId = await startImport(w.store, { filePath: file, fileName: 'nana-march.csv', source: 'nana', by: 'admin' }, { ...w.options, dataDir: work });
+    const nanaId = await startImport(w.store, { filePath: file, fileName: 'nana-march.csv', source: 'nana', by: 'admin' }, { ...w.options, dataDir: work }, w.importer.pool);
     const inProgress = new RegExp(`while a Nana import is in progress \\(import ${nanaId}, nana-march.csv\\)`);
     await rejects(() => startCareshopSync(context(w), 'admin'), inProgress);
     await markOnboarding(w.store, w.importer.pool, { by: 'admin', complete: false, reason: 'the March file' });

@@ -82,7 +82,7 @@ test('upcast › an import whose first rows were stored as RowReceived v1 is rea
   const started: ImportStartedData = { importId, source: 'nana', columns, origin: { kind: 'file', fileName: 'mixed.csv', storedFile, sizeBytes: fs.statSync(file).size } };
   const at = new Date().toISOString();
   const records: Record<string, string>[] = [];
-  for await (const record of new CsvFileRows(file, columns).rows(0)) records.push(record);
+  for await (const record of new CsvFileRows(() => fs.createReadStream(file), columns).rows(0)) records.push(record);
   assert.is(records.length, 6);
   // As the reader wrote them before v2: the record whole, metadata v 1; then the reader stopped.
   await t.app.store.append({

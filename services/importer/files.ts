@@ -151,33 +151,13 @@ class ToUtf8 {
 }
 
 /**
- * Copies the upload into the data directory as UTF-8 (fsynced, mode 0600 in a 0700 directory),
- * checking on the way that all of it is text in the encoding its head showed, so that no row of
- * an undecodable file is ever read. Returns the path relative to dataDir.
+ * The upload as UTF-8, a chunk at a time, checked on the way: all of it must be text in the
+ * encoding its head showed, so that no row of an undecodable file is ever read (FileRefused).
  */
-export async function storeUpload(filePath: string, fileName: string, dataDir: string, importId: string, encoding: DetectedEncoding = 'ascii'): Promise<string> {
-  const relative = path.join('uploads', `${importId}.csv`);
-  const target = path.join(dataDir, relative);
-  // Uploads hold personal data: readable by the server's user only (mkdir's and open's modes do
-  // not apply to what already exists, hence the chmods).
-  fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
-  fs.chmodSync(path.dirname(target), 0o700);
-  const partial = `${target}.partial`;
+export async function* utf8Copy(filePath: string, fileName: string, encoding: DetectedEncoding = 'ascii'): AsyncGenerator<Buffer> {
   const toUtf8 = new ToUtf8(encoding, fileName);
-  const out = fs.openSync(partial, 'w', 0o600);
-  fs.fchmodSync(out, 0o600);
-  try {
-    for await (const chunk of fs.createReadStream(filePath, { highWaterMark: 1 << 20 })) {
-      fs.writeSync(out, toUtf8.push(chunk as Buffer));
-    }
-    fs.writeSync(out, toUtf8.end());
-    fs.fsyncSync(out);
-  } catch (error) {
-    fs.closeSync(out);
-    fs.rmSync(partial, { force: true });
-    throw error;
+  for await (const chunk of fs.createReadStream(filePath, { highWaterMark: 1 << 20 })) {
+    yield toUtf8.push(chunk as Buffer);
   }
-  fs.closeSync(out);
-  fs.renameSync(partial, target);
-  return relative;
+  yield toUtf8.end();
 }

@@ -8,7 +8,7 @@ import type { DetectedEncoding } from '../../schemas/encoding.ts';
 import * as assert from 'uvu/assert';
 import { FileRefused } from '../errors.ts';
 import type { SourceName } from '../events/types.ts';
-import { checkFile, storeUpload } from './files.ts';
+import { checkFile, utf8Copy } from './files.ts';
 
 const NANA_HEADER = 'careos_cus_id,nana_cus_id,gender,firstname,lastname,email,date_of_birth,phone,company_name,force_create';
 const NANA_ROW = ',n5003,M,Wichai,Boonmee,wichai@example.com,1979-11-30,089-555-0101,,';
@@ -59,9 +59,16 @@ function refusal(file: string, options: { name?: string; source?: SourceName; ma
   return '';
 }
 
-async function storeRefusal(file: string, dataDir: string, encoding: DetectedEncoding = 'ascii'): Promise<string> {
+/** The UTF-8 copy the importer stores (upload-store.ts keeps it in PostgreSQL), whole. */
+async function copied(file: string, name: string, encoding: DetectedEncoding = 'ascii'): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of utf8Copy(file, name, encoding)) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+async function storeRefusal(file: string, encoding: DetectedEncoding = 'ascii'): Promise<string> {
   try {
-    await storeUpload(file, path.basename(file), dataDir, 'import-1', encoding);
+    await copied(file, path.basename(file), encoding);
   } catch (error) {
     assert.instance(error, FileRefused);
     assert.not.match((error as Error).message, /[\r\n]/, 'the reason is one line');
@@ -116,9 +123,8 @@ test('file check › reads a UTF-16 export (Excel\'s "Unicode text", with its by
   const file = write('utf16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
   const checked = checkFile(file, 'utf16.csv', 'nana', MAX_BYTES);
   assert.equal([checked.encoding, checked.canonical], ['utf-16le', NANA_HEADER.split(',')]);
-  const dataDir = path.join(root, 'data-utf16');
-  const stored = await storeUpload(file, 'utf16.csv', dataDir, 'import-16', checked.encoding);
-  assert.is(fs.readFileSync(path.join(dataDir, stored), 'utf8'), text);
+  const stored = await copied(file, 'utf16.csv', checked.encoding);
+  assert.is(stored.toString('utf8'), text);
 });
 
 test('file check › refuses an empty file', () => {
@@ -172,9 +178,8 @@ test('file check › reads a Thai Windows-874 (TIS-620) file, as Excel saves "CS
   const file = write('tis620.csv', bytes);
   const checked = checkFile(file, 'tis620.csv', 'nana', MAX_BYTES);
   assert.is(checked.encoding, 'windows-874');
-  const dataDir = path.join(root, 'data-874');
-  const stored = await storeUpload(file, 'tis620.csv', dataDir, 'import-874', checked.encoding);
-  assert.is(fs.readFileSync(path.join(dataDir, stored), 'utf8'), `${NANA_HEADER}\n,n5004,,${thai},,,+66895550102,,\n`);
+  const stored = await copied(file, 'tis620.csv', checked.encoding);
+  assert.is(stored.toString('utf8'), `${NANA_HEADER}\n,n5004,,${thai},,,+66895550102,,\n`);
 });
 
 test('file check › refuses bytes that are neither UTF-8 nor Thai (Latin-1 "José"), saying how to save as CSV UTF-8', () => {
@@ -186,9 +191,8 @@ test('file store › a file whose head is only ASCII is decided by its first oth
   const file = write('deep-874.csv', longFile(Buffer.concat([Buffer.from(',n9999,,'), encode874('สมชาย'), Buffer.from(',x,,,+66895550102,,\n')])));
   const checked = checkFile(file, 'deep-874.csv', 'nana', MAX_BYTES);
   assert.is(checked.encoding, 'ascii');
-  const dataDir = path.join(root, 'data-deep-874');
-  const stored = await storeUpload(file, 'deep-874.csv', dataDir, 'import-d874', checked.encoding);
-  assert.match(fs.readFileSync(path.join(dataDir, stored), 'utf8'), ',n9999,,สมชาย,x,');
+  const stored = await copied(file, 'deep-874.csv', checked.encoding);
+  assert.match(stored.toString('utf8'), ',n9999,,สมชาย,x,');
 });
 
 test('file check › accepts a multi-byte character cut by the end of the head', () => {
@@ -207,34 +211,24 @@ test('file store › refuses a file that starts as UTF-8 and has other bytes dee
   const utf8Head = Buffer.from(`${NANA_HEADER}\n,n5004,,นภา,ศรีสวัสดิ์,,,+66895550102,,\n`);
   const file = write('deep.csv', Buffer.concat([utf8Head, longFile(Buffer.concat([Buffer.from(',n9999,,'), Buffer.from([0xc3, 0x28]), Buffer.from(',x,,,+66895550102,,\n')])).subarray(NANA_HEADER.length + 1)]));
   assert.is(checkFile(file, 'deep.csv', 'nana', MAX_BYTES).encoding, 'utf-8'); // the head is fine
-  const dataDir = path.join(root, 'data-deep');
-  assert.match(await storeRefusal(file, dataDir, 'utf-8'), /^not decodable text: it starts as UTF-8 but later bytes are not; .*CSV UTF-8/);
-  assert.equal(fs.readdirSync(path.join(dataDir, 'uploads')), [], 'neither the upload nor a partial copy is left');
+  assert.match(await storeRefusal(file, 'utf-8'), /^not decodable text: it starts as UTF-8 but later bytes are not; .*CSV UTF-8/);
 });
 
 test('file store › refuses a file that ends inside a character', async () => {
   const file = write('cut-end.csv', longFile(Buffer.from([0xe0, 0xb8])));
-  const dataDir = path.join(root, 'data-cut-end');
-  assert.is(await storeRefusal(file, dataDir), 'not decodable text: the file ends inside a character');
-  assert.equal(fs.readdirSync(path.join(dataDir, 'uploads')), []);
+  assert.is(await storeRefusal(file), 'not decodable text: the file ends inside a character');
 });
 
 test('file store › refuses NUL bytes deeper in the file, storing nothing', async () => {
   const file = write('deep-nul.csv', longFile(Buffer.from(',n9999,,a\u0000b,x,,,+66895550102,,\n')));
   checkFile(file, 'deep-nul.csv', 'nana', MAX_BYTES);
-  const dataDir = path.join(root, 'data-nul');
-  assert.is(await storeRefusal(file, dataDir), 'not a CSV file: it holds binary data');
-  assert.equal(fs.readdirSync(path.join(dataDir, 'uploads')), []);
+  assert.is(await storeRefusal(file), 'not a CSV file: it holds binary data');
 });
 
-test('file store › stores an accepted upload byte for byte under the import id', async () => {
+test('file store › the copy of an accepted UTF-8 upload is the upload byte for byte', async () => {
   const content = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), longFile(Buffer.from(',n5004,,นภา,ศรีสวัสดิ์,,,+66895550102,,\n'))]);
   const file = write('good.csv', content);
-  const dataDir = path.join(root, 'data-good');
-  const stored = await storeUpload(file, 'good.csv', dataDir, 'import-7');
-  assert.is(stored, path.join('uploads', 'import-7.csv'));
-  assert.ok(fs.readFileSync(path.join(dataDir, stored)).equals(content));
-  assert.equal(fs.readdirSync(path.join(dataDir, 'uploads')), ['import-7.csv']);
+  assert.ok((await copied(file, 'good.csv')).equals(content));
 });
 
 test.run();

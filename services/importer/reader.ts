@@ -16,10 +16,12 @@ import { streams } from '../events/types.ts';
 import type { EventStore, NewEvent, RecordedEvent, StreamAppend } from '../eventstore/types.ts';
 import { importLogProjection } from '../../projections/import-log.ts';
 import type { PositionedEvent } from '../../projections/types.ts';
-import { checkFile, storeUpload } from './files.ts';
+import { checkFile, utf8Copy } from './files.ts';
+import { dropUpload, storedImportId, storedRef, writeUpload } from './upload-store.ts';
 import { rowSource } from './row-source.ts';
 import type { ShopLocation } from '../careshop/shop.ts';
 import { tryLock, unlock } from '../db/locks.ts';
+import { isDatabaseUnavailable } from '../db/pool.ts';
 
 export interface StartImport {
   filePath: string;
@@ -37,14 +39,24 @@ export interface ReaderOptions {
   now?: () => Date;
 }
 
-/** Checks the file, stores it durably and appends ImportStarted. Throws FileRefused. */
-export async function startImport(store: EventStore, request: StartImport, options: ReaderOptions): Promise<string> {
+/**
+ * Checks the file, stores its UTF-8 copy in PostgreSQL (upload-store.ts: every server of the
+ * installation reads it from there) and appends ImportStarted. Throws FileRefused.
+ */
+export async function startImport(store: EventStore, request: StartImport, options: ReaderOptions, pool: pg.Pool): Promise<string> {
   const checked = checkFile(request.filePath, request.fileName, request.source, options.maxFileBytes);
   const now = options.now ?? (() => new Date());
   const importId = uuidV7(now().getTime());
-  const storedFile = await storeUpload(request.filePath, request.fileName, options.dataDir, importId, checked.encoding);
-  const origin: ImportOrigin = { kind: 'file', fileName: path.basename(request.fileName), storedFile, sizeBytes: checked.sizeBytes };
-  await appendStarted(store, { importId, source: request.source, columns: checked.columns, origin }, { by: request.by, at: now().toISOString(), importId, v: 2 });
+  await writeUpload(pool, importId, utf8Copy(request.filePath, request.fileName, checked.encoding));
+  const origin: ImportOrigin = { kind: 'file', fileName: path.basename(request.fileName), storedFile: storedRef(importId), sizeBytes: checked.sizeBytes };
+  try {
+    await appendStarted(store, { importId, source: request.source, columns: checked.columns, origin }, { by: request.by, at: now().toISOString(), importId, v: 2 });
+  } catch (error) {
+    // Nothing started: the copy would be read by no one. (A lost connection may have committed
+    // ImportStarted all the same; then the copy stays, for the import to be read from.)
+    if (!isDatabaseUnavailable(error)) await dropUpload(pool, importId).catch(() => undefined);
+    throw error;
+  }
   return importId;
 }
 
@@ -217,7 +229,7 @@ export async function readImport(store: EventStore, pool: pg.Pool, importId: str
     };
 
     const lastRecord = last?.type === 'RowReceived' ? (toImporterEvent(last, keys) as { data: RowReceivedData }).data.record : null;
-    const rows = rowSource(origin, columns, { dataDir: options.dataDir, careshop: options.careshop, startedAt: startedMetadata.at });
+    const rows = rowSource(origin, columns, { dataDir: options.dataDir, careshop: options.careshop, startedAt: startedMetadata.at, pool });
     for await (const record of rows.rows(alreadyRead, lastRecord)) {
       if (push(record)) await flush();
     }
@@ -230,5 +242,8 @@ export async function readImport(store: EventStore, pool: pg.Pool, importId: str
       expectedRevision: revision,
       events: [{ id: eventId(importId, 0, 'file-read'), type: 'ImportFileRead', data: fileRead, metadata }],
     });
+    // Every row is in the event store now: the stored copy is read by no one any more.
+    const stored = origin.kind === 'file' ? storedImportId(origin.storedFile) : null;
+    if (stored) await dropUpload(pool, stored);
   });
 }

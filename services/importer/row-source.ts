@@ -3,7 +3,10 @@
 // stream, and a resumed reader asks its source for the rows after the last one stored.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type pg from 'pg';
 import { parse, type Parser } from 'csv-parse';
+import { readUpload, storedImportId } from './upload-store.ts';
 import type { ImportOrigin } from '../events/types.ts';
 import { decodeCursor, keysetOf, shopRecords, type ShopLocation } from '../careshop/shop.ts';
 
@@ -21,12 +24,17 @@ export interface RowSourceContext {
   careshop: ShopLocation | null;
   /** When the import started (ImportStarted's time): a table sync reads the records changed up to then. */
   startedAt: string;
+  /** Where stored uploads are kept (upload-store.ts). */
+  pool: pg.Pool;
 }
 
 export function rowSource(origin: ImportOrigin, columns: readonly string[], context: RowSourceContext): RowSource {
   switch (origin.kind) {
-    case 'file':
-      return new CsvFileRows(path.join(context.dataDir, origin.storedFile), columns);
+    case 'file': {
+      // Copies are kept in PostgreSQL; imports made before that kept theirs under the data directory.
+      const stored = storedImportId(origin.storedFile);
+      return new CsvFileRows(stored ? () => readUpload(context.pool, stored) : () => fs.createReadStream(path.join(context.dataDir, origin.storedFile), { highWaterMark: 1 << 20 }), columns);
+    }
     case 'table':
       if (!context.careshop) throw new Error('this import syncs the Care Shop table, and Care Shop sync is not configured here (CARESHOP_DATABASE_URL)');
       return new TableRows(context.careshop, decodeCursor(origin.cursor), context.startedAt);
@@ -58,7 +66,7 @@ export class TableRows implements RowSource {
 export class CsvFileRows implements RowSource {
   private readonly canonical: string[];
 
-  constructor(private readonly file: string, columns: readonly string[]) {
+  constructor(private readonly open: () => Readable, columns: readonly string[]) {
     this.canonical = columns.map((c) => c.toLowerCase());
   }
 
@@ -76,7 +84,7 @@ export class CsvFileRows implements RowSource {
         unparsable.push({ before: parser.info.records, record: { _unparsable: error?.message ?? 'not valid CSV', _raw: raw ?? '' } });
       },
     });
-    fs.createReadStream(this.file, { highWaterMark: 1 << 20 }).on('error', (error) => parser.destroy(error)).pipe(parser);
+    this.open().on('error', (error) => parser.destroy(error)).pipe(parser);
     let row = 0;
     let parsed = 0;
     for await (const { record: values } of parser as AsyncIterable<{ record: string[] }>) {

@@ -14,7 +14,7 @@ async function rowsOf(text: string, after = 0): Promise<Record<string, string>[]
   const file = path.join(dir, `f${Math.random().toString(36).slice(2)}.csv`);
   fs.writeFileSync(file, text);
   const rows: Record<string, string>[] = [];
-  for await (const row of new CsvFileRows(file, ['A', 'b']).rows(after)) rows.push(row);
+  for await (const row of new CsvFileRows(() => fs.createReadStream(file), ['A', 'b']).rows(after)) rows.push(row);
   return rows;
 }
 

@@ -29,7 +29,7 @@ async function importWith(filePath: string, readBatchRows: number, processBatchR
     await migrateProcessor(db.pool);
     await migrateProjections(db.pool);
     const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: readBatchRows, careshop: null };
-    const importId = await startImport(store, { filePath, fileName: path.basename(filePath), source: 'nana', by: 'tester' }, options);
+    const importId = await startImport(store, { filePath, fileName: path.basename(filePath), source: 'nana', by: 'tester' }, options, db.pool);
     await readImport(store, db.pool, importId, options);
     const processor = new Processor(store, db.pool, { batchSize: processBatchRows });
     const steps = await stepUntilFinished(processor, db.pool, importId);

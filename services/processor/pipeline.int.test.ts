@@ -33,7 +33,7 @@ async function importWith(failCommits: number[], separate = false) {
   await migrateProcessor(db.pool);
   await migrateProjections(db.pool);
   const options = { dataDir: work, maxFileBytes: 1 << 30, batchRows: 100, careshop: null };
-  const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options);
+  const importId = await startImport(store, { filePath: file, fileName: 'nana.csv', source: 'nana', by: 'tester' }, options, db.pool);
   await readImport(store, db.pool, importId, options);
   let calls = 0;
   const failing: EventStore = Object.create(store);

@@ -214,7 +214,7 @@ test('undo › a revert is decided in its place among the rows: appended between
     const processor = new Processor(store, db.pool, { batchSize: 500 });
     const a = await startImport(store, {
       filePath: file('order-a.csv', [',o1,F,Ploy,One,,,0812000001,,', ',o5,M,Chai,Five,,,0812000005,,']), fileName: 'order-a.csv', source: 'nana', by: 'tester',
-    }, options);
+    }, options, db.pool);
     await readImport(store, db.pool, a, options);
     await stepUntilFinished(processor, db.pool, a);
     const [p1, p2] = [newCareosId(a, 1), newCareosId(a, 2)];
@@ -266,7 +266,7 @@ async function revertWith(failCommits: number[]) {
     });
     const processor = new Processor(failing, db.pool, { batchSize: 500, revertPage: 10 });
     const run = async (name: string, rows: string[]) => {
-      const id = await startImport(store, { filePath: file(name, rows), fileName: name, source: 'nana', by: 'tester' }, options);
+      const id = await startImport(store, { filePath: file(name, rows), fileName: name, source: 'nana', by: 'tester' }, options, db.pool);
       await readImport(store, db.pool, id, options);
       await stepUntilFinished(processor, db.pool, id);
       return id;
