@@ -7,7 +7,7 @@ import { careshop } from './careshop.ts';
 import { nana } from './nana.ts';
 import { bangkokDate, outcomeMetadata, rejected, type Checked, type ReceivedRow, type RowDecision, type SourceRules } from './rules.ts';
 import type { DecisionState } from './state.ts';
-import { head, unstorableReasons } from './storable.ts';
+import { head, shownValue, unstorableReasons } from './storable.ts';
 
 export const RULES: Record<SourceName, SourceRules<unknown>> = {
   nana: nana as SourceRules<unknown>,
@@ -28,6 +28,14 @@ function unparsableReasons(record: Record<string, string>): RowReason[] {
   return [{
     field: 'row', code: 'unparsable',
     message: `row is not valid CSV (${record._unparsable}); as written: ${JSON.stringify(shown)} (quote values that hold commas, quotes or line breaks, doubling the quotes inside)`,
+  }];
+}
+
+/** A stored row the intake could not read (`_unreadable`, `_raw`: intake.ts readInput). */
+function unreadableReasons(record: Record<string, string>): RowReason[] {
+  return [{
+    field: 'row', code: 'unreadable',
+    message: `row as stored cannot be read (${head(record._unreadable ?? '', 300)}); as stored: ${shownValue(record._raw ?? '', 0, 200)}`,
   }];
 }
 
@@ -55,6 +63,7 @@ export function checkRow(received: ReceivedRow): Checked<unknown> {
   const rules = rulesFor(received.data.source);
   const { record } = received.data;
   if (record._unparsable !== undefined) return { ok: false, reasons: unparsableReasons(record) };
+  if (record._unreadable !== undefined) return { ok: false, reasons: unreadableReasons(record) };
   const unstorable = unstorableReasons(record);
   const shape = shapeReasons(record, rules);
   if (unstorable === null && shape.length === 0) return rules.check(record, bangkokDate(received.metadata.at));

@@ -103,7 +103,7 @@ function reasonsOf(errors: Awaited<ReturnType<typeof errorsOf>>, row: number): R
   return error!.reasons;
 }
 
-test('poison › rows appended straight to the store with a NUL and with a lone surrogate are rejected with the reason, the import ends with its counts adding up, so does the next one, and the read models equal a rebuild', async () => {
+test('poison › rows appended straight to the store with a NUL, with a lone surrogate, and one that does not match its schema are rejected with the reason, the import ends with its counts adding up, so does the next one, and the read models equal a rebuild', async () => {
   const w = await world();
   try {
     // The import starts as any does; its rows are appended by hand, past the doors.
@@ -113,6 +113,7 @@ test('poison › rows appended straight to the store with a NUL and with a lone 
       { firstname: 'Nul\u0000Byte', lastname: 'Jaidee', phone: '0899990002', nana_cus_id: 'd2' },
       { firstname: 'Malee', lastname: 'Half\ud83d', phone: '0899990003', nana_cus_id: 'd3' },
       { firstname: 'Wichai', lastname: 'Boonmee', phone: '0899990004', nana_cus_id: 'd4' },
+      { firstname: 42 as unknown as string, lastname: 'Number', phone: '0899990005', nana_cus_id: 'd5' },
     ];
     const at = new Date().toISOString();
     await w.store.append({
@@ -129,9 +130,9 @@ test('poison › rows appended straight to the store with a NUL and with a lone 
     });
 
     const view = await finish(w, importId);
-    assert.equal([view.status, view.totalRows, view.importedRows, view.rejectedRows, view.skippedRows], ['Failed', 4, 2, 2, 0], `errors: ${w.errors.join(' | ')}`);
+    assert.equal([view.status, view.totalRows, view.importedRows, view.rejectedRows, view.skippedRows], ['Failed', 5, 2, 3, 0], `errors: ${w.errors.join(' | ')}`);
     const errors = await errorsOf(w.db.pool, importId);
-    assert.equal(errors.map((e) => e.row), [2, 3]);
+    assert.equal(errors.map((e) => e.row), [2, 3, 5]);
     const [nul] = reasonsOf(errors, 2);
     assert.equal([nul!.field, nul!.code], ['firstname', 'unstorable']);
     assert.match(nul!.message, 'firstname "Nul\\u0000Byte" holds a NUL character (U+0000');
@@ -140,6 +141,10 @@ test('poison › rows appended straight to the store with a NUL and with a lone 
     assert.equal([lone!.field, lone!.code], ['lastname', 'unstorable']);
     assert.match(lone!.message, 'lastname "Half\\ud83d" holds half of a UTF-16 surrogate pair (U+D83D');
     assert.is(errors[1]!.record.lastname, 'Half\uFFFD');
+    const [unreadable] = reasonsOf(errors, 5);
+    assert.equal([unreadable!.field, unreadable!.code], ['row', 'unreadable']);
+    assert.match(unreadable!.message, /^row as stored cannot be read \(event RowReceived does not match its schema: \/record\/firstname must be string\); as stored: /);
+    assert.match(errors[2]!.record._raw!, '"firstname":42');
     const [received] = await w.store.readStream(streams.import(importId), { fromRevision: 2n, maxCount: 1 });
     assert.is((received!.data as { record: Record<string, string> }).record.firstname, 'Nul\u0000Byte', 'the RowReceived is left as it was');
 
