@@ -20,6 +20,7 @@ import { getImport } from '../../projections/import-log.ts';
 import { migrateProjections } from '../../projections/runner.ts';
 import { verifyReadModels } from '../../projections/verify.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.ts';
+import { dumpReadModels } from '../../test/support/dump.ts';
 import { writeNanaFile } from '../../test/support/files.ts';
 import { stepUntilFinished } from '../../test/support/steps.ts';
 import { migrateProcessor } from './processor-store.ts';
@@ -186,6 +187,29 @@ for (const [store, appendFirst] of [['PostgreSQL store', false], ['EventStoreDB 
     }
   });
 }
+
+test('poison › where the batch boundaries fall does not change the outcome: the refused row\'s rejection, its reason and every read model are the same at batch sizes 1, 4 and 50', async () => {
+  const file = path.join(work, 'boundaries.csv');
+  writeNanaFile(file, 30, { duplicateEvery: 7 });
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(',First6,', ',Poison,').replace(',First23,', ',Poison,'));
+  const dumps = [];
+  for (const batchSize of [1, 4, 50]) {
+    const w = await world();
+    try {
+      w.processor = new Processor(w.store, w.db.pool, { batchSize });
+      await w.db.pool.query(`alter table profile add constraint poison_check check (firstname <> 'Poison')`);
+      const { view } = await importFile(w, file);
+      assert.equal([view.status, view.totalRows, view.rejectedRows + view.importedRows], ['Failed', 30, 30]);
+      dumps.push(await dumpReadModels(w.db.pool));
+    } finally {
+      await w.processor.close().catch(() => undefined);
+      await w.db.drop();
+    }
+  }
+  assert.ok(dumps[0]!.errors.filter((e) => e.includes('"unstorable"')).length === 2, 'rows 6 and 23 are rejected as unstorable');
+  assert.equal(dumps[1], dumps[0]);
+  assert.equal(dumps[2], dumps[0]);
+});
 
 test.after(() => fs.rmSync(work, { recursive: true, force: true }));
 test.run();
