@@ -63,17 +63,22 @@ export function decodeHead(head: Uint8Array, encoding: DetectedEncoding, complet
 const BINARY = 'not a CSV file: it holds binary data';
 
 /**
- * The head of a file as text, or why it is not a text file: its encoding detected, NUL bytes
- * refused (outside UTF-16, where they are part of the characters), a byte order mark dropped.
+ * The head of a file as text, or why it is not a text file: its encoding detected, a NUL in its
+ * first line refused (outside UTF-16, where NUL bytes are part of the characters), a byte order
+ * mark dropped. A NUL in the first line is what a binary file shows (a zip or an .xlsx renamed
+ * .csv, UTF-16 text without its byte order mark); a NUL further on is a value's, and rejects its
+ * row with a reason (the processor's checkRow), not the file.
  * The server's file check and the browser's pre-upload check both read a head through this.
  */
 export function headText(head: Uint8Array, complete: boolean): { text: string; encoding: DetectedEncoding } | { problem: string } {
   const detected = detectEncoding(head, complete);
   if (detected.problem !== undefined) return { problem: detected.problem };
   const utf16 = detected.encoding === 'utf-16le' || detected.encoding === 'utf-16be';
-  if (!utf16 && head.includes(0)) return { problem: BINARY };
+  const lineEnd = head.indexOf(0x0a);
+  if (!utf16 && (lineEnd < 0 ? head : head.subarray(0, lineEnd)).includes(0)) return { problem: BINARY };
   let text = decodeHead(head, detected.encoding, complete);
-  if (text.includes('\u0000')) return { problem: BINARY };
+  const textLineEnd = text.indexOf('\n');
+  if ((textLineEnd < 0 ? text : text.slice(0, textLineEnd)).includes('\u0000')) return { problem: BINARY };
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   return { text, encoding: detected.encoding };
 }

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { Conflict, Forbidden, NotFound, RowInvalid, Unavailable, ValidationError } from '../errors.ts';
 import { importFile, readFile, type App, type Engine } from '../app.ts';
-import type { SourceName } from '../events/types.ts';
+import type { RowReason, SourceName } from '../events/types.ts';
 import { checkPhones } from '../processor/fields.ts';
 import { getImport, pageImports, type ImportView as ImportRecord } from '../../projections/import-log.ts';
 import { countErrors, errorPages, errorsAt, openErrorCounts, pageErrors, type ErrorStatusFilter } from '../../projections/error-log.ts';
@@ -19,6 +19,7 @@ import { DEFAULT_SESSION_POLICY, changePassword, sessionPrincipal, signIn, signO
 import { errorFileHeader, errorFileLine, errorFileName, uploadColumns } from './error-file.ts';
 import { receivedRecords, startReplayImport } from '../importer/reader.ts';
 import { checkRow } from '../processor/decide.ts';
+import { UNSTORABLE, shownValue, unstorableReasons } from '../processor/storable.ts';
 import { assertCareshopAllowed, markOnboarding, onboardingState, type OnboardingState } from '../importer/onboarding.ts';
 import { runningSync, startCareshopSync } from '../careshop/sync.ts';
 import { NOT_CONFIGURED } from '../careshop/shop.ts';
@@ -349,6 +350,7 @@ export class Careos {
     if (reason === '') throw new ValidationError('reason is required: say why the import is reverted (auditors read it)');
     if (reason.length > 500) throw new ValidationError(`reason is longer than 500 characters (${reason.length})`);
     if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(reason)) throw new ValidationError('reason holds a control character');
+    if (!reason.isWellFormed()) throw new ValidationError('reason holds half of a UTF-16 surrogate pair, which is not a character (send it as UTF-8 text)');
     const view = await this.getImport(actor, importId);
     const refusal = revertRefusal(view);
     if (refusal) throw new Conflict(refusal);
@@ -402,8 +404,23 @@ export class Careos {
     const wanted = [...new Set(rows as number[])].sort((a, b) => a - b);
     const view = await this.getImport(actor, importId);
     const errors = await this.replayable(view, wanted);
-    const replay = await this.startReplay(actor, view, wanted.map((row) => ({ row, record: this.replayRecord(view, errors.get(row)!) })));
-    return { importId: replay };
+    const records = wanted.map((row) => ({ row, record: this.replayRecord(view, errors.get(row)!) }));
+    // A value PostgreSQL could not store is in the error log as a copy (U+FFFD in its place, or
+    // cut): sent unchanged, that copy would be imported. Such a row is fixed in place instead.
+    const refused: RowReason[] = [];
+    for (const { row, record } of records) {
+      const unstorable = errors.get(row)!.reasons.find((reason) => reason.code === UNSTORABLE);
+      if (unstorable) {
+        refused.push({
+          field: unstorable.field, code: UNSTORABLE,
+          message: `row ${row} was rejected because a value could not be stored (${unstorable.message}); the error log keeps a copy with U+FFFD or a cut in its place, so send it fixed (Replay fixed row), not unchanged`,
+        });
+        continue;
+      }
+      for (const reason of unstorableReasons(record) ?? []) refused.push({ ...reason, message: `row ${row}: ${reason.message}` });
+    }
+    if (refused.length) throw new RowInvalid(refused);
+    return { importId: await this.startReplay(actor, view, records) };
   }
 
   /**
@@ -419,7 +436,8 @@ export class Careos {
     const given: Record<string, string> = {};
     for (const [key, value] of Object.entries(values)) {
       if (!columns.includes(key.toLowerCase())) throw new ValidationError(`"${key}" is not a column of this import (its columns: ${columns.join(', ')})`);
-      if (typeof value !== 'string' || value.length > 10_000) throw new ValidationError(`${key} must be text of at most 10000 characters`);
+      // Its length, NUL and lone surrogates are the field checks' (checkRow: unstorable), with a reason.
+      if (typeof value !== 'string') throw new ValidationError(`${key} must be text`);
       given[key.toLowerCase()] = value;
     }
     const error = (await this.replayable(view, [row])).get(row)!;
@@ -428,7 +446,19 @@ export class Careos {
       data: { importId: view.importId, source: view.source as SourceName, row, record },
       metadata: { by: actor.id, at: new Date().toISOString(), importId: view.importId, row, v: 1 },
     });
-    if (!checked.ok) throw new RowInvalid(checked.reasons);
+    const reasons = checked.ok ? [] : [...checked.reasons];
+    // A value rejected as unstorable is in the error log as a copy (U+FFFD where a character was
+    // refused): left as it is, the copy would be imported.
+    for (const unstorable of error.reasons) {
+      const field = unstorable.field;
+      if (unstorable.code !== UNSTORABLE || record[field] === undefined || record[field] !== error.record[field]) continue;
+      if (reasons.some((reason) => reason.field === field)) continue;
+      reasons.push({
+        field, code: UNSTORABLE,
+        message: `${field} ${shownValue(record[field]!)} is the error log's copy of a value that could not be stored (U+FFFD stands where a character was refused); type the value again`,
+      });
+    }
+    if (reasons.length) throw new RowInvalid(reasons);
     return { importId: await this.startReplay(actor, view, [{ row, record }]) };
   }
 

@@ -17,6 +17,7 @@ import { importStreamEvents } from '../events/import-stream.ts';
 import { Processor } from '../processor/run.ts';
 import { migrateProcessor } from '../processor/processor-store.ts';
 import { getImport } from '../../projections/import-log.ts';
+import { errorsOf } from '../../projections/error-log.ts';
 import { historyEntries } from '../../projections/history.ts';
 import { ProjectionRunner, migrateProjections } from '../../projections/runner.ts';
 import { dumpReadModels } from '../../test/support/dump.ts';
@@ -109,6 +110,27 @@ function countPages(): { pages: number; largest: number; restore(): void } {
   } as typeof original;
   return seen;
 }
+
+test('careshop sync › a record with a value over 500 characters (the shop\'s text column holds any length) is rejected with a reason naming the field; one whose customer id is that long is rejected too and kept out of the history log; the records around them are synced', async () => {
+  const w = await world();
+  try {
+    await open(w);
+    await addCustomers(w, 1, 2, '2026-11-01T00:00:00Z');
+    const insert = 'insert into customer (customer_id, firstname, lastname, mobile_phone, email, updated_at) values ($1, $2, $3, $4, null, $5)';
+    await w.shop.pool.query(insert, ['CS-LONG-NAME', 'ก'.repeat(600), 'Jaidee', '0812345601', '2026-11-02T00:00:00Z']);
+    await w.shop.pool.query(insert, [`CS-${'9'.repeat(600)}`, 'Somchai', 'Dee', '0812345602', '2026-11-03T00:00:00Z']);
+    const view = await sync(w);
+    assert.equal([view.status, view.totalRows, view.importedRows, view.rejectedRows], ['Failed', 4, 2, 2]);
+    const errors = await errorsOf(w.importer.pool, view.importId);
+    assert.equal(errors.map((e) => e.reasons.map((r) => [r.field, r.code])), [[['firstname', 'unstorable']], [['customer_id', 'unstorable']]]);
+    assert.match(errors[0]!.reasons[0]!.message, /^firstname is 600 characters long \("ก{60}"…\); at most 500 characters are accepted$/);
+    assert.match(errors[1]!.reasons[0]!.message, /^customer_id is 603 characters long \("CS-9{57}"…\); at most 500 characters are accepted$/);
+    const { items } = await historyEntries(w.importer.pool, { source: 'careshop', importId: view.importId, limit: 10, offset: 0 });
+    assert.equal(items.map((h) => [h.originalId, h.outcome]), [['CS-0001', 'created'], ['CS-0002', 'created'], ['CS-LONG-NAME', 'rejected']]);
+  } finally {
+    await drop(w);
+  }
+});
 
 test('careshop sync › refused until Nana onboarding is marked complete, with the reason', async () => {
   const w = await world();

@@ -65,6 +65,23 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return CONNECTION_MESSAGES.test(error.message);
 }
 
+// SQLSTATE classes of a statement refused for the data it carries: data exception (22: an
+// invalid byte sequence, a value out of range, malformed JSON), integrity constraint violation
+// (23), program limit exceeded (54: an index entry too large). The same data is refused again on
+// every try; a connection lost (08), a server shutting down (57), resources (53), a serialization
+// failure (40) or a lock (55) say nothing about the data, and trying again may succeed.
+const DATA_REFUSED_CLASSES = new Set(['22', '23', '54']);
+
+/**
+ * True when PostgreSQL refused a statement because of the data it carries: trying the same data
+ * again fails again (the processor then finds the row that carries it, run.ts).
+ */
+export function isDataRefused(error: unknown): boolean {
+  if (!(error instanceof Error) || isDatabaseUnavailable(error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.length === 5 && DATA_REFUSED_CLASSES.has(code.slice(0, 2));
+}
+
 export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let result: T;

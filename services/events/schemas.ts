@@ -130,6 +130,11 @@ export function checkEvent(type: string, data: unknown, metadata: unknown): asse
   if (!validateMetadata(metadata)) throw new InvalidEvent(type, `metadata ${describe(validateMetadata)}`);
 }
 
+/** Whether metadata matches the event metadata schema (what every importer event carries). */
+export function isEventMetadata(metadata: unknown): metadata is EventMetadata {
+  return validator('EventMetadata.v1')!(metadata) === true;
+}
+
 /** Throws InvalidEvent unless an admin action's event (ACTION_EVENT_TYPES) matches its schemas. */
 export function checkActionEvent(type: string, data: unknown, metadata: unknown): void {
   if (!(ACTION_EVENT_TYPES as readonly string[]).includes(type)) throw new InvalidEvent(type, 'unknown action event type');

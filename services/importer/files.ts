@@ -6,6 +6,7 @@ import { parse } from 'csv-parse/sync';
 import type { SourceName } from '../events/types.ts';
 import { RULES } from '../processor/decide.ts';
 import { FileRefused } from '../errors.ts';
+import { storableText, unstorableProblem } from '../processor/storable.ts';
 import { FILE_SOURCES, fileSource, headerProblem } from '../../schemas/api.ts';
 import { SAVE_AS_UTF8, detectEncoding, headText, windows874Problem, type DetectedEncoding } from '../../schemas/encoding.ts';
 
@@ -30,6 +31,9 @@ function formatBytes(bytes: number): string {
 
 /** Reads only the head of the file: answers in milliseconds whatever the file's size. */
 export function checkFile(filePath: string, fileName: string, source: SourceName, maxBytes: number): CheckedFile {
+  // The name goes into the import log: PostgreSQL must be able to store it (upload.ts refuses control characters too).
+  const nameProblem = unstorableProblem(fileName, 255);
+  if (nameProblem) throw new FileRefused(storableText(fileName, 255), `the file name ${nameProblem}`);
   const definition = fileSource(source);
   if (!definition || !RULES[source]) {
     throw new FileRefused(fileName, `source "${source}" cannot be imported from a file (accepted: ${FILE_SOURCES.map((s) => s.name).join(', ')})`);
@@ -76,7 +80,9 @@ export function checkFile(filePath: string, fileName: string, source: SourceName
 /**
  * Turns the upload's bytes into UTF-8 while checking all of them: UTF-8 files pass byte for byte,
  * Windows-874 and UTF-16 ones are decoded (Thai intact). A file whose head was only ASCII is
- * decided at its first other byte. Throws FileRefused for anything that is not such text.
+ * decided at its first other byte. Throws FileRefused for anything that is not such text. A NUL
+ * is text (the head's first line had none: headText): the row holding it is rejected, with the
+ * field and why, when it is decided (checkRow), and the other rows are imported.
  */
 class ToUtf8 {
   private decoder: TextDecoder | null = null;
@@ -105,7 +111,6 @@ class ToUtf8 {
     if (this.encoding === 'ascii') {
       const firstOther = chunk.findIndex((b) => b >= 0x80);
       if (firstOther < 0) {
-        if (chunk.includes(0)) this.refuse('not a CSV file: it holds binary data');
         this.previous = chunk[chunk.length - 1] ?? this.previous;
         return chunk;
       }
@@ -121,12 +126,10 @@ class ToUtf8 {
       } catch {
         this.notText();
       }
-      if (chunk.includes(0)) this.refuse('not a CSV file: it holds binary data');
       return chunk;
     }
     if (this.encoding === 'windows-874') {
       if (windows874Problem(chunk, this.previous)) this.notText();
-      if (chunk.includes(0)) this.refuse('not a CSV file: it holds binary data');
       this.previous = chunk[chunk.length - 1] ?? this.previous;
     }
     let text = '';
@@ -135,7 +138,6 @@ class ToUtf8 {
     } catch {
       this.notText();
     }
-    if (text.includes('\u0000')) this.refuse('not a CSV file: it holds binary data');
     return Buffer.from(text, 'utf8');
   }
 

@@ -219,10 +219,34 @@ test('file store › refuses a file that ends inside a character', async () => {
   assert.is(await storeRefusal(file), 'not decodable text: the file ends inside a character');
 });
 
-test('file store › refuses NUL bytes deeper in the file, storing nothing', async () => {
-  const file = write('deep-nul.csv', longFile(Buffer.from(',n9999,,a\u0000b,x,,,+66895550102,,\n')));
+test('file store › a NUL byte in a row, deep in the file, is a value (its row is rejected when decided), not binary data: stored as it is', async () => {
+  const content = longFile(Buffer.from(',n9999,,a\u0000b,x,,,+66895550102,,\n'));
+  const file = write('deep-nul.csv', content);
   checkFile(file, 'deep-nul.csv', 'nana', MAX_BYTES);
-  assert.is(await storeRefusal(file), 'not a CSV file: it holds binary data');
+  assert.ok((await copied(file, 'deep-nul.csv')).equals(content));
+});
+
+test('file check › a NUL byte in a row of the head is a value, not binary data; in the header line it is binary data', () => {
+  checkFile(write('row-nul.csv', `${NANA_HEADER}\n,n5004,,Nul\u0000Byte,x,,,+66895550102,,\n`), 'row-nul.csv', 'nana', MAX_BYTES);
+  assert.is(refusal(write('header-nul.csv', `careos_cus_id,nana\u0000cus_id\n${NANA_ROW}\n`)), 'not a CSV file: it holds binary data');
+  const utf16 = write('utf16-nul.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${NANA_HEADER}\n,n5004,,Nul\u0000Byte,x,,,+66895550102,,\n`, 'utf16le')]));
+  assert.is(checkFile(utf16, 'utf16-nul.csv', 'nana', MAX_BYTES).encoding, 'utf-16le');
+});
+
+test('file check › a UTF-16 file without its byte order mark is binary data (NUL bytes in its first line)', () => {
+  assert.is(refusal(write('utf16-nobom.csv', Buffer.from(`${NANA_HEADER}\n${NANA_ROW}\n`, 'utf16le'))), 'not a CSV file: it holds binary data');
+  assert.is(refusal(write('utf16be-nobom.csv', Buffer.from(`${NANA_HEADER}\n${NANA_ROW}\n`, 'utf16le').swap16())), 'not a CSV file: it holds binary data');
+});
+
+test('file check › a file name PostgreSQL cannot store (a lone surrogate) is refused with why', () => {
+  const file = write('fine.csv', `${NANA_HEADER}\n${NANA_ROW}\n`);
+  try {
+    checkFile(file, 'half\ud800.csv', 'nana', MAX_BYTES);
+    assert.unreachable('accepted');
+  } catch (error) {
+    assert.instance(error, FileRefused);
+    assert.match((error as FileRefused).reason, /^the file name "half\\ud800.csv" holds half of a UTF-16 surrogate pair \(U\+D800/);
+  }
 });
 
 test('file store › the copy of an accepted UTF-8 upload is the upload byte for byte', async () => {

@@ -82,6 +82,7 @@ export async function markOnboarding(
   if (!input.complete && reason === null) throw new ValidationError('a reason is required to reopen Nana onboarding');
   if (reason !== null && reason.length > MAX_REASON) throw new ValidationError(`the reason is longer than ${MAX_REASON} characters`);
   if (reason !== null && /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(reason)) throw new ValidationError('the reason holds a control character');
+  if (reason !== null && !reason.isWellFormed()) throw new ValidationError('the reason holds half of a UTF-16 surrogate pair, which is not a character (send it as UTF-8 text)');
   const [{ marks, revision }, running] = await Promise.all([readMarks(store), nanaInProgress(db)]);
   const current = marks[0]?.complete ?? false;
   if (current === input.complete) {

@@ -38,6 +38,22 @@ test('reader › a quote inside an unquoted value is read as the character it is
   assert.equal(rows.map((r) => r.firstname), ['Stray"Quote', 'Somchai', 'Malee']);
 });
 
+test('reader › a value holding a NUL and a value over 500 characters reject their rows, each with a reason naming the field and the value; the other rows of the file are imported', async () => {
+  const view = await t.run(file('unstorable.csv', [
+    HEADER,
+    ',n7201,F,Before,Row,,,0813330001,,',
+    ',n7202,M,Nul\u0000Byte,Row,,,0813330002,,',
+    `,n7203,F,Long,Row,,,0813330003,"${'Rabbit Care '.repeat(50)}",`,
+    ',n7204,F,After,Row,,,0813330004,,',
+  ]), 'nana');
+  assert.equal([view.status, view.totalRows, view.importedRows, view.rejectedRows], ['Failed', 4, 2, 2]);
+  const errors = await errorsOf(t.app.pool, view.importId);
+  assert.equal(errors.map((e) => [e.row, e.reasons.map((r) => [r.field, r.code])]), [[2, [['firstname', 'unstorable']]], [3, [['company_name', 'unstorable']]]]);
+  assert.match(errors[0]!.reasons[0]!.message, 'firstname "Nul\\u0000Byte" holds a NUL character (U+0000, at character 4), which cannot be stored');
+  assert.match(errors[1]!.reasons[0]!.message, /^company_name is 600 characters long \("Rabbit Care Rabbit Care .*"…\); at most 500 characters are accepted$/);
+  assert.is(errors[0]!.record.firstname, 'Nul\uFFFDByte', 'the error log keeps the row, U+FFFD for the NUL');
+});
+
 test('reader › a record that cannot be parsed (a quote never closed) is rejected with its text as written, and every row is accounted for', async () => {
   const view = await t.run(file('unclosed.csv', [
     HEADER,

@@ -6,7 +6,7 @@
 import { eventId } from '../events/ids.ts';
 import type { EventMetadata, ImporterEvent, SourceName } from '../events/types.ts';
 import { decideRow, replayOf, rulesFor } from './decide.ts';
-import type { Checked, DecidedEvent } from './rules.ts';
+import { rejected, type Checked, type DecidedEvent } from './rules.ts';
 import type { InMemoryState } from './state.ts';
 
 /** An ImportProgressed event every this many decided rows of an import. */
@@ -28,6 +28,12 @@ export interface BatchInput {
   events: readonly ImporterEvent[];
   /** The field check of each RowReceived of `events`, in order. */
   checked: readonly Checked<unknown>[];
+  /**
+   * Each row is decided as a RowRejected for its check's reasons and nothing else (no replay
+   * link, no history entry): the last resort for a row whose rejection by its rules could not be
+   * stored either (run.ts).
+   */
+  bare?: boolean;
 }
 
 export interface BatchDecision {
@@ -148,7 +154,8 @@ export function decideBatch(input: BatchInput, before: ReadonlyMap<string, Impor
       }
       case 'RowReceived': {
         const progress = progressOf(importId, event.type);
-        const decision = decideRow(event, input.checked[row++]!, state);
+        const checked = input.checked[row++]!;
+        const decision = input.bare && !checked.ok ? rejected(event, checked.reasons) : decideRow(event, checked, state);
         for (const decided of decision.events) {
           state.apply(decided.event);
           emit(importId, decided);

@@ -11,6 +11,7 @@
 import { eventId, newCareosId } from '../events/ids.ts';
 import type { RowReason, SkipCode } from '../events/types.ts';
 import { checkEmails, checkPhones, checkRequiredText } from './fields.ts';
+import { isStorableText } from './storable.ts';
 import { fileSource } from '../../schemas/api.ts';
 import { ReasonCollector, linkEvents, outcomeMetadata, profileCreated, type DecidedEvent, type ReceivedRow, type SourceRules } from './rules.ts';
 
@@ -161,7 +162,8 @@ export const careshop: SourceRules<CareshopRow> = {
   history: {
     key(record) {
       const id = (record.customer_id ?? '').trim();
-      return id === '' ? null : id;
+      // An id PostgreSQL cannot store (storable.ts) cannot be a history key: its row is rejected, unlogged.
+      return id === '' || !isStorableText(id) ? null : id;
     },
     skip(received, originalId, entry) {
       return {

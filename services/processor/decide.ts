@@ -7,6 +7,7 @@ import { careshop } from './careshop.ts';
 import { nana } from './nana.ts';
 import { bangkokDate, outcomeMetadata, rejected, type Checked, type ReceivedRow, type RowDecision, type SourceRules } from './rules.ts';
 import type { DecisionState } from './state.ts';
+import { head, shownValue, unstorableReasons } from './storable.ts';
 
 export const RULES: Record<SourceName, SourceRules<unknown>> = {
   nana: nana as SourceRules<unknown>,
@@ -20,16 +21,26 @@ export function rulesFor(source: string): SourceRules<unknown> {
   return rules;
 }
 
-/** A record whose shape does not fit the header: unparsable, too few or too many values. */
+/** A record that could not be parsed at all (`_unparsable`, `_raw`: row-source.ts). */
+function unparsableReasons(record: Record<string, string>): RowReason[] {
+  const raw = (record._raw ?? '').replace(/\r?\n$/, '');
+  const shown = raw.length > 300 ? `${head(raw, 300)}…` : raw; // not cut inside a surrogate pair
+  return [{
+    field: 'row', code: 'unparsable',
+    message: `row is not valid CSV (${record._unparsable}); as written: ${JSON.stringify(shown)} (quote values that hold commas, quotes or line breaks, doubling the quotes inside)`,
+  }];
+}
+
+/** A stored row the intake could not read (`_unreadable`, `_raw`: intake.ts readInput). */
+function unreadableReasons(record: Record<string, string>): RowReason[] {
+  return [{
+    field: 'row', code: 'unreadable',
+    message: `row as stored cannot be read (${head(record._unreadable ?? '', 300)}); as stored: ${shownValue(record._raw ?? '', 0, 200)}`,
+  }];
+}
+
+/** A record whose shape does not fit the header: too few or too many values. */
 function shapeReasons(record: Record<string, string>, rules: SourceRules<unknown>): RowReason[] {
-  if (record._unparsable !== undefined) {
-    const raw = (record._raw ?? '').replace(/\r?\n$/, '');
-    const shown = raw.length > 300 ? `${raw.slice(0, 300)}…` : raw;
-    return [{
-      field: 'row', code: 'unparsable',
-      message: `row is not valid CSV (${record._unparsable}); as written: ${JSON.stringify(shown)} (quote values that hold commas, quotes or line breaks, doubling the quotes inside)`,
-    }];
-  }
   const reasons: RowReason[] = [];
   const extra = Object.keys(record).filter((key) => key.startsWith('_extra'));
   if (extra.length) {
@@ -43,12 +54,31 @@ function shapeReasons(record: Record<string, string>, rules: SourceRules<unknown
   return reasons;
 }
 
-/** Stateless half of a decision (field validation); may run anywhere, e.g. in a worker thread. */
+/**
+ * Stateless half of a decision (field validation); may run anywhere, e.g. in a worker thread. A
+ * value PostgreSQL cannot store (storable.ts) rejects the row whatever the source, before its
+ * rules read it: they would carry it into the read models. The row still gets every other reason.
+ */
 export function checkRow(received: ReceivedRow): Checked<unknown> {
   const rules = rulesFor(received.data.source);
-  const shape = shapeReasons(received.data.record, rules);
-  if (shape.length) return { ok: false, reasons: shape };
-  return rules.check(received.data.record, bangkokDate(received.metadata.at));
+  const { record } = received.data;
+  if (record._unparsable !== undefined) return { ok: false, reasons: unparsableReasons(record) };
+  if (record._unreadable !== undefined) return { ok: false, reasons: unreadableReasons(record) };
+  const unstorable = unstorableReasons(record);
+  const shape = shapeReasons(record, rules);
+  if (unstorable === null && shape.length === 0) return rules.check(record, bangkokDate(received.metadata.at));
+  if (unstorable === null) return { ok: false, reasons: shape };
+  // The other fields' reasons too, the unstorable values read as empty (their rules would only
+  // repeat the problem, or scan a value of megabytes).
+  const reasons = [...unstorable, ...shape];
+  if (shape.length === 0) {
+    const flagged = new Set(unstorable.map((reason) => reason.field));
+    const rest: Record<string, string> = {};
+    for (const key in record) rest[key] = flagged.has(key) ? '' : record[key]!;
+    const checked = rules.check(rest, bangkokDate(received.metadata.at));
+    if (!checked.ok) for (const reason of checked.reasons) if (!flagged.has(reason.field)) reasons.push(reason);
+  }
+  return { ok: false, reasons };
 }
 
 /** The rejected row a replayed row names in `_replay_of`: absent, malformed, or a reference. */

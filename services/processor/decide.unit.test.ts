@@ -446,6 +446,58 @@ test('row › rejects a record that is not valid CSV, quoting the parser and the
   assert.match(reason.message, 'as written: ",n9,\\"F,Broken,Row"');
 });
 
+// --- what PostgreSQL cannot store (storable.ts) ---------------------------------------------------
+
+test('unstorable › a value holding a NUL rejects its row, naming the field and the value (NUL shown as \\u0000); the error log keeps a copy with U+FFFD', () => {
+  const decision = given().when(nanaRow({ firstname: 'Nul\u0000Byte' }));
+  const reason = only(rejection(decision));
+  assert.equal([reason.field, reason.code], ['firstname', 'unstorable']);
+  assert.match(reason.message, 'firstname "Nul\\u0000Byte" holds a NUL character (U+0000, at character 4), which cannot be stored; remove it');
+  assert.is(eventOf(decision, 'RowRejected').data.record.firstname, 'Nul\uFFFDByte');
+});
+
+test('unstorable › a lone UTF-16 surrogate rejects its row, naming the field, the value and the code unit; a whole pair (an emoji) is accepted', () => {
+  const decision = given().when(nanaRow({ lastname: 'Half\ud83d' }));
+  const reason = only(rejection(decision));
+  assert.equal([reason.field, reason.code], ['lastname', 'unstorable']);
+  assert.match(reason.message, 'lastname "Half\\ud83d" holds half of a UTF-16 surrogate pair (U+D83D, at character 5) without its other half');
+  assert.is(eventOf(decision, 'RowRejected').data.record.lastname, 'Half\uFFFD');
+  assert.is(given().when(nanaRow({ lastname: 'Smile\ud83d\ude00' })).outcome, 'imported');
+});
+
+test('unstorable › a value over 500 characters rejects its row, saying how long and what is accepted; the error log keeps it cut (still over the bound), and the row keeps its other reasons', () => {
+  const long = 'ก'.repeat(1200);
+  const decision = given().when(nanaRow({ company_name: long, email: 'not-an-address' }));
+  const reasons = rejection(decision);
+  assert.equal(reasons.map((r) => [r.field, r.code]), [['company_name', 'unstorable'], ['email', 'invalid-email']]);
+  assert.match(reasons[0]!.message, /^company_name is 1200 characters long \("ก{60}"…\); at most 500 characters are accepted$/);
+  const kept = eventOf(decision, 'RowRejected').data.record.company_name!;
+  assert.is(kept, `${'ก'.repeat(500)}… [cut: 1200 characters in all]`);
+  assert.equal(checkRow(nanaRow({ company_name: kept })).ok, false, 'the copy, sent again unchanged, is refused again');
+  assert.is(given().when(nanaRow({ company_name: 'x'.repeat(500) })).outcome, 'imported', '500 characters are accepted');
+});
+
+test('unstorable › a row over 5000 characters in all is rejected as a whole', () => {
+  const row = nanaRow();
+  for (let i = 1; i <= 11; i++) row.data.record[`_extra${i}`] = 'x'.repeat(480);
+  const reasons = rejection(given().when(row));
+  assert.equal(reasons.map((r) => [r.field, r.code]), [['row', 'unstorable'], ['row', 'extra-values']]);
+  assert.match(reasons[0]!.message, /^row holds \d+ characters in all; at most 5000 are accepted in a row/);
+});
+
+test('unstorable › a Care Shop record with an over-long customer id is rejected and kept out of the history log (its id is no key)', () => {
+  const row = received('careshop', { customer_id: `CS-${'9'.repeat(600)}`, firstname: 'Somchai', lastname: 'Jaidee', mobile_phone: '0812345678', email: '', updated_at: '' });
+  const decision = given().when(row);
+  assert.equal(decision.events.map((e) => e.event.type), ['RowRejected']);
+  assert.equal(only(rejection(decision)).field, 'customer_id');
+});
+
+test('unstorable › an unparsable row holding a NUL is rejected as unparsable, its text shown escaped and kept with U+FFFD', () => {
+  const decision = given().when(received('nana', { _unparsable: 'Quote Not Closed', _raw: ',n9,"a\u0000b\n' }));
+  assert.match(only(rejection(decision)).message, 'as written: ",n9,\\"a\\u0000b"');
+  assert.is(eventOf(decision, 'RowRejected').data.record._raw, ',n9,"a\uFFFDb\n');
+});
+
 test('row › a careos row with too few values is rejected too', () => {
   const row = careosRow();
   delete row.data.record.date_of_birth;

@@ -110,7 +110,8 @@ function isCalendarDate(isoDate: string): boolean {
   const year = digitsAt(isoDate, 0, 4);
   const month = digitsAt(isoDate, 5, 2);
   const day = digitsAt(isoDate, 8, 2);
-  if (month < 1 || month > 12 || day < 1) return false;
+  // The Gregorian calendar has no year 0 (1 BC is followed by AD 1); PostgreSQL refuses 0000-mm-dd.
+  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
   const lastDay = month === 2 && isLeapYear(year) ? 29 : DAYS_IN_MONTH[month - 1]!;
   return day <= lastDay;
 }

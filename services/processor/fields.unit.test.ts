@@ -119,6 +119,11 @@ test('date_of_birth › rejects an impossible calendar date such as 1990-13-01',
   }
 });
 
+test('date_of_birth › rejects year 0000, which the calendar (and PostgreSQL) does not have; accepts 0001', () => {
+  assert.equal(codes(checkDateOfBirth('0000-01-01', TODAY)), ['invalid-date']);
+  assert.equal(codes(checkDateOfBirth('0001-01-01', TODAY)), []);
+});
+
 test('date_of_birth › accepts 29 February only in a leap year', () => {
   assert.equal(checkDateOfBirth('2024-02-29', TODAY).value, '2024-02-29');
   assert.equal(checkDateOfBirth('2000-02-29', TODAY).value, '2000-02-29');

@@ -3,11 +3,11 @@
 // deciding, so it can run on a thread of its own (intake-thread.ts, reached through RemoteIntake)
 // and read and check batch N+1 while the processor decides batch N. Each batch is read one ahead.
 import type { MessagePort } from 'node:worker_threads';
-import { needsColumns, toImporterEvent } from '../events/schemas.ts';
+import { isEventMetadata, needsColumns, toImporterEvent } from '../events/schemas.ts';
 import { importRecordKeys } from '../events/import-stream.ts';
 import { recordKeys } from '../events/row-received.ts';
-import type { ImporterEvent } from '../events/types.ts';
-import type { EventStore, Position } from '../eventstore/types.ts';
+import { SOURCES, type ImporterEvent } from '../events/types.ts';
+import type { EventStore, Position, RecordedEvent } from '../eventstore/types.ts';
 import { comparePositions } from '../eventstore/types.ts';
 import type { ThreadStoreInput } from '../threads/store.ts';
 import { checkRow } from './decide.ts';
@@ -106,7 +106,7 @@ export class LocalIntake implements Intake {
       const importId = (stored.data as { importId?: unknown } | null)?.importId;
       // (A malformed event reads without keys: its schema check says what is wrong with it.)
       const keys = needsColumns(stored) && typeof importId === 'string' ? this.keys.get(importId) ?? (await this.loadKeys(importId)) : undefined;
-      const event = toImporterEvent(stored, keys);
+      const event = readInput(stored, keys);
       if (event.type === 'ImportStarted') this.remember(event.data.importId, recordKeys(event.data.columns));
       events.push({ event, position: stored.position });
     }
@@ -139,6 +139,27 @@ export class LocalIntake implements Intake {
     // The imports read lately; a long-lived engine forgets the oldest (read again if needed).
     if (this.keys.size >= 256 && !this.keys.has(importId)) this.keys.delete(this.keys.keys().next().value!);
     this.keys.set(importId, keys);
+  }
+}
+
+/**
+ * An input event as the processor decides it. A stored RowReceived that cannot be read (it does not
+ * match its schema: appended by other means than the reader, or a bug) is no reason to stop: it
+ * reads as a row holding why (`_unreadable`) and its stored data (`_raw`), which its checks reject
+ * (checkRow), as long as its import, source and row can be told. Anything else that cannot be read
+ * is thrown (there is no row to reject).
+ */
+function readInput(stored: RecordedEvent, keys: readonly string[] | undefined): ImporterEvent {
+  try {
+    return toImporterEvent(stored, keys);
+  } catch (error) {
+    if (stored.type !== 'RowReceived') throw error;
+    const data = stored.data as { importId?: unknown; source?: unknown; row?: unknown } | null;
+    const { metadata } = stored;
+    const source = SOURCES.find((name) => name === data?.source);
+    if (typeof data?.importId !== 'string' || data.importId === '' || !source || !Number.isInteger(data.row) || (data.row as number) < 1 || !isEventMetadata(metadata)) throw error;
+    const record = { _unreadable: (error as Error).message, _raw: JSON.stringify(stored.data) };
+    return { type: 'RowReceived', data: { importId: data.importId, source, row: data.row as number, record }, metadata };
   }
 }
 

@@ -4,6 +4,7 @@
 import type { EventMetadata, ImporterEvent, ProfileCreatedData, RowReason, RowReceivedData, SourceName } from '../events/types.ts';
 import { eventId } from '../events/ids.ts';
 import type { DecisionState, LookupKeys, SyncedRecord } from './state.ts';
+import { storableRecord } from './storable.ts';
 
 export interface ColumnSpec {
   name: string;
@@ -62,8 +63,13 @@ export function outcomeMetadata(received: ReceivedRow): EventMetadata {
   return { by: received.metadata.by, at: received.metadata.at, importId: received.data.importId, row: received.data.row, v: 1 };
 }
 
+/**
+ * RowRejected for a received row: its record whole, as PostgreSQL can store it (a value it cannot
+ * becomes a sanitised copy, storable.ts; the RowReceived keeps the original).
+ */
 export function rejected(received: ReceivedRow, reasons: RowReason[]): RowDecision {
-  const { importId, source, row, record } = received.data;
+  const { importId, source, row } = received.data;
+  const record = storableRecord(received.data.record);
   return {
     outcome: 'rejected',
     events: [

@@ -17,9 +17,22 @@
 // N+2 while this thread decides batch N+1 and PostgreSQL commits batch N. N+1 is decided against
 // the read models plus the net effect of batch N, whether or not the read models show it yet. Batch N+1 is appended only once N has committed; if N fails, N+1 is
 // thrown away and everything is read again from the committed checkpoint.
+//
+// No poison event: every row's values are checked before it is decided (checkRow: a value
+// PostgreSQL cannot store rejects the row), and whatever slips through anyway (a bug, a limit no
+// check knows) cannot stop the processor. When PostgreSQL refuses a batch for the data it carries
+// (isDataRefused: the same data would be refused again), or a batch cannot be decided at all, the
+// batch is decided again one input event per commit: the row whose outcome is refused is then
+// decided again as rejected, with PostgreSQL's reason (refusedReason), and everything after it goes
+// on. That decision is a function of the row and of what PostgreSQL says of its outcome, not of
+// when the refusal came, so deciding the row again gives the same events. A connection lost is
+// not a refusal: the batch is decided again from the checkpoint, as before. With EventStoreDB the
+// outcome is appended before PostgreSQL commits, and an appended event cannot be taken back: there
+// the read models are first written in a transaction that is rolled back (tryProjecting), and only
+// an outcome PostgreSQL took is appended.
 import type pg from 'pg';
 import { checkEvent } from '../events/schemas.ts';
-import type { EventOf, ImporterEvent } from '../events/types.ts';
+import type { EventOf, ImporterEvent, RowReason } from '../events/types.ts';
 import { streams } from '../events/types.ts';
 import type { EventStore, NewEvent, Position, StreamAppend } from '../eventstore/types.ts';
 import { START, comparePositions } from '../eventstore/types.ts';
@@ -35,6 +48,9 @@ import { moveCheckpoint, readCheckpoint, readProgress, writeProgress } from './p
 import { InMemoryState } from './state.ts';
 import { decideRevertOutcome, decideRevertPage, emptyTally, revertPages, revertPrecondition } from './revert.ts';
 import { getImport } from '../../projections/import-log.ts';
+import { isDataRefused } from '../db/pool.ts';
+import type { Checked } from './rules.ts';
+import { UNSTORABLE, storableText } from './storable.ts';
 
 export interface ProcessorOptions {
   batchSize: number;
@@ -55,6 +71,11 @@ export class Processor {
   private cursor: Position | null = null;
   /** The batch being committed while the next one is decided, and its net effect on the decision state. */
   private inflight: { done: Promise<void>; effects: InMemoryState } | null = null;
+  /**
+   * A batch PostgreSQL refused for its data, or that could not be decided: decided again one input
+   * event per commit up to `until` (its last event), from `queue` (read from the checkpoint).
+   */
+  private isolation: { until: Position; queue: InputEvent[] } | null = null;
 
   private readonly intake: Intake;
   private readonly revertPage: number | undefined;
@@ -128,6 +149,10 @@ export class Processor {
     // After a failed commit, its batch must be gone before anything is decided again.
     if (!this.checkpoint) await this.flush();
     const checkpoint = await this.loadCheckpoint();
+    if (this.isolation) {
+      if (comparePositions(checkpoint, this.isolation.until) < 0) return this.stepAlone(checkpoint);
+      this.isolation = null;
+    }
     // Events of other types already looked at need not be read again before the next commit.
     const from = this.cursor && comparePositions(this.cursor, checkpoint) > 0 ? this.cursor : checkpoint;
     const batch = await this.intake.next(from);
@@ -143,21 +168,29 @@ export class Processor {
     const input: BatchInput = { events: batch.events.map((e) => e.event), checked: batch.checked };
     await this.loadImports([...new Set(input.events.map((e) => e.metadata.importId))]);
     const state = await this.loadState(lookupKeysOf(input));
-    const decision = decideBatch(input, this.imports, state);
-    for (const progress of decision.progress) this.imports.set(progress.importId, progress);
-
+    let decision: ReturnType<typeof decideBatch>;
     // Checked before waiting, so the schema checks run while the previous batch commits.
     const decided: ImporterEvent[] = [];
     const outcomes: { importId: string; events: NewEvent[] }[] = [];
-    for (const [importId, list] of decision.outcomes) {
-      outcomes.push({ importId, events: checkedOutcome(list) });
-      for (const { event } of list) decided.push(event);
+    try {
+      decision = decideBatch(input, this.imports, state);
+      for (const [importId, list] of decision.outcomes) {
+        outcomes.push({ importId, events: checkedOutcome(list) });
+        for (const { event } of list) decided.push(event);
+      }
+    } catch (error) {
+      // A row the rules fail on, or whose outcome fails its schema: found by deciding one event at a time.
+      await this.flush();
+      this.reset();
+      this.isolation = { until: batch.position, queue: [] };
+      throw new Error(`the batch after ${positionText(checkpoint)} could not be decided (${(error as Error).message}); deciding it again one event at a time`, { cause: error });
     }
+    for (const progress of decision.progress) this.imports.set(progress.importId, progress);
 
     // The previous batch must be committed before this one is appended after it.
     await this.flush();
     const next = batch.position;
-    const done = this.commit({ checkpoint, next, stored: batch.events, outcomes, progress: decision.progress });
+    const done = this.commit({ checkpoint, next, stored: batch.events, outcomes, progress: decision.progress, isolateOnRefusal: true });
     done.catch(() => undefined); // surfaced by flush()
     this.inflight = { done, effects: InMemoryState.of(decided) };
     this.checkpoint = next;
@@ -195,10 +228,94 @@ export class Processor {
     return true;
   }
 
+  /**
+   * One input event of a batch PostgreSQL refused (isolation), decided and committed alone. A row
+   * whose outcome is refused is decided again as rejected for PostgreSQL's reason, by its source's
+   * rules (its replay link, its history entry); when that is refused too, as a bare RowRejected.
+   */
+  private async stepAlone(checkpoint: Position): Promise<boolean> {
+    const isolation = this.isolation!;
+    if (isolation.queue.length === 0) {
+      const batch = await this.intake.next(checkpoint);
+      let row = 0;
+      for (const { event, position } of batch.events) {
+        const checked = event.type === 'RowReceived' ? batch.checked[row++] : undefined;
+        if (comparePositions(position, isolation.until) <= 0) isolation.queue.push({ event, position, checked });
+      }
+      if (isolation.queue.length === 0) {
+        this.isolation = null;
+        return true;
+      }
+    }
+    const item = isolation.queue.shift()!;
+    if (item.event.type === 'RevertRequested') return this.stepRevert(checkpoint, item.position, item as { event: EventOf<'RevertRequested'>; position: Position });
+    let refusal: RowReason | null = null;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.commitAlone(await this.loadCheckpoint(), item, refusal, attempt === 2);
+        if (refusal) {
+          const { importId, row } = (item.event as EventOf<'RowReceived'>).data;
+          console.error(`careos: processor: row ${row} of import ${importId} could not be stored as decided and is rejected instead: ${refusal.message}`);
+        }
+        return true;
+      } catch (error) {
+        const refused = isDataRefused(error) || error instanceof UndecidableEvent;
+        if (!refused || item.event.type !== 'RowReceived' || attempt === 2) {
+          isolation.queue = []; // read again from the checkpoint
+          throw error;
+        }
+        refusal = refusedReason(error);
+      }
+    }
+  }
+
+  /** Decides one input event alone (as rejected for `refusal`, when given) and commits it. */
+  private async commitAlone(checkpoint: Position, item: InputEvent, refusal: RowReason | null, bare: boolean): Promise<void> {
+    const checked: Checked<unknown>[] = refusal ? [{ ok: false, reasons: [refusal] }] : item.checked ? [item.checked] : [];
+    const input: BatchInput = { events: [item.event], checked, bare };
+    await this.loadImports([item.event.metadata.importId]);
+    const state = await this.loadState(lookupKeysOf(input));
+    let decision: ReturnType<typeof decideBatch>;
+    const outcomes: { importId: string; events: NewEvent[] }[] = [];
+    try {
+      decision = decideBatch(input, this.imports, state);
+      for (const [importId, list] of decision.outcomes) outcomes.push({ importId, events: checkedOutcome(list) });
+    } catch (error) {
+      throw new UndecidableEvent(error as Error);
+    }
+    await this.commit({ checkpoint, next: item.position, stored: [item], outcomes, progress: decision.progress });
+    for (const progress of decision.progress) this.imports.set(progress.importId, progress);
+    this.checkpoint = item.position;
+    this.cursor = item.position;
+  }
+
+  /**
+   * Writes the read models of an outcome in a transaction that is rolled back: whether PostgreSQL
+   * takes it, found out before it is appended to a store whose appends cannot be taken back
+   * (EventStoreDB). The positions are placeholders (the store has not given any yet); none of the
+   * checks a read model makes depends on them.
+   */
+  private async tryProjecting(stored: readonly { event: ImporterEvent; position: Position }[], appends: readonly StreamAppend[]): Promise<void> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('begin');
+      await project(client, stored, appends, appends.map((append) => ({ positions: append.events.map(() => START) })));
+    } catch (error) {
+      if (!isDataRefused(error)) broken = error as Error; // the connection may be unusable: not returned to the pool
+      throw error;
+    } finally {
+      await client.query('rollback').catch(() => undefined);
+      client.release(broken);
+    }
+  }
+
   /** Appends a decided batch and commits the read models, progress and checkpoint with it. */
   private async commit(batch: {
     checkpoint: Position; next: Position; stored: readonly { event: ImporterEvent; position: Position }[];
     outcomes: { importId: string; events: NewEvent[] }[]; progress: readonly ImportProgress[];
+    /** A refusal of the data starts the isolation of this batch (step). */
+    isolateOnRefusal?: boolean;
   }): Promise<void> {
     const { checkpoint, next, outcomes } = batch;
     // Every earlier batch has committed by now, so the revisions known are the streams' last.
@@ -207,6 +324,7 @@ export class Processor {
     }));
     let lastOutput = this.lastOutput;
     try {
+      if (this.store.kind !== 'postgres') await this.tryProjecting(batch.stored, appends);
       await this.store.appendMany(appends, async (client, results) => {
         results.forEach((result, i) => {
           if (comparePositions(result.position, lastOutput) > 0) lastOutput = result.position;
@@ -218,10 +336,53 @@ export class Processor {
       });
     } catch (error) {
       this.reset();
+      if (batch.isolateOnRefusal && isDataRefused(error)) {
+        this.isolation = { until: next, queue: [] };
+        throw new Error(`PostgreSQL refused the batch after ${positionText(checkpoint)} (${(error as Error).message}); deciding it again one event per commit`, { cause: error });
+      }
       throw error;
     }
     this.lastOutput = lastOutput;
   }
+}
+
+/** An input event of a batch, with its field check when it is a row. */
+interface InputEvent {
+  event: ImporterEvent;
+  position: Position;
+  checked?: Checked<unknown> | undefined;
+}
+
+/** Deciding one event failed (its rules threw, or its outcome fails its schema): it would fail every time. */
+class UndecidableEvent extends Error {
+  constructor(readonly reason: Error) {
+    super(reason.message, { cause: reason });
+    this.name = 'UndecidableEvent';
+  }
+}
+
+function positionText(position: Position): string {
+  return `${position.commit}/${position.prepare}`;
+}
+
+/**
+ * The reason a row is rejected with when PostgreSQL refused its outcome (or it could not be
+ * decided): what PostgreSQL said, and where, from the parts of its error that depend on the data
+ * alone (not the line of the COPY it was in).
+ */
+export function refusedReason(error: unknown): RowReason {
+  if (error instanceof UndecidableEvent) {
+    return { field: 'row', code: UNSTORABLE, message: storableText(`the row could not be decided (${error.reason.message}); it was not imported — correct it and replay it`, 1000) };
+  }
+  const e = error as { message?: string; code?: string; table?: string; column?: string; where?: string };
+  const copy = /^COPY (\S+), line \d+(?:, column (\S+))?/.exec(e.where ?? '');
+  const table = e.table ?? copy?.[1];
+  const column = e.column ?? copy?.[2];
+  const place = table ? `, in ${table}${column ? `.${column}` : ''}` : '';
+  return {
+    field: column ?? 'row', code: UNSTORABLE,
+    message: storableText(`the row passed its checks, but PostgreSQL refused to store it: ${e.message ?? String(error)} (SQLSTATE ${e.code ?? '?'}${place}); it was not imported — correct it and replay it`, 1000),
+  };
 }
 
 /**

@@ -290,6 +290,43 @@ test('audit › asOf that is not an ISO-8601 instant, a timeline without what to
   assert.equal(await asOf.json(), [], 'nothing was linked in 2000');
 });
 
+test('fix › a value PostgreSQL cannot store — a NUL, a lone surrogate, over 500 characters — is a 422 naming the field and the value, and starts nothing', async () => {
+  const fix = (body: string) => api(`/api/imports/${importId}/errors/2/fix`, 'bi', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  const imports = async () => Number((await api('/api/imports', 'admin')).headers.get('x-total-count'));
+  const before = await imports();
+  const cases: [string, RegExp, string][] = [
+    ['{"values":{"firstname":"Nul\\u0000Byte","email":"malee@example.com"}}', /firstname "Nul\\u0000Byte" holds a NUL character \(U\+0000, at character 4\), which cannot be stored; remove it/, 'firstname'],
+    ['{"values":{"lastname":"Half\\ud83d","email":"malee@example.com"}}', /lastname "Half\\ud83d" holds half of a UTF-16 surrogate pair \(U\+D83D, at character 5\) without its other half/, 'lastname'],
+    [JSON.stringify({ values: { firstname: 'M'.repeat(600), email: 'malee@example.com' } }), /firstname is 600 characters long \("M{60}"…\); at most 500 characters are accepted/, 'firstname'],
+  ];
+  for (const [body, detail, field] of cases) {
+    const problem = (await expectProblem(await fix(body), 422, detail)) as Problem & { reasons?: { field: string; code: string }[] };
+    assert.equal(problem.reasons?.map((r) => [r.field, r.code]), [[field, 'unstorable']]);
+  }
+  assert.is(await imports(), before, 'nothing was started');
+});
+
+test('replay › a row rejected for a NUL is not sent again unchanged (its error-log copy has U+FFFD): a 422 saying to fix it, the copy left unfixed is a 422 too; fixed, it is replayed', async () => {
+  const response = await upload(fileParts('nul.csv', `${CAREOS_HEADER}\nC0900201,Nul\u0000Byte,Jaidee,0812229999,nul@example.com,M,1980-05-01\n`));
+  assert.is(response.status, 202, await response.clone().text());
+  const nulImport = ((await response.json()) as { importId: string }).importId;
+  const done = await waitForImport(nulImport);
+  assert.equal([done.status, done.rejectedRows], ['Failed', 1]);
+  const post = (route: string, body: string) => api(`/api/imports/${nulImport}/errors/${route}`, 'bi', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  await expectProblem(await post('replay', '{"rows":[1]}'), 422, /row 1 was rejected because a value could not be stored .*send it fixed \(Replay fixed row\), not unchanged/);
+  await expectProblem(await post('1/fix', '{"values":{}}'), 422, /firstname "Nul\uFFFDByte" is the error log's copy of a value that could not be stored/);
+  const fixed = await post('1/fix', '{"values":{"firstname":"Somsak"}}');
+  assert.is(fixed.status, 202, await fixed.clone().text());
+  const replay = await waitForImport(((await fixed.json()) as { importId: string }).importId);
+  assert.equal([replay.status, replay.importedRows], ['Success', 1]);
+});
+
+test('reasons › a revert or onboarding reason holding a lone surrogate (not a character: PostgreSQL cannot store it in JSON) is a 400 that says so', async () => {
+  const json = { 'content-type': 'application/json' };
+  await expectProblem(await api(`/api/imports/${importId}/revert`, 'admin', { method: 'POST', body: '{"reason":"oops\\ud83d"}', headers: json }), 400, /reason holds half of a UTF-16 surrogate pair/);
+  await expectProblem(await api('/api/onboarding/nana', 'admin', { method: 'POST', body: '{"complete":false,"reason":"oops\\udc00"}', headers: json }), 400, /reason holds half of a UTF-16 surrogate pair/);
+});
+
 test('revert › a reason is required (400), JSON only (415), an unknown import is a 404; an import of its own reverted: 200 Reverted, asked again a 409 that says why', async () => {
   const revert = (id: string, body: string, type = 'application/json') => api(`/api/imports/${id}/revert`, 'admin', { method: 'POST', body, headers: { 'content-type': type } });
   await expectProblem(await revert(importId, '{}'), 400, /reason is required/);
