@@ -6,6 +6,7 @@ import { parse } from 'csv-parse/sync';
 import type { SourceName } from '../events/types.ts';
 import { RULES } from '../processor/decide.ts';
 import { FileRefused } from '../errors.ts';
+import { clearOutOfSpace, insufficientStorage, isOutOfSpace } from '../disk.ts';
 import { FILE_SOURCES, fileSource, headerProblem } from '../../schemas/api.ts';
 import { SAVE_AS_UTF8, detectEncoding, headText, windows874Problem, type DetectedEncoding } from '../../schemas/encoding.ts';
 
@@ -175,9 +176,12 @@ export async function storeUpload(filePath: string, fileName: string, dataDir: s
   } catch (error) {
     fs.closeSync(out);
     fs.rmSync(partial, { force: true });
+    // Nothing is started (ImportStarted comes after the copy), and nothing of the copy is left.
+    if (isOutOfSpace(error)) throw insufficientStorage('the upload could not be stored for import', path.dirname(target), error, fs.statSync(filePath).size);
     throw error;
   }
   fs.closeSync(out);
   fs.renameSync(partial, target);
+  clearOutOfSpace(path.dirname(target));
   return relative;
 }

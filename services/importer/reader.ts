@@ -5,6 +5,7 @@
 // revision N (ImportStarted is revision 0). After a crash the reader asks the stream where it
 // stopped and continues after it; a duplicate append fails loudly instead of doubling rows.
 // One reader per import at a time (an advisory lock), so resuming never races a live reader.
+import fs from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { checkEvent, toImporterEvent } from '../events/schemas.ts';
@@ -20,6 +21,7 @@ import { checkFile, storeUpload } from './files.ts';
 import { rowSource } from './row-source.ts';
 import type { ShopLocation } from '../careshop/shop.ts';
 import { tryLock, unlock } from '../db/locks.ts';
+import { isDatabaseUnavailable } from '../db/pool.ts';
 
 export interface StartImport {
   filePath: string;
@@ -44,8 +46,29 @@ export async function startImport(store: EventStore, request: StartImport, optio
   const importId = uuidV7(now().getTime());
   const storedFile = await storeUpload(request.filePath, request.fileName, options.dataDir, importId, checked.encoding);
   const origin: ImportOrigin = { kind: 'file', fileName: path.basename(request.fileName), storedFile, sizeBytes: checked.sizeBytes };
-  await appendStarted(store, { importId, source: request.source, columns: checked.columns, origin }, { by: request.by, at: now().toISOString(), importId, v: 2 });
+  try {
+    await appendStarted(store, { importId, source: request.source, columns: checked.columns, origin }, { by: request.by, at: now().toISOString(), importId, v: 2 });
+  } catch (error) {
+    // Refused (PostgreSQL's disk full, PostgreSQL down, …): nothing started, so no stored copy is
+    // left behind. A connection lost mid-way may have committed it: the copy stays then, for the
+    // import to resume from.
+    if (!connectionLostMidway(error)) fs.rmSync(path.join(options.dataDir, storedFile), { force: true });
+    throw error;
+  }
   return importId;
+}
+
+/**
+ * A connection that broke after it was made (terminated, reset, the server crashing or shutting
+ * down): what was sent on it may have been committed. Not: a connection refused or never made
+ * (PostgreSQL down, starting, recovering, full of connections), or a statement PostgreSQL refused.
+ */
+function connectionLostMidway(error: unknown): boolean {
+  if (!isDatabaseUnavailable(error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ECONNREFUSED' || code === '57P03' || code === '53300' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return false;
+  if (error instanceof AggregateError) return error.errors.some(connectionLostMidway); // every address refused
+  return true;
 }
 
 /** Appends ImportStarted for a table sync (Care Shop) reading after `cursor`; returns the import id. */
