@@ -11,6 +11,7 @@ import pg from 'pg';
 import express from 'express';
 import { loadConfig } from '../config.ts';
 import { stopEmbedded } from '../db/embedded.ts';
+import { superviseDatabase } from '../db/supervisor.ts';
 import { Engine, openApp } from '../app.ts';
 import { Careos } from '../api/careos.ts';
 import { provideConsoleContext } from '../api/context.ts';
@@ -78,6 +79,10 @@ try {
 } catch (error) {
   fail(`cannot open the database: ${(error as Error).message.split('\n')[0]}`);
 }
+// The embedded PostgreSQL is supervised from here on: started again when it dies, unless stopped
+// on purpose (services/db/supervisor.ts); with DATABASE_URL there is nothing to supervise.
+// database.status() is what readiness, the console and metrics show.
+const database = superviseDatabase(config);
 const careos = new Careos(app, { ...DEFAULT_SESSION_POLICY, idleMinutes: config.sessionIdleMinutes });
 const firstAdmin = await ensureFirstAdmin(app.pool);
 if (firstAdmin) console.log(`careos: ${firstAdmin}`);
@@ -139,6 +144,7 @@ let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
+  await database.stop(); // first: a stopping server never starts PostgreSQL again
   console.log(`careos: ${signal}: stopping (requests, engine threads${config.databaseUrl ? '' : ', then the embedded PostgreSQL unless another careos process uses it'})`);
   server.close();
   server.closeAllConnections();
@@ -149,7 +155,7 @@ async function shutdown(signal: string): Promise<void> {
   if (!config.databaseUrl) {
     const others = await othersConnected().catch(() => 0);
     if (others) console.log(`careos: left the embedded PostgreSQL running: ${others} connection(s) of another careos process use it (careos db stop stops it)`);
-    else if (await stopEmbedded(config.dataDir)) console.log('careos: embedded PostgreSQL stopped');
+    else if (await stopEmbedded(config.dataDir, `the server's shutdown (${signal})`)) console.log('careos: embedded PostgreSQL stopped');
   }
   process.exit(0);
 }
