@@ -2,6 +2,7 @@
 // projections, and runs the engine: one leader process (a PostgreSQL advisory lock) runs the
 // processor (which applies the projections) and picks up imports whose reader stopped; every other
 // process (a second CLI, the console while a CLI imports) appends and waits.
+import path from 'node:path';
 import type pg from 'pg';
 import type { Config } from './config.ts';
 import { createPool, resolveDatabaseUrl } from './db/pool.ts';
@@ -22,6 +23,7 @@ import { migrateUploads } from './importer/upload-store.ts';
 import { getImport, unreadImports, type ImportView } from '../projections/import-log.ts';
 import { tryLock, unlock } from './db/locks.ts';
 import { Conflict } from './errors.ts';
+import { noteIfOutOfSpace, setPostgresDataDir } from './disk.ts';
 import type { RebuildView } from '../schemas/api.ts';
 
 export interface App {
@@ -47,6 +49,8 @@ async function openEventStore(config: Config, pool: pg.Pool): Promise<EventStore
 }
 
 export async function openApp(config: Config): Promise<App> {
+  // Where PostgreSQL's "no space left" errors point: the embedded default's data directory.
+  setPostgresDataDir(config.databaseUrl ? null : path.join(config.dataDir, 'pg'));
   const databaseUrl = await resolveDatabaseUrl(config);
   const pool = createPool(databaseUrl, 8);
   const store = await openEventStore(config, pool);
@@ -172,6 +176,7 @@ export class Engine {
 
   /** Reports an error; the same message from the same place is repeated at most once a minute (PostgreSQL down). */
   private report(where: string, error: unknown): void {
+    noteIfOutOfSpace(error); // the status says the disk is full (services/disk.ts)
     const message = (error as Error).message;
     const last = this.reported.get(where);
     if (last && last.message === message && Date.now() - last.at < 60_000) return;

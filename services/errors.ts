@@ -86,3 +86,14 @@ export class UnsupportedMediaType extends AppError {
     super(message, 415, 'Unsupported media type');
   }
 }
+
+/**
+ * A write failed for lack of disk space (an upload received, its stored copy, PostgreSQL's data):
+ * nothing was started. Says which directory's filesystem is full, what is free there and, when
+ * known, what the write needed (services/disk.ts measures them).
+ */
+export class InsufficientStorage extends AppError {
+  constructor(message: string, readonly where: string, readonly freeBytes: number | null, readonly neededBytes: number | null) {
+    super(message, 507, 'Insufficient storage');
+  }
+}

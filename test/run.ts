@@ -64,7 +64,7 @@ const BROWSER = ['test/console/'];
  */
 const ALONE = ['services/eventstore/'];
 /** The longest files of their tier (measured), started first so that the two workers end together. */
-const LONGEST = ['services/cli/cli.e2e', 'services/importer/crash.e2e', 'services/server/lifecycle.e2e', 'bench/bench.int', 'services/processor/revert.int', 'services/processor/batching.int'];
+const LONGEST = ['services/cli/cli.e2e', 'services/importer/crash.e2e', 'services/db/supervisor.e2e', 'services/server/lifecycle.e2e', 'bench/bench.int', 'services/processor/revert.int', 'services/processor/batching.int'];
 const rank = (file: string) => {
   const i = LONGEST.findIndex((prefix) => file.startsWith(prefix));
   return i < 0 ? LONGEST.length : i;

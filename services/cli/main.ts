@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
-import { stopEmbedded } from '../db/embedded.ts';
+import { ensureEmbedded, stopEmbedded } from '../db/embedded.ts';
 import { AppError, FileRefused, ValidationError } from '../errors.ts';
 import { SOURCES, type SourceName } from '../events/types.ts';
 import { checkFile } from '../importer/files.ts';
@@ -43,7 +43,8 @@ const USAGE = `usage:
                                             the Nana gate: Care Shop imports wait for it
   careos rebuild [--by NAME]
   careos verify [--json]                    rebuild the read models aside and compare (exit 1 on a difference)
-  careos db stop                            stop the embedded PostgreSQL`;
+  careos db stop                            stop the embedded PostgreSQL, on purpose: a server leaves it stopped
+  careos db start                           start it (a server supervises it again)`;
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -269,10 +270,16 @@ async function cmdVerify(args: string[]): Promise<number> {
 }
 
 async function cmdDb(args: string[]): Promise<number> {
-  if (args[0] !== 'stop') throw new ValidationError('db takes: stop');
+  if (args[0] !== 'stop' && args[0] !== 'start') throw new ValidationError('db takes: stop, start');
   const config = loadConfig();
   if (config.databaseUrl) throw new ValidationError('DATABASE_URL is set: the embedded PostgreSQL is not in use');
-  out((await stopEmbedded(config.dataDir)) ? 'embedded PostgreSQL stopped' : 'embedded PostgreSQL was not running');
+  if (args[0] === 'start') {
+    const server = await ensureEmbedded(config.dataDir, { sharedBuffersMb: config.pgSharedBuffersMb });
+    out(`embedded PostgreSQL ${server.startedHere ? 'started' : 'runs'} on port ${server.port} (pid ${server.pid})`);
+    return 0;
+  }
+  // On purpose: a server supervising it leaves it stopped (until db start, or any careos command, starts it).
+  out((await stopEmbedded(config.dataDir)) ? 'embedded PostgreSQL stopped (a running careos server leaves it stopped; careos db start starts it)' : 'embedded PostgreSQL was not running (it stays stopped: a running careos server will not start it)');
   return 0;
 }
 

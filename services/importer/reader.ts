@@ -5,6 +5,7 @@
 // revision N (ImportStarted is revision 0). After a crash the reader asks the stream where it
 // stopped and continues after it; a duplicate append fails loudly instead of doubling rows.
 // One reader per import at a time (an advisory lock), so resuming never races a live reader.
+import fs from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { checkEvent, toImporterEvent } from '../events/schemas.ts';
@@ -52,12 +53,26 @@ export async function startImport(store: EventStore, request: StartImport, optio
   try {
     await appendStarted(store, { importId, source: request.source, columns: checked.columns, origin }, { by: request.by, at: now().toISOString(), importId, v: 2 });
   } catch (error) {
-    // Nothing started: the copy would be read by no one. (A lost connection may have committed
-    // ImportStarted all the same; then the copy stays, for the import to be read from.)
-    if (!isDatabaseUnavailable(error)) await dropUpload(pool, importId).catch(() => undefined);
+    // Refused (PostgreSQL's disk full, PostgreSQL down, …): nothing started, so the copy would be
+    // read by no one. A connection lost mid-way may have committed ImportStarted all the same: the
+    // copy stays then, for the import to be read from.
+    if (!connectionLostMidway(error)) await dropUpload(pool, importId).catch(() => undefined);
     throw error;
   }
   return importId;
+}
+
+/**
+ * A connection that broke after it was made (terminated, reset, the server crashing or shutting
+ * down): what was sent on it may have been committed. Not: a connection refused or never made
+ * (PostgreSQL down, starting, recovering, full of connections), or a statement PostgreSQL refused.
+ */
+function connectionLostMidway(error: unknown): boolean {
+  if (!isDatabaseUnavailable(error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ECONNREFUSED' || code === '57P03' || code === '53300' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return false;
+  if (error instanceof AggregateError) return error.errors.some(connectionLostMidway); // every address refused
+  return true;
 }
 
 /** Appends ImportStarted for a table sync (Care Shop) reading after `cursor`; returns the import id. */

@@ -11,6 +11,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import {
   AppError, Forbidden, MethodNotAllowed, NotFound, RowInvalid, TooLarge, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType, ValidationError,
 } from '../errors.ts';
+import { InsufficientStorage } from '../errors.ts';
+import { isOutOfSpace, outOfSpaceError } from '../disk.ts';
+import { databaseUnavailableReason } from '../db/supervisor.ts';
 import { Careos, checkErrorStatus, checkId } from '../api/careos.ts';
 import { SESSION_COOKIE, readCookie } from '../auth/cookie.ts';
 import { isDatabaseUnavailable } from '../db/pool.ts';
@@ -520,7 +523,12 @@ export function contentDisposition(fileName: string): string {
 /** The AppError an error stands for, or null when it is a fault of ours (a 500). */
 function known(error: unknown): AppError | null {
   if (error instanceof AppError) return error;
-  if (isDatabaseUnavailable(error)) return new Unavailable('PostgreSQL is not reachable right now; try again shortly');
+  // A disk full (PostgreSQL's, a file's) is a 507 saying what is full; PostgreSQL unreachable a 503 saying why, when known.
+  if (isOutOfSpace(error)) return outOfSpaceError(error as Error);
+  if (isDatabaseUnavailable(error)) {
+    const why = databaseUnavailableReason();
+    return new Unavailable(`PostgreSQL is not reachable right now; try again shortly${why ? ` (${why})` : ''}`);
+  }
   // Express's own refusals (a path segment that is not valid percent-encoding, …) carry a 4xx status.
   const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;
   if (status === 400) return new ValidationError((error as Error).message || 'bad request');
@@ -570,6 +578,8 @@ function problem(error: unknown, req: Request, res: Response, _next: NextFunctio
     detail: mapped ? mapped.message : 'something went wrong; see the server log',
     // A row fixed in place that still fails: every reason, per field.
     ...(mapped instanceof RowInvalid ? { reasons: mapped.reasons } : {}),
+    // Out of space: which directory's filesystem is full, what is free there and what was needed (bytes).
+    ...(mapped instanceof InsufficientStorage ? { where: mapped.where, freeBytes: mapped.freeBytes, neededBytes: mapped.neededBytes } : {}),
   }));
 }
 

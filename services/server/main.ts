@@ -16,6 +16,8 @@ import { frontDoor, keepRunningOnStrayErrors, type FrontState } from './front.ts
 import { Readiness, bannerOf } from './readiness.ts';
 import { registerServerMetrics } from './server-metrics.ts';
 import { stopEmbedded } from '../db/embedded.ts';
+import { superviseDatabase } from '../db/supervisor.ts';
+import { setNotifier } from '../notify.ts';
 import { Engine, openApp } from '../app.ts';
 import { Careos } from '../api/careos.ts';
 import { consoleService, provideConsoleContext } from '../api/context.ts';
@@ -106,6 +108,11 @@ try {
   fail(`cannot open the database: ${(error as Error).message.split('\n')[0]}`);
 }
 state.step = 'preparing the service';
+// The embedded PostgreSQL is supervised from here on: started again when it dies, unless stopped
+// on purpose (services/db/supervisor.ts); with DATABASE_URL there is nothing to supervise.
+// database.status() is what readiness, the console's banner and metrics show.
+setNotifier((level, message) => log[level](message));
+const database = superviseDatabase(config);
 // Requests use a pool of their own, with statement and connection timeouts (db/pool.ts): a frozen
 // PostgreSQL gives a 503 in seconds. The engine keeps the app's pool (a rebuild's statements are long).
 const requestPool = createRequestPool(app.databaseUrl, config.http.statementTimeoutMs);
@@ -138,6 +145,14 @@ const schedule = config.careshop.syncCron ? scheduleCareshopSync(careos, config.
 if (schedule) log.info(`Care Shop sync scheduled: ${config.careshop.syncCron} (Bangkok time)`);
 
 const readiness = new Readiness({ pool: requestPool, engine, consoleBuilt: true });
+readiness.add('embeddedPostgres', () => {
+  const status = database.status();
+  return { ok: status.state === 'up' || status.state === 'external', detail: status.reason };
+});
+readiness.add('disk', () => {
+  const full = database.status().diskFull;
+  return full ? { ok: false, detail: `disk full: ${full.where}: ${full.detail}` } : { ok: true, detail: 'room to write' };
+});
 // Every page's banner follows readiness, kept fresh here so that a page load costs no query for it.
 const watch = setInterval(() => {
   readiness.report().then((report) => {
@@ -147,7 +162,7 @@ const watch = setInterval(() => {
   }, () => undefined);
 }, 2000);
 watch.unref();
-registerServerMetrics({ app, requestPool, engine });
+registerServerMetrics({ app, requestPool, engine, database });
 const api = createHttpApp(careos, tokens, { readiness, scrapeToken: process.env.CAREOS_METRICS_TOKEN });
 let consoleHandler: express.RequestHandler;
 let closeDev: (() => Promise<void>) | undefined;
@@ -198,6 +213,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   state.phase = 'stopping';
   clearInterval(watch);
+  await database.stop(); // first: a stopping server never starts PostgreSQL again
   log.info(`${signal}: stopping (requests, engine threads${config.databaseUrl ? '' : ', then the embedded PostgreSQL unless another careos process uses it'})`);
   server.close();
   server.closeAllConnections();
@@ -209,7 +225,7 @@ async function shutdown(signal: string): Promise<void> {
   if (!config.databaseUrl) {
     const others = await othersConnected().catch(() => 0);
     if (others) log.info(`left the embedded PostgreSQL running: ${others} connection(s) of another careos process use it (careos db stop stops it)`);
-    else if (await stopEmbedded(config.dataDir)) log.info('embedded PostgreSQL stopped');
+    else if (await stopEmbedded(config.dataDir, `the server's shutdown (${signal})`)) log.info('embedded PostgreSQL stopped');
   }
   process.exit(0);
 }

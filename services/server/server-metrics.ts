@@ -9,14 +9,17 @@
 //   careos_import_duration_seconds{source,status} imports that ended, start to end
 //   careos_engine_leader                          1 when this server runs the processor
 //   careos_pg_pool_connections{pool,state}        idle · busy · waiting, for the request and engine pools
+//   careos_embedded_postgres_restarts_total       restarts of the embedded PostgreSQL by this server
+//   careos_database_up{state}, careos_disk_full   the supervisor's status
 import type pg from 'pg';
 import type { App, Engine } from '../app.ts';
+import type { DatabaseSupervision } from '../db/supervisor.ts';
 import { streams } from '../events/types.ts';
 import { importsEndedSince, progressInFlight, rowTotalsBySource } from '../../projections/import-log.ts';
 import { reasonCounts } from '../../projections/error-log.ts';
 import { counterOf, gaugeOf, histogramOf } from './metrics.ts';
 
-export function registerServerMetrics({ app, requestPool, engine }: { app: App; requestPool: pg.Pool; engine: Engine }): void {
+export function registerServerMetrics({ app, requestPool, engine, database }: { app: App; requestPool: pg.Pool; engine: Engine; database?: DatabaseSupervision }): void {
   const db = requestPool;
   counterOf('careos_rows_received_total', 'Rows received (read from a file or a table), by source', ['source'], async () =>
     (await rowTotalsBySource(db)).map((r) => ({ labels: { source: r.source }, value: r.received })));
@@ -71,6 +74,15 @@ export function registerServerMetrics({ app, requestPool, engine }: { app: App; 
   });
   gaugeOf('careos_imports_running', 'Imports In progress', [], async () => [{ value: (await progressInFlight(db)).length }]);
   gaugeOf('careos_engine_leader', '1 when this server runs the processor (holds the leader lock), else 0', [], () => [{ value: engine.role === 'leading' ? 1 : 0 }]);
+  if (database) {
+    counterOf('careos_embedded_postgres_restarts_total', 'Restarts of the embedded PostgreSQL by this server (0 with an external PostgreSQL)', [], async () =>
+      [{ labels: {}, value: database.status().restarts }]);
+    gaugeOf('careos_database_up', '1 when PostgreSQL is up (or external and reachable), else 0', ['state'], () => {
+      const status = database.status();
+      return [{ labels: { state: status.state }, value: status.state === 'up' || status.state === 'external' ? 1 : 0 }];
+    });
+    gaugeOf('careos_disk_full', '1 while a filesystem the server writes to is full', [], () => [{ value: database.status().diskFull ? 1 : 0 }]);
+  }
   gaugeOf('careos_pg_pool_connections', 'PostgreSQL connections of this server, by pool and state', ['pool', 'state'], () =>
     ([['request', requestPool], ['engine', app.pool]] as const).flatMap(([pool, p]) => [
       { labels: { pool, state: 'idle' }, value: p.idleCount },

@@ -6,7 +6,9 @@
 // The size limit is enforced while the body arrives: a declared Content-Length over it is refused
 // before a byte is read, and a chunked body is refused the moment the file passes the limit
 // (multer would read the rest of a 3 GB body before reporting it). Either way the answer is a 413
-// with `Connection: close`, and the connection is closed once it is sent.
+// with `Connection: close`, and the connection is closed once it is sent. A file that cannot be
+// written for lack of space is answered the same way, at once: a 507 saying what is full, the
+// partial file removed first.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import { pipeline } from 'node:stream';
 import type { Request, Response } from 'express';
 import multer from 'multer';
 import { TooLarge, UnsupportedMediaType, ValidationError } from '../errors.ts';
+import { clearOutOfSpace, insufficientStorage, isOutOfSpace } from '../disk.ts';
 
 export interface ReceivedUpload {
   /** The file as received, in the incoming directory (mode 0600); the caller removes it. */
@@ -46,10 +49,11 @@ export function prepareIncomingDir(directory: string): void {
 
 /**
  * multer's storage engine: each file written with mode 0600 under a random name; `onLimit` is
- * told the moment busboy reports the file passed the size limit.
+ * told the moment busboy reports the file passed the size limit, `onFull` the moment a write
+ * failed for lack of space (once the partial file is removed).
  */
 class IncomingStorage implements multer.StorageEngine {
-  constructor(private readonly directory: string, private readonly onLimit: () => void) {}
+  constructor(private readonly directory: string, private readonly onLimit: () => void, private readonly onFull: (error: Error) => void) {}
 
   _handleFile(_req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<Express.Multer.File>) => void): void {
     const filePath = path.join(this.directory, `${crypto.randomBytes(16).toString('hex')}.upload`);
@@ -57,9 +61,13 @@ class IncomingStorage implements multer.StorageEngine {
     const out = fs.createWriteStream(filePath, { flags: 'wx', mode: 0o600 });
     pipeline(file.stream, out, (error) => {
       if (error) {
-        fs.rm(filePath, { force: true }, () => callback(error));
+        fs.rm(filePath, { force: true }, () => {
+          if (isOutOfSpace(error)) this.onFull(error);
+          callback(error);
+        });
         return;
       }
+      clearOutOfSpace(this.directory);
       callback(null, { path: filePath, size: out.bytesWritten });
     });
   }
@@ -116,9 +124,13 @@ export function receiveUpload(req: Request, _res: Response, options: { directory
       settled = true;
       outcome();
     };
+    const full = (error: unknown) => insufficientStorage('the upload could not be stored', options.directory, error, declared === undefined ? null : Number(declared));
     const storage = new IncomingStorage(options.directory, () => {
       // Answer now: multer would drain the whole body before reporting the limit.
       settle(() => reject(new TooLarge(`the file is over the ${formatBytes(options.maxFileBytes)} limit`)));
+    }, (error) => {
+      // The same for a full disk: the client learns it now, not after sending the rest.
+      settle(() => reject(full(error)));
     });
     const upload = multer({
       storage,
@@ -133,7 +145,7 @@ export function receiveUpload(req: Request, _res: Response, options: { directory
       if (settled) return discard(); // refused already (the limit); multer has removed its file
       if (error) {
         discard();
-        return settle(() => reject(multipartError(error, options.maxFileBytes)));
+        return settle(() => reject(isOutOfSpace(error) ? full(error) : multipartError(error, options.maxFileBytes)));
       }
       try {
         const body = (req.body ?? {}) as Record<string, unknown>;

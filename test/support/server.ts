@@ -115,3 +115,61 @@ export async function signInCookie(server: TestServer, user: TestUser): Promise<
   if (!cookie) throw new Error(`sign-in as ${user.email} failed: ${response.status} ${await response.text()}`);
   return cookie.split(';')[0]!;
 }
+
+export interface EmbeddedTestServer {
+  url: string;
+  dataDir: string;
+  process: ChildProcess;
+  /** Everything the server printed so far. */
+  output(): string;
+  /** An admin bearer token. */
+  adminToken: string;
+  /** Resolves with the server's exit code. */
+  exited: Promise<number | null>;
+  /** Stops the server (SIGTERM, SIGKILL after 15 s); the data directory stays. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A real `npm start` server on the embedded default, as production runs it: no DATABASE_URL, its
+ * PostgreSQL under `dataDir/pg`, started (and supervised) by the server itself; an admin token.
+ */
+export async function startEmbeddedServer(dataDir: string, env: Record<string, string> = {}): Promise<EmbeddedTestServer> {
+  const port = await freePort();
+  const adminToken = 'tok-admin-0123456789abcdef';
+  const { DATABASE_URL: _db, EVENTSTORE_URL: _es, CARESHOP_DATABASE_URL: _shop, ...inherited } = process.env;
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/careos-server.js')], {
+    cwd: ROOT,
+    env: {
+      ...inherited, CAREOS_DATA_DIR: dataDir, PORT: String(port), CAREOS_STOP_WITH_PARENT: '1',
+      CAREOS_API_TOKENS: `${adminToken}=script-admin:admin`, CAREOS_ADMIN_EMAIL: 'admin@example.com', CAREOS_ADMIN_PASSWORD: 'admin-password-1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 120_000;
+  while (!output.includes('console and API on')) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before it listened:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start in time:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url: `http://localhost:${port}`, dataDir, process: child, adminToken, exited,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
