@@ -4,9 +4,15 @@
 import type { Careos } from './careos.ts';
 import { isDatabaseUnavailable } from '../db/pool.ts';
 import { Unavailable } from '../errors.ts';
+import { isOutOfSpace, outOfSpaceError } from '../disk.ts';
+import { databaseUnavailableReason } from '../db/supervisor.ts';
 
 function asUnavailable(error: unknown): never {
-  if (isDatabaseUnavailable(error)) throw new Unavailable('PostgreSQL is not reachable right now: try again in a few seconds (running imports pause and continue by themselves)');
+  if (isOutOfSpace(error)) throw outOfSpaceError(error as Error);
+  if (isDatabaseUnavailable(error)) {
+    const why = databaseUnavailableReason();
+    throw new Unavailable(`PostgreSQL is not reachable right now${why ? ` (${why})` : ''}: try again in a few seconds; running imports pause and continue by themselves`);
+  }
   throw error;
 }
 

@@ -10,6 +10,7 @@
 // compressing a CSV costs more CPU on the import path than the disk it saves is worth here.
 import { Readable } from 'node:stream';
 import type pg from 'pg';
+import { withLock } from '../db/locks.ts';
 
 export const UPLOAD_DDL = `
   create table if not exists upload_chunk (
@@ -24,7 +25,8 @@ export const UPLOAD_DDL = `
 const migrated = new WeakSet<pg.Pool>();
 
 export async function migrateUploads(pool: pg.Pool): Promise<void> {
-  await pool.query(UPLOAD_DDL);
+  // Under the schema lock: two processes starting at once would race on "create table if not exists".
+  await withLock(pool, 'schema', (client) => client.query(UPLOAD_DDL));
   migrated.add(pool);
 }
 

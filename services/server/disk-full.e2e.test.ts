@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTestServer, type TestServer } from '../../test/support/server.ts';
+import { signInCookie, startTestServer, type TestServer } from '../../test/support/server.ts';
 import { writeNanaFile } from '../../test/support/files.ts';
 
 let server: TestServer;
@@ -103,6 +103,24 @@ test('disk full › an upload larger than the incoming directory\'s free space i
   assert.equal(await filesLeftIn(incoming), [], 'no partial file left');
   assert.equal(await importLog(), [], 'no import started');
   assert.match(server.output(), `disk full: ${incoming}`);
+});
+
+test('disk full › readiness says which disk is full, and every console page shows it in a banner', async () => {
+  if (skipped) return console.log(`SKIPPED: ${skipped}`);
+  const ready = await fetch(`${server.url}/api/ready`);
+  const report = (await ready.json()) as { ready: boolean; checks: Record<string, { ok: boolean; detail: string }> };
+  assert.is(ready.status, 503, JSON.stringify(report));
+  assert.is(report.checks.disk?.ok, false);
+  assert.ok(report.checks.disk!.detail.includes(incoming), report.checks.disk!.detail);
+  const cookie = await signInCookie(server, server.users.admin);
+  // The banner follows readiness, refreshed every 2 s.
+  let html = '';
+  for (let i = 0; i < 40 && !html.includes('data-testid="server-banner"'); i++) {
+    html = await (await fetch(`${server.url}/imports`, { headers: { cookie } })).text();
+    if (!html.includes('data-testid="server-banner"')) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.match(html, /data-testid="server-banner"[^>]*>A disk is full/);
+  assert.ok(html.includes(incoming), 'the banner names the full directory');
 });
 
 test('disk full › with room again the same upload is accepted and imported to its end', async () => {

@@ -512,12 +512,17 @@ test('uploads › a file being received is mode 0600 in a 0700 directory, and re
   assert.equal(fs.readdirSync(incomingDir()), []);
 });
 
-test('uploads › a stored upload is mode 0600 in a 0700 uploads directory', async () => {
-  const uploads = path.join(server.dataDir, 'uploads');
-  const stored = path.join(uploads, `${importId}.csv`);
-  assert.ok(fs.existsSync(stored));
-  assert.is(fs.statSync(stored).mode & 0o777, 0o600);
-  assert.is(fs.statSync(uploads).mode & 0o777, 0o700);
+test('uploads › the stored copy is kept in PostgreSQL, where every server reads it, never on the receiving server\'s disk; dropped once read', async () => {
+  assert.not.ok(fs.existsSync(path.join(server.dataDir, 'uploads')), 'a copy was written under the data directory');
+  const headers = { authorization: `Bearer ${server.tokens.admin}` };
+  let view = { totalRows: null as number | null };
+  for (let i = 0; i < 200 && view.totalRows === null; i++) {
+    view = (await (await fetch(`${server.url}/api/imports/${importId}`, { headers })).json()) as { totalRows: number | null };
+    if (view.totalRows === null) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(view.totalRows !== null, 'the import was read');
+  const { rows } = await server.db.pool.query<{ n: number }>('select count(*)::int as n from upload_chunk where import_id = $1', [importId]);
+  assert.is(rows[0]!.n, 0, 'the copy of a file read to its end is dropped');
 });
 
 // ── headers ────────────────────────────────────────────────────────────────────────────────────
