@@ -1,6 +1,7 @@
 // The server's log: JSON lines (pino) on stdout, one object per line, for whatever collects them;
 // `CAREOS_LOG_FORMAT=pretty` prints them for people instead (pino-pretty, in-process, so the
-// order of lines and the exit of the process stay as they are).
+// order of lines and the exit of the process stay as they are). Unset, a terminal gets pretty
+// lines and anything else (Docker, systemd, a pipe) JSON.
 //
 // Every line written while a request is being answered carries that request's id, the user's id
 // (never a password, a token or a cookie: those are redacted wherever they appear) and, where the
@@ -39,8 +40,8 @@ const REDACT = [
 
 export type LogFormat = 'json' | 'pretty';
 
-export function logFormat(env: NodeJS.ProcessEnv = process.env): LogFormat {
-  const value = env.CAREOS_LOG_FORMAT ?? 'json';
+export function logFormat(env: NodeJS.ProcessEnv = process.env, terminal = Boolean(process.stdout.isTTY)): LogFormat {
+  const value = env.CAREOS_LOG_FORMAT || (terminal ? 'pretty' : 'json');
   if (value !== 'json' && value !== 'pretty') throw new Error(`CAREOS_LOG_FORMAT must be json or pretty (got "${value}")`);
   return value;
 }
