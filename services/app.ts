@@ -250,7 +250,7 @@ export class Engine {
    * Resolves when the engine stops.
    */
   private async processLoop(started: () => void): Promise<void> {
-    const store = { databaseUrl: this.app.databaseUrl, eventstoreUrl: this.app.config.eventstoreUrl };
+    const store = { databaseUrl: this.app.databaseUrl, eventstoreUrl: this.app.config.eventstoreUrl, nice: this.app.config.engineNice };
     const batchSize = this.app.config.processBatchRows;
     const heapMb = this.app.config.threadHeapMb;
     while (this.running && this.leading) {
@@ -331,9 +331,39 @@ export function readFile(app: App, importId: string): Promise<void> {
   const running = app.reading.get(importId);
   if (running) return running;
   const input: ReaderThreadInput = {
-    databaseUrl: app.databaseUrl, eventstoreUrl: app.config.eventstoreUrl, importId, options: app.readerOptions,
+    databaseUrl: app.databaseUrl, eventstoreUrl: app.config.eventstoreUrl, importId, options: app.readerOptions, nice: app.config.engineNice,
   };
-  const read = new Promise<void>((resolve, reject) => {
+  // At most maxReaders imports are read at once in a process; the others wait for a turn (their
+  // copies are in PostgreSQL): five uploads at once would otherwise be five threads with five heaps.
+  const read = readerTurn(app).then((done) => startReader(app, input, importId).finally(done));
+  app.reading.set(importId, read);
+  read.then(() => app.reading.delete(importId), () => app.reading.delete(importId));
+  return read;
+}
+
+const turns = new WeakMap<App, { running: number; waiting: (() => void)[] }>();
+
+/** Waits for a reader's turn in this process; resolves with the function that ends it. */
+function readerTurn(app: App): Promise<() => void> {
+  let state = turns.get(app);
+  if (!state) turns.set(app, (state = { running: 0, waiting: [] }));
+  const slots = state;
+  const done = () => {
+    slots.running--;
+    slots.waiting.shift()?.();
+  };
+  if (slots.running < Math.max(1, app.config.maxReaders ?? 2)) {
+    slots.running++;
+    return Promise.resolve(done);
+  }
+  return new Promise((resolve) => slots.waiting.push(() => {
+    slots.running++;
+    resolve(done);
+  }));
+}
+
+function startReader(app: App, input: ReaderThreadInput, importId: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const worker = startThread('reader', input, app.config.threadHeapMb);
     let settled = false;
     worker.on('message', (message: { ok: boolean; message?: string; stack?: string }) => {
@@ -349,9 +379,6 @@ export function readFile(app: App, importId: string): Promise<void> {
       if (!settled) reject(new Error(`reader thread for import ${importId} stopped (exit ${code})`));
     });
   });
-  app.reading.set(importId, read);
-  read.then(() => app.reading.delete(importId), () => app.reading.delete(importId));
-  return read;
 }
 
 /** Waits until the import log shows the import finished (every read model has caught up with it). */

@@ -25,6 +25,10 @@ export interface Config {
   sessionIdleMinutes: number;
   careshop: CareshopConfig;
   http: HttpLimits;
+  /** Nice value of the engine's threads (reader, intake, processor): people's requests go first. */
+  engineNice: number;
+  /** Imports read at once by one process; more wait their turn (each reader is a thread with its own heap). */
+  maxReaders: number;
 }
 
 /** How long the server waits for a client, and a request for PostgreSQL (README "Operations"). */
@@ -92,6 +96,13 @@ function careshopConfig(env: NodeJS.ProcessEnv): CareshopConfig {
   };
 }
 
+function niceValue(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 10;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 19) throw new Error(`CAREOS_ENGINE_NICE must be a whole number from 0 to 19, got "${raw}"`);
+  return value;
+}
+
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -147,6 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: publicUrl(env.CAREOS_PUBLIC_URL),
     sessionIdleMinutes: positiveInt('CAREOS_SESSION_IDLE_MINUTES', 30),
     careshop: careshopConfig(env),
+    engineNice: niceValue(env.CAREOS_ENGINE_NICE),
+    maxReaders: positiveInt('CAREOS_MAX_READERS', 2),
     http: {
       headersTimeoutMs: positiveInt('CAREOS_HTTP_HEADERS_TIMEOUT_SECONDS', 10) * 1000,
       idleTimeoutMs: positiveInt('CAREOS_HTTP_IDLE_TIMEOUT_SECONDS', 30) * 1000,

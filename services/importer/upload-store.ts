@@ -81,7 +81,7 @@ export async function writeUpload(pool: pg.Pool, importId: string, chunks: Async
 }
 
 /** The copy as a stream of bytes, read a few chunks at a time. */
-export function readUpload(pool: pg.Pool, importId: string, chunksPerRead = 8): Readable {
+export function readUpload(pool: pg.Pool, importId: string, chunksPerRead = 2): Readable {
   async function* chunks(): AsyncGenerator<Buffer> {
     let next = 0;
     for (;;) {

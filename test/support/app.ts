@@ -21,7 +21,7 @@ export async function openTestApp(options: Partial<Config> = {}): Promise<TestAp
   const config: Config = {
     databaseUrl: db.url, eventstoreUrl: undefined, dataDir, maxFileBytes: 512 * 1024 * 1024,
     readBatchRows: 5000, processBatchRows: 5000, threadHeapMb: 192, pgSharedBuffersMb: 128, port: 0, publicUrl: undefined, sessionIdleMinutes: 30,
-    careshop: loadConfig({}).careshop, http: loadConfig({}).http, ...options,
+    careshop: loadConfig({}).careshop, http: loadConfig({}).http, engineNice: 0, maxReaders: 2, ...options,
   };
   const app = await openApp(config);
   const engine = new Engine(app);
