@@ -68,7 +68,7 @@ export function bannerOf(report: ReadinessReport): string | null {
   if (report.ready) return null;
   const failing = Object.entries(report.checks).filter(([, check]) => !check.ok);
   const disk = failing.find(([name]) => name === 'disk');
-  if (disk) return `A disk is full (${disk[1].detail}). Uploads are refused and imports pause until there is room; they continue by themselves.`;
+  if (disk) return `A disk is full: ${disk[1].detail.replace(/^disk full: /, '')}. Uploads are refused and imports pause until there is room; they continue by themselves.`;
   if (failing.some(([name]) => name === 'database' || name === 'embeddedPostgres')) {
     return `The database is not available right now (${failing.map(([, check]) => check.detail).join('; ')}). Running imports pause and continue by themselves when it is back.`;
   }
