@@ -19,7 +19,7 @@ import { migrateAuth } from '../auth/sessions.ts';
 import { PostgresEventStore } from '../eventstore/postgres.ts';
 import { streams } from '../events/types.ts';
 
-const ROWS = 20_000;
+const ROWS = 12_000;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-failover-'));
 const files = { first: path.join(work, 'nana-first.csv'), second: path.join(work, 'nana-second.csv') };
 writeNanaFile(files.first, ROWS);

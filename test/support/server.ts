@@ -62,6 +62,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     env: {
       ...process.env,
       DATABASE_URL: db.url, CARESHOP_DATABASE_URL: shop.url, CAREOS_DATA_DIR: dataDir, PORT: String(port), CAREOS_STOP_WITH_PARENT: '1',
+      // The engine at the usual priority: a test waits for its imports while a browser renders on
+      // the same two cores (bench:load measures the niced engine).
+      CAREOS_ENGINE_NICE: '0',
       CAREOS_API_TOKENS: `${tokens.admin}=script-admin:admin,${tokens.bi}=script-bi:bi,${tokens.auditor}=script-auditor:auditor`,
       ...env,
     },
