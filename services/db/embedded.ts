@@ -129,8 +129,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function canConnect(connectionString: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 2000 });
+/** Whether PostgreSQL at this URL accepts a connection and answers `select 1` (within timeoutMs to connect). */
+export async function canConnect(connectionString: string, timeoutMs = 2000): Promise<boolean> {
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: timeoutMs });
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -55,6 +55,16 @@ async function dump(dataDir: string): Promise<ReadModelDump> {
   }
 }
 
+/** Uploads the generated Nana file to the server (202); its import id. */
+async function uploadNana(s: EmbeddedTestServer): Promise<string> {
+  const form = new FormData();
+  form.append('source', 'nana');
+  form.append('file', new Blob([fs.readFileSync(file)], { type: 'text/csv' }), 'nana-supervised.csv');
+  const started = await fetch(`${s.url}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${s.adminToken}` }, body: form });
+  assert.is(started.status, 202, await started.clone().text());
+  return ((await started.json()) as { importId: string }).importId;
+}
+
 /** Imports whose stored copy is still in PostgreSQL (services/importer/upload-store.ts). */
 async function storedCopies(dataDir: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl(dataDir) });
@@ -158,12 +168,7 @@ test('supervision › a postmaster SIGKILLed mid-import is restarted by the serv
   const s = server;
   const port = Number(fs.readFileSync(path.join(dataDir, 'pg-port'), 'utf8'));
 
-  const form = new FormData();
-  form.append('source', 'nana');
-  form.append('file', new Blob([fs.readFileSync(file)], { type: 'text/csv' }), 'nana-supervised.csv');
-  const started = await fetch(`${s.url}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${s.adminToken}` }, body: form });
-  assert.is(started.status, 202, await started.clone().text());
-  const { importId } = (await started.json()) as { importId: string };
+  const importId = await uploadNana(s);
 
   // Some rows decided: the kill lands mid-import.
   const before = await until('the first decided rows', 60_000, async () => {
@@ -238,12 +243,7 @@ test('disk full › PostgreSQL\'s data filling up mid-import: requests answer 50
   dataDirs.push(dataDir);
   server = await startEmbeddedServer(dataDir, BATCH);
   const s = server;
-  const form = new FormData();
-  form.append('source', 'nana');
-  form.append('file', new Blob([fs.readFileSync(file)], { type: 'text/csv' }), 'nana-supervised.csv');
-  const started = await fetch(`${s.url}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${s.adminToken}` }, body: form });
-  assert.is(started.status, 202, await started.clone().text());
-  const { importId } = (await started.json()) as { importId: string };
+  const importId = await uploadNana(s);
 
   await until('PostgreSQL to say its disk is full', 120_000, async () => s.output().includes(`disk full: ${pgDir}`));
   const during = await view(s, importId).catch(() => null);

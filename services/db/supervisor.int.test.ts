@@ -8,7 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ensureEmbedded, readPostmasterPid, running, stopEmbedded } from './embedded.ts';
+import { canConnect, ensureEmbedded, readPostmasterPid, running, stopEmbedded } from './embedded.ts';
 import { DatabaseSupervisor, type DatabaseStatus } from './supervisor.ts';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'careos-supervisor-'));
@@ -29,18 +29,8 @@ async function until(what: string, timeoutMs: number, probe: () => boolean | Pro
   }
 }
 
-async function connects(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+function connects(): Promise<boolean> {
+  return canConnect(url, 1000);
 }
 
 function status(): DatabaseStatus {

@@ -71,6 +71,14 @@ async function logRow(importId: string): Promise<{ status: string; total_rows: n
   return rows[0];
 }
 
+/** The import's log row once it is no longer In progress (on whichever server leads, `who`). */
+function ended(importId: string, who: string): Promise<Awaited<ReturnType<typeof logRow>>> {
+  return until(`the import to end on ${who}`, async () => {
+    const row = await logRow(importId);
+    return row.status === 'In progress' ? undefined : row;
+  }, 120_000, 200);
+}
+
 function kill(server: TestServer): Promise<void> {
   const exited = new Promise<void>((resolve) => server.process.once('exit', () => resolve()));
   server.process.kill('SIGKILL');
@@ -116,11 +124,7 @@ test('two servers › an upload whose receiver is SIGKILLed while reading it is 
   const storedAtKill = Number((await store.streamRevision(streams.import(importId))) ?? 0n);
   assert.is(atKill.total_rows, null, 'the kill landed after B had read its file to the end: it proves nothing about reading on');
   assert.ok(storedAtKill > 0 && storedAtKill < ROWS, `rows stored at the kill: ${storedAtKill}`);
-  const view = await until('the import to end on A', async () => {
-    const row = await logRow(importId);
-    return row.status === 'In progress' ? undefined : row;
-  }, 120_000, 200);
-  assert.is(view.total_rows, ROWS);
+  assert.is((await ended(importId, 'A')).total_rows, ROWS);
 });
 
 test('two servers › the leader SIGKILLed mid-import: the follower takes over within seconds and the import ends as an undisturbed run', async () => {
@@ -139,11 +143,7 @@ test('two servers › the leader SIGKILLed mid-import: the follower takes over w
   await until('C to lead', async () => ((await engineOf(c)) === 'leading' ? true : undefined), 30_000, 100);
   const takeover = (Date.now() - killedAt) / 1000;
   assert.ok(takeover < 10, `C took ${takeover} s to lead`);
-  const view = await until('the import to end on C', async () => {
-    const row = await logRow(importId);
-    return row.status === 'In progress' ? undefined : row;
-  }, 120_000, 200);
-  assert.is(view.total_rows, ROWS);
+  assert.is((await ended(importId, 'C')).total_rows, ROWS);
 });
 
 test('two servers › the read models equal an undisturbed run of the same files, and careos verify agrees', async () => {

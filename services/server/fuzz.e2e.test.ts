@@ -12,22 +12,12 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ROOT, signInCookie, startTestServer, type TestServer } from '../../test/support/server.ts';
+import { mulberry32 } from '../../bench/generate.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261207);
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 2400);
 const CONCURRENCY = 6;
 
-/** mulberry32: a small seeded generator, so a run can be replayed. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every console route, from the route files themselves (a new page is fuzzed without a change here). */
 function consoleRoutes(): { path: string; actions: string[] }[] {
@@ -222,7 +212,7 @@ test(`fuzz › ${REQUESTS} malformed requests to every API route and console pag
   ];
   const pages = consoleRoutes();
   assert.ok(pages.length >= 10, `found only ${pages.length} console routes`);
-  const random = generator(SEED);
+  const random = mulberry32(SEED); // seeded: a run can be replayed
   const requests: FuzzRequest[] = [];
   for (let i = 0; i < REQUESTS; i++) {
     const identity = pick(random, identities);

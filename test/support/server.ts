@@ -39,6 +39,35 @@ export { freePort };
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
+interface SpawnedServer {
+  child: ChildProcess;
+  /** Everything the server printed so far. */
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Spawns bin/careos-server.js with `env` and waits until it says it serves (the first start may
+ * build the console: up to 2 minutes). Throws with its output when it exits or times out first.
+ */
+async function spawnServer(env: NodeJS.ProcessEnv): Promise<SpawnedServer> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/careos-server.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 120_000;
+  while (!output.includes('console and API on')) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before it listened:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start in time:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { child, output: () => output, exited };
+}
+
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const db = await createTestDatabase();
   const shop = await createTestDatabase();
@@ -57,9 +86,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const tokens: Record<Role, string> = {
     admin: 'tok-admin-0123456789abcdef', bi: 'tok-bi-0123456789abcdef', auditor: 'tok-auditor-0123456789abcdef',
   };
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/careos-server.js')], {
-    cwd: ROOT,
-    env: {
+  let started: SpawnedServer;
+  try {
+    started = await spawnServer({
       ...process.env,
       DATABASE_URL: db.url, CARESHOP_DATABASE_URL: shop.url, CAREOS_DATA_DIR: dataDir, PORT: String(port), CAREOS_STOP_WITH_PARENT: '1',
       // The engine at the usual priority: a test waits for its imports while a browser renders on
@@ -67,32 +96,18 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       CAREOS_ENGINE_NICE: '0',
       CAREOS_API_TOKENS: `${tokens.admin}=script-admin:admin,${tokens.bi}=script-bi:bi,${tokens.auditor}=script-auditor:auditor`,
       ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = `http://localhost:${port}`;
-  const deadline = Date.now() + 120_000; // the first start may build the console
-  for (;;) {
-    if (child.exitCode !== null) {
-      await db.drop();
-      await shop.drop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-      throw new Error(`server exited (${child.exitCode}) before it listened:\n${output}`);
-    }
-    if (output.includes('console and API on')) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server did not start in time:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    });
+  } catch (error) {
+    await db.drop();
+    await shop.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw error;
   }
+  const { child, output, exited } = started;
+  const url = `http://localhost:${port}`;
   return {
     url, port, db, shop, dataDir, process: child, users, tokens,
-    output: () => output,
+    output,
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
@@ -141,31 +156,14 @@ export async function startEmbeddedServer(dataDir: string, env: Record<string, s
   const port = await freePort();
   const adminToken = 'tok-admin-0123456789abcdef';
   const { DATABASE_URL: _db, EVENTSTORE_URL: _es, CARESHOP_DATABASE_URL: _shop, ...inherited } = process.env;
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/careos-server.js')], {
-    cwd: ROOT,
-    env: {
-      ...inherited, CAREOS_DATA_DIR: dataDir, PORT: String(port), CAREOS_STOP_WITH_PARENT: '1',
-      CAREOS_API_TOKENS: `${adminToken}=script-admin:admin`, CAREOS_ADMIN_EMAIL: 'admin@example.com', CAREOS_ADMIN_PASSWORD: 'admin-password-1',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { child, output, exited } = await spawnServer({
+    ...inherited, CAREOS_DATA_DIR: dataDir, PORT: String(port), CAREOS_STOP_WITH_PARENT: '1',
+    CAREOS_API_TOKENS: `${adminToken}=script-admin:admin`, CAREOS_ADMIN_EMAIL: 'admin@example.com', CAREOS_ADMIN_PASSWORD: 'admin-password-1',
+    ...env,
   });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 120_000;
-  while (!output.includes('console and API on')) {
-    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before it listened:\n${output}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server did not start in time:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
   return {
     url: `http://localhost:${port}`, dataDir, process: child, adminToken, exited,
-    output: () => output,
+    output,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
