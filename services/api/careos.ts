@@ -138,22 +138,6 @@ export class Careos {
     }
   }
 
-  /** Answers within a few seconds whatever PostgreSQL does (a health check must not hang). */
-  async health(timeoutMs = 3000): Promise<{ ok: true; events: string }> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.pool.query('select 1'), timeout]);
-    } catch (error) {
-      throw new Unavailable(`PostgreSQL is not reachable (${(error as Error).message})`);
-    } finally {
-      clearTimeout(timer);
-    }
-    return { ok: true, events: this.app.store.kind };
-  }
-
   // ── imports ────────────────────────────────────────────────────────────────────────────────
 
   private async withNames(records: ImportRecord[]): Promise<ImportView[]> {

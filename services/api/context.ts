@@ -2,18 +2,10 @@
 // of the process it runs in: the server puts the Careos instance here before it mounts the
 // console's handler, and the console's hooks take it from here. One process, one instance.
 import type { Careos } from './careos.ts';
-import { isDatabaseUnavailable } from '../db/pool.ts';
-import { Unavailable } from '../errors.ts';
-import { isOutOfSpace, outOfSpaceError } from '../disk.ts';
-import { databaseUnavailableReason } from '../db/supervisor.ts';
+import { infrastructureError } from '../db/supervisor.ts';
 
 function asUnavailable(error: unknown): never {
-  if (isOutOfSpace(error)) throw outOfSpaceError(error as Error);
-  if (isDatabaseUnavailable(error)) {
-    const why = databaseUnavailableReason();
-    throw new Unavailable(`PostgreSQL is not reachable right now${why ? ` (${why})` : ''}: try again in a few seconds; running imports pause and continue by themselves`);
-  }
-  throw error;
+  throw infrastructureError(error) ?? error;
 }
 
 /**

@@ -18,7 +18,9 @@ import type { Config } from '../config.ts';
 import {
   exitOf, maintenanceUrl, readPostmasterPid, restartEmbedded, running, stoppedOnPurpose, type EmbeddedSettings, type StoppedOnPurpose,
 } from './embedded.ts';
-import { diskFull, formatBytes, isOutOfSpace, noteOutOfSpace, setPostgresDataDir, type DiskFull } from '../disk.ts';
+import { diskFull, formatBytes, isOutOfSpace, noteOutOfSpace, outOfSpaceError, setPostgresDataDir, type DiskFull } from '../disk.ts';
+import { AppError, Unavailable } from '../errors.ts';
+import { isDatabaseUnavailable } from './pool.ts';
 import { notify } from '../notify.ts';
 
 export type { DiskFull } from '../disk.ts';
@@ -374,4 +376,18 @@ export function databaseUnavailableReason(): string | null {
     parts.push(`disk full: ${status.diskFull.where}${free}`);
   }
   return parts.length ? parts.join('; ') : null;
+}
+
+/**
+ * What an error of the database or the disk means for a request, in one place for the API (HTTP
+ * status) and the console (its error page): a full disk is a 507 saying what is full, PostgreSQL
+ * unreachable a 503 saying why when the supervision knows; null for any other error.
+ */
+export function infrastructureError(error: unknown): AppError | null {
+  if (isOutOfSpace(error)) return outOfSpaceError(error as Error);
+  if (isDatabaseUnavailable(error)) {
+    const why = databaseUnavailableReason();
+    return new Unavailable(`PostgreSQL is not reachable right now${why ? ` (${why})` : ''}; try again in a few seconds (running imports pause and continue by themselves)`);
+  }
+  return null;
 }

@@ -12,11 +12,9 @@ import {
   AppError, Forbidden, MethodNotAllowed, NotFound, RowInvalid, TooLarge, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType, ValidationError,
 } from '../errors.ts';
 import { InsufficientStorage } from '../errors.ts';
-import { isOutOfSpace, outOfSpaceError } from '../disk.ts';
-import { databaseUnavailableReason } from '../db/supervisor.ts';
+import { infrastructureError } from '../db/supervisor.ts';
 import { Careos, checkErrorStatus, checkId } from '../api/careos.ts';
 import { SESSION_COOKIE, readCookie } from '../auth/cookie.ts';
-import { isDatabaseUnavailable } from '../db/pool.ts';
 import { ROLES, type Permission, type Principal, type Role } from '../../schemas/api.ts';
 import { prepareIncomingDir, receiveUpload } from './upload.ts';
 import { jsonArray, timelineCsv, timelineFileName } from '../api/error-file.ts';
@@ -229,13 +227,13 @@ interface Route {
 }
 
 export interface HttpOptions {
-  /** Readiness (GET /api/ready); without it, ready when PostgreSQL answers. */
-  readiness?: Readiness;
+  /** Readiness (GET /api/ready). */
+  readiness: Readiness;
   /** A bearer token that may read /metrics without being a user (CAREOS_METRICS_TOKEN). */
   scrapeToken?: string;
 }
 
-export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal>, options: HttpOptions = {}): express.Express {
+export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal>, options: HttpOptions): express.Express {
   const http = express();
   http.disable('x-powered-by');
   http.set('query parser', parseQuery);
@@ -255,10 +253,7 @@ export function createHttpApp(careos: Careos, tokens: Map<string, TokenPrincipal
     {
       method: 'GET', path: '/api/ready', access: 'public',
       async handle(_req, res) {
-        const report = options.readiness ? await options.readiness.report() : await careos.health().then(
-          () => ({ ready: true, waitingFor: '', checks: { database: { ok: true, detail: 'reachable' } } }),
-          (error: Error) => ({ ready: false, waitingFor: error.message, checks: { database: { ok: false, detail: error.message } } }),
-        );
+        const report = await options.readiness.report();
         if (!report.ready) res.setHeader('Retry-After', '5');
         res.status(report.ready ? 200 : 503).json(report);
       },
@@ -524,11 +519,8 @@ export function contentDisposition(fileName: string): string {
 function known(error: unknown): AppError | null {
   if (error instanceof AppError) return error;
   // A disk full (PostgreSQL's, a file's) is a 507 saying what is full; PostgreSQL unreachable a 503 saying why, when known.
-  if (isOutOfSpace(error)) return outOfSpaceError(error as Error);
-  if (isDatabaseUnavailable(error)) {
-    const why = databaseUnavailableReason();
-    return new Unavailable(`PostgreSQL is not reachable right now; try again shortly${why ? ` (${why})` : ''}`);
-  }
+  const infrastructure = infrastructureError(error);
+  if (infrastructure) return infrastructure;
   // Express's own refusals (a path segment that is not valid percent-encoding, …) carry a 4xx status.
   const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;
   if (status === 400) return new ValidationError((error as Error).message || 'bad request');

@@ -5,6 +5,7 @@
 // collector bounded by a timeout, so a slow database makes a scrape partial, never hung); the rest
 // is counted here as it happens.
 import client from 'prom-client';
+import { within } from './readiness.ts';
 
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry, prefix: 'careos_' });
@@ -33,20 +34,14 @@ export function gaugeOf(
     name, help, labelNames, registers: [registry],
     async collect() {
       this.reset();
-      let timer: NodeJS.Timeout | undefined;
       try {
-        const values = await Promise.race([
-          Promise.resolve(read()),
-          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), timeoutMs))),
-        ]);
+        const values = await within(Promise.resolve(read()), timeoutMs);
         for (const { labels, value } of values) {
           if (labels) this.set(labels, value);
           else this.set(value);
         }
       } catch {
         // The value is unknown right now: the series is left out of this scrape rather than wrong.
-      } finally {
-        clearTimeout(timer);
       }
     },
   });
@@ -60,18 +55,12 @@ export function counterOf(
   return new client.Counter({
     name, help, labelNames, registers: [registry],
     async collect() {
-      let timer: NodeJS.Timeout | undefined;
       try {
-        const values = await Promise.race([
-          read(),
-          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), timeoutMs))),
-        ]);
+        const values = await within(read(), timeoutMs);
         this.reset();
         for (const { labels, value } of values) this.inc(labels, value);
       } catch {
         // Unknown right now: the last values stay.
-      } finally {
-        clearTimeout(timer);
       }
     },
   });
@@ -83,8 +72,7 @@ export function histogramOf(name: string, help: string, buckets: number[], label
     name, help, buckets, labelNames, registers: [registry],
     async collect() {
       if (!collect) return;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([collect(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]).catch(() => undefined).finally(() => clearTimeout(timer));
+      await within(collect(), timeoutMs).catch(() => undefined);
     },
   });
 }

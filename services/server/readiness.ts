@@ -24,7 +24,8 @@ export type ExtraCheck = () => Promise<ReadinessCheck> | ReadinessCheck;
 
 const CHECK_TIMEOUT_MS = 2000;
 
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** The promise's value, or a rejection after `ms` (the promise is left to settle on its own). */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     promise,

@@ -19,12 +19,26 @@ import { importsEndedSince, progressInFlight, rowTotalsBySource } from '../../pr
 import { reasonCounts } from '../../projections/error-log.ts';
 import { counterOf, gaugeOf, histogramOf } from './metrics.ts';
 
+/**
+ * A read shared by the collectors of one scrape (prom-client collects every metric at once): while
+ * it runs, every caller gets the same promise; the next scrape reads again.
+ */
+function perScrape<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  return () => {
+    running ??= read().finally(() => (running = null));
+    return running;
+  };
+}
+
 export function registerServerMetrics({ app, requestPool, engine, database }: { app: App; requestPool: pg.Pool; engine: Engine; database?: DatabaseSupervision }): void {
   const db = requestPool;
+  const totals = perScrape(() => rowTotalsBySource(db));
+  const inFlight = perScrape(() => progressInFlight(db));
   counterOf('careos_rows_received_total', 'Rows received (read from a file or a table), by source', ['source'], async () =>
-    (await rowTotalsBySource(db)).map((r) => ({ labels: { source: r.source }, value: r.received })));
+    (await totals()).map((r) => ({ labels: { source: r.source }, value: r.received })));
   counterOf('careos_rows_decided_total', 'Rows decided by the processor, by source and outcome', ['source', 'outcome'], async () =>
-    (await rowTotalsBySource(db)).flatMap((r) => [
+    (await totals()).flatMap((r) => [
       { labels: { source: r.source, outcome: 'imported' }, value: r.imported },
       { labels: { source: r.source, outcome: 'rejected' }, value: r.rejected },
       { labels: { source: r.source, outcome: 'skipped' }, value: r.skipped },
@@ -35,12 +49,8 @@ export function registerServerMetrics({ app, requestPool, engine, database }: { 
   let endedUpTo = new Date(0);
   const durations = histogramOf('careos_import_duration_seconds', 'Imports that ended, from start to end, by source and final status',
     [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200], ['source', 'status'], () => catchUpEnded());
-  // One catch-up per scrape, shared by the two collectors that need it (they are collected at once).
-  let catchingUp: Promise<void> | null = null;
-  function catchUpEnded(): Promise<void> {
-    catchingUp ??= readEnded().finally(() => (catchingUp = null));
-    return catchingUp;
-  }
+  // One catch-up per scrape, shared by the two collectors that need it.
+  const catchUpEnded = perScrape(readEnded);
   async function readEnded(): Promise<void> {
     for (;;) {
       const batch = await importsEndedSince(db, endedUpTo);
@@ -54,7 +64,7 @@ export function registerServerMetrics({ app, requestPool, engine, database }: { 
   }
   counterOf('careos_rejected_reasons_total', 'Reasons of rejected rows, by source and reason code (a row with two reasons counts under both)', ['source', 'code'], async () => {
     await catchUpEnded();
-    const running = await progressInFlight(db);
+    const running = await inFlight();
     const totals = new Map(ended);
     for (const c of await reasonCounts(db, running.map((r) => r.importId))) totals.set(`${c.source}\u0000${c.code}`, (totals.get(`${c.source}\u0000${c.code}`) ?? 0) + c.n);
     return [...totals].map(([key, value]) => {
@@ -65,14 +75,14 @@ export function registerServerMetrics({ app, requestPool, engine, database }: { 
 
   gaugeOf('careos_processor_lag_rows', 'Rows received but not decided yet, over every running import', [], async () => {
     let lag = 0;
-    for (const running of await progressInFlight(db)) {
+    for (const running of await inFlight()) {
       // Row N is revision N of the import's stream (ImportStarted is 0; ImportFileRead ends it).
       const revision = running.totalRows ?? Number((await app.store.streamRevision(streams.import(running.importId))) ?? 0n);
       lag += Math.max(0, revision - running.processedRows);
     }
     return [{ value: lag }];
   });
-  gaugeOf('careos_imports_running', 'Imports In progress', [], async () => [{ value: (await progressInFlight(db)).length }]);
+  gaugeOf('careos_imports_running', 'Imports In progress', [], async () => [{ value: (await inFlight()).length }]);
   gaugeOf('careos_engine_leader', '1 when this server runs the processor (holds the leader lock), else 0', [], () => [{ value: engine.role === 'leading' ? 1 : 0 }]);
   if (database) {
     counterOf('careos_embedded_postgres_restarts_total', 'Restarts of the embedded PostgreSQL by this server (0 with an external PostgreSQL)', [], async () =>
